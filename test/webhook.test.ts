@@ -1,0 +1,506 @@
+import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { CloudEvent, HTTP } from "cloudevents";
+import { Webhook } from "standardwebhooks";
+import { afterAll, afterEach, describe, expect, it } from "vitest";
+import { webhook } from "../adapters/webhook.ts";
+import { percentEncode } from "../adapters/webhook/binding.ts";
+import { MAX_RETRY_AFTER_MS } from "../adapters/webhook/outcome.ts";
+import type { DeliveryContext, Destination } from "../src/destination.ts";
+import { DeliveryError, DispatchError } from "../src/errors.ts";
+
+// ---------------------------------------------------------------------------------------------------------------
+// A real HTTP receiver on 127.0.0.1 that records every request and counts TCP connections.
+
+interface Received {
+  method: string;
+  url: string;
+  headers: IncomingHttpHeaders;
+  body: string;
+}
+
+interface Receiver {
+  url: string;
+  port: number;
+  requests: Received[];
+  connections: number;
+  close(): Promise<void>;
+}
+
+type Respond = (req: Received, res: ServerResponse) => void;
+
+const open: Receiver[] = [];
+
+async function receiver(respond: Respond = (_req, res) => res.writeHead(200).end()): Promise<Receiver> {
+  const requests: Received[] = [];
+  const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("end", () => {
+      const got = { method: req.method!, url: req.url!, headers: req.headers, body: Buffer.concat(chunks).toString("utf8") };
+      requests.push(got);
+      respond(got, res);
+    });
+  });
+  const r: Receiver = {
+    url: "",
+    port: 0,
+    requests,
+    connections: 0,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+  server.on("connection", () => r.connections++);
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  r.port = (server.address() as AddressInfo).port;
+  r.url = `http://127.0.0.1:${r.port}/hook`;
+  open.push(r);
+  return r;
+}
+
+afterEach(async () => {
+  await Promise.all(open.splice(0).map((r) => r.close()));
+});
+
+const silent = { debug() {}, info() {}, warn() {}, error() {} };
+
+function ctx(dest: Destination, signal: AbortSignal = new AbortController().signal, attempt = 1): DeliveryContext {
+  return { signal, attempt, destination: dest.name, logger: silent };
+}
+
+async function deliverError(dest: Destination, event: CloudEvent<unknown>, signal?: AbortSignal): Promise<DeliveryError> {
+  try {
+    await dest.deliver(event, ctx(dest, signal));
+  } catch (err) {
+    expect(err).toBeInstanceOf(DeliveryError);
+    return err as DeliveryError;
+  }
+  throw new Error("expected the delivery to fail");
+}
+
+/** Strips a header record down to strings, as an HTTP framework hands them over. */
+function flat(headers: IncomingHttpHeaders): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(headers)) if (typeof v === "string") out[k] = v;
+  return out;
+}
+
+/** A receiver following the CloudEvents HTTP binding: percent-decode `ce-*` values, then parse with the SDK. */
+function parseBinary(got: Received): CloudEvent<unknown> {
+  const headers = flat(got.headers);
+  for (const k of Object.keys(headers)) if (k.startsWith("ce-")) headers[k] = decodeURIComponent(headers[k]);
+  return HTTP.toEvent({ headers, body: got.body === "" ? undefined : got.body }) as CloudEvent<unknown>;
+}
+
+const TRICKY = 'Order #456 — 100% "done" ünï 日本 ✓';
+
+function sampleEvent(extra: Record<string, unknown> = {}): CloudEvent<unknown> {
+  return new CloudEvent<unknown>({
+    id: "evt-0001",
+    type: "order.completed",
+    source: "https://shop.example/orders",
+    subject: TRICKY,
+    time: "2024-05-01T12:34:56.789Z",
+    dataschema: "https://shop.example/schemas/order.json",
+    datacontenttype: "application/json",
+    data: { orderId: 456, items: ["a", "b"], note: "naïve café" },
+    tenant: "acme corp",
+    ...extra,
+  });
+}
+
+const SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+const SECRET_2 = "whsec_" + Buffer.from("a second, rotated-in secret!!").toString("base64");
+
+afterAll(async () => {
+  await Promise.all(open.splice(0).map((r) => r.close()));
+});
+
+// ---------------------------------------------------------------------------------------------------------------
+
+describe("CloudEvents HTTP binding, binary mode (the default)", () => {
+  it("sends every attribute as a ce- header that the CloudEvents SDK parses back", async () => {
+    const r = await receiver();
+    const dest = webhook({ url: r.url });
+    const event = sampleEvent();
+    await dest.deliver(event, ctx(dest));
+
+    expect(r.requests).toHaveLength(1);
+    const got = r.requests[0];
+    expect(got.method).toBe("POST");
+    expect(got.headers["content-type"]).toBe("application/json");
+    expect(got.headers["ce-specversion"]).toBe("1.0");
+    // Space, double quote, percent and non-ASCII travel percent-encoded as UTF-8, the rest literally.
+    expect(got.headers["ce-subject"]).toBe(
+      "Order%20#456%20%E2%80%94%20100%25%20%22done%22%20%C3%BCn%C3%AF%20%E6%97%A5%E6%9C%AC%20%E2%9C%93",
+    );
+    expect(got.headers["ce-tenant"]).toBe("acme%20corp");
+    expect(JSON.parse(got.body)).toEqual(event.data);
+
+    const parsed = parseBinary(got);
+    expect(parsed.id).toBe(event.id);
+    expect(parsed.type).toBe(event.type);
+    expect(parsed.source).toBe(event.source);
+    expect(parsed.specversion).toBe("1.0");
+    expect(parsed.subject).toBe(TRICKY);
+    expect(parsed.time).toBe(event.time);
+    expect(parsed.dataschema).toBe(event.dataschema);
+    expect(parsed.datacontenttype).toBe("application/json");
+    expect(parsed.tenant).toBe("acme corp");
+    expect(parsed.data).toEqual(event.data);
+  });
+
+  it("sends no body and no content type for an event without data", async () => {
+    const r = await receiver();
+    const dest = webhook({ url: r.url });
+    await dest.deliver(new CloudEvent({ id: "e2", type: "ping", source: "test" }), ctx(dest));
+    const got = r.requests[0];
+    expect(got.body).toBe("");
+    expect(got.headers["content-type"]).toBeUndefined();
+    expect(got.headers["ce-subject"]).toBeUndefined();
+    const parsed = parseBinary(got);
+    expect(parsed.id).toBe("e2");
+    expect(parsed.data).toBeUndefined();
+  });
+
+  it("sends a string as it is when datacontenttype is not JSON", async () => {
+    const r = await receiver();
+    const dest = webhook({ url: r.url });
+    await dest.deliver(
+      new CloudEvent({ type: "note", source: "test", datacontenttype: "text/plain; charset=utf-8", data: "hé \"there\"" }),
+      ctx(dest),
+    );
+    expect(r.requests[0].headers["content-type"]).toBe("text/plain; charset=utf-8");
+    expect(r.requests[0].body).toBe('hé "there"');
+  });
+
+  it("JSON-encodes data when datacontenttype is absent", async () => {
+    const r = await receiver();
+    const dest = webhook({ url: r.url });
+    await dest.deliver(new CloudEvent({ type: "n", source: "test", data: "just a string" }), ctx(dest));
+    expect(r.requests[0].headers["content-type"]).toBe("application/json");
+    expect(r.requests[0].body).toBe('"just a string"');
+    expect(parseBinary(r.requests[0]).data).toBe("just a string");
+  });
+
+  it("percent-encodes exactly what the binding names and nothing else", () => {
+    const printable = Array.from({ length: 0x7e - 0x21 + 1 }, (_, i) => String.fromCharCode(0x21 + i))
+      .filter((c) => c !== '"' && c !== "%")
+      .join("");
+    expect(percentEncode(printable)).toBe(printable);
+    expect(percentEncode(' "%\t\n\u007f')).toBe("%20%22%25%09%0A%7F");
+    expect(percentEncode("€")).toBe("%E2%82%AC");
+    expect(decodeURIComponent(percentEncode(TRICKY))).toBe(TRICKY);
+  });
+});
+
+describe("CloudEvents HTTP binding, structured mode", () => {
+  it("sends the event as application/cloudevents+json that the CloudEvents SDK parses back", async () => {
+    const r = await receiver();
+    const dest = webhook({ url: r.url, mode: "structured" });
+    const event = sampleEvent();
+    await dest.deliver(event, ctx(dest));
+
+    const got = r.requests[0];
+    expect(got.headers["content-type"]).toBe("application/cloudevents+json; charset=utf-8");
+    expect(got.headers["ce-id"]).toBeUndefined();
+    const parsed = HTTP.toEvent({ headers: flat(got.headers), body: got.body }) as CloudEvent<unknown>;
+    for (const attr of ["id", "type", "source", "specversion", "subject", "time", "dataschema", "datacontenttype", "tenant"]) {
+      expect(parsed[attr], attr).toBe(event[attr]);
+    }
+    expect(parsed.data).toEqual(event.data);
+  });
+});
+
+describe("Standard Webhooks signatures", () => {
+  it("are accepted by the standardwebhooks verifier, with webhook-id = event id on every attempt", async () => {
+    const r = await receiver();
+    const dest = webhook({ url: r.url, secret: SECRET });
+    const event = sampleEvent();
+    await dest.deliver(event, ctx(dest));
+    await dest.deliver(event, ctx(dest, undefined, 2));
+
+    for (const got of r.requests) {
+      expect(got.headers["webhook-id"]).toBe(event.id);
+      const ts = Number(got.headers["webhook-timestamp"]);
+      expect(Math.abs(ts - Date.now() / 1000)).toBeLessThan(5);
+      expect(got.headers["webhook-signature"]).toMatch(/^v1,[A-Za-z0-9+/]+=*$/);
+      expect(new Webhook(SECRET).verify(got.body, flat(got.headers))).toEqual(event.data);
+    }
+  });
+
+  it("sign structured bodies and bodiless events too", async () => {
+    const r = await receiver();
+    const structured = webhook({ url: r.url, secret: SECRET, mode: "structured" });
+    await structured.deliver(sampleEvent(), ctx(structured));
+    const binary = webhook({ url: r.url, secret: SECRET });
+    await binary.deliver(new CloudEvent({ id: "no-data", type: "ping", source: "test" }), ctx(binary));
+    const verifier = new Webhook(SECRET);
+    expect(verifier.verify(r.requests[0].body, flat(r.requests[0].headers))).toMatchObject({ id: "evt-0001" });
+    expect(verifier.verify(r.requests[1].body, flat(r.requests[1].headers))).toBeUndefined();
+  });
+
+  it("carry one signature per secret while rotating, each verifiable alone", async () => {
+    const r = await receiver();
+    const dest = webhook({ url: r.url, secret: [SECRET, SECRET_2] });
+    await dest.deliver(sampleEvent(), ctx(dest));
+    const got = r.requests[0];
+    expect(String(got.headers["webhook-signature"]).split(" ")).toHaveLength(2);
+    expect(() => new Webhook(SECRET).verify(got.body, flat(got.headers))).not.toThrow();
+    expect(() => new Webhook(SECRET_2).verify(got.body, flat(got.headers))).not.toThrow();
+  });
+
+  it("fail verification with a different secret or a tampered body", async () => {
+    const r = await receiver();
+    const dest = webhook({ url: r.url, secret: SECRET });
+    await dest.deliver(sampleEvent(), ctx(dest));
+    const got = r.requests[0];
+    const other = "whsec_" + Buffer.from("not the secret that signed it").toString("base64");
+    expect(() => new Webhook(other).verify(got.body, flat(got.headers))).toThrow(/No matching signature/);
+    expect(() => new Webhook(SECRET).verify(got.body + " ", flat(got.headers))).toThrow(/No matching signature/);
+  });
+
+  it("treat a secret without the whsec_ prefix as base64, as the reference verifier does", async () => {
+    const r = await receiver();
+    const bare = SECRET.slice("whsec_".length);
+    const dest = webhook({ url: r.url, secret: bare });
+    await dest.deliver(sampleEvent(), ctx(dest));
+    expect(() => new Webhook(bare).verify(r.requests[0].body, flat(r.requests[0].headers))).not.toThrow();
+  });
+
+  it("send no signing headers without a secret", async () => {
+    const r = await receiver();
+    const dest = webhook({ url: r.url });
+    await dest.deliver(sampleEvent(), ctx(dest));
+    expect(r.requests[0].headers["webhook-signature"]).toBeUndefined();
+  });
+});
+
+describe("outcome rules", () => {
+  function status(code: number, body = "", headers: Record<string, string> = {}): Respond {
+    return (_req, res) => res.writeHead(code, headers).end(body);
+  }
+
+  it("2xx is delivered: 200 and 204", async () => {
+    for (const code of [200, 204]) {
+      const r = await receiver(status(code));
+      const dest = webhook({ url: r.url });
+      await expect(dest.deliver(sampleEvent(), ctx(dest))).resolves.toBeUndefined();
+      expect(r.requests).toHaveLength(1);
+    }
+  });
+
+  it("301 is a permanent failure and the redirect is not followed", async () => {
+    const elsewhere = await receiver();
+    const r = await receiver(status(301, "moved", { location: elsewhere.url }));
+    const dest = webhook({ url: r.url });
+    const err = await deliverError(dest, sampleEvent());
+    expect(err.permanent).toBe(true);
+    expect(err.message).toBe(
+      `HTTP 301 from ${r.url}: the endpoint redirected to ${elsewhere.url}; ` +
+        "redirects are not followed, so configure the webhook with the final URL",
+    );
+    expect(elsewhere.requests).toHaveLength(0);
+  });
+
+  it("400 is permanent and lastError quotes a bounded snippet of the body", async () => {
+    const body = `{"error":   "bad\n payload"} ${"x".repeat(5000)}`;
+    const r = await receiver(status(400, body));
+    const err = await deliverError(webhook({ url: r.url }), sampleEvent());
+    expect(err.permanent).toBe(true);
+    expect(err.code).toBe("delivery_failed_permanently");
+    expect(err.message.startsWith(`HTTP 400 from ${r.url}: {"error": "bad payload"} xxx`)).toBe(true);
+    expect(err.message.length).toBeLessThan(`HTTP 400 from ${r.url}: `.length + 202);
+    expect(err.message.endsWith("…")).toBe(true);
+  });
+
+  it("410 is permanent", async () => {
+    const r = await receiver(status(410, "gone"));
+    const err = await deliverError(webhook({ url: r.url }), sampleEvent());
+    expect(err.permanent).toBe(true);
+    expect(err.message).toBe(`HTTP 410 from ${r.url}: gone`);
+  });
+
+  it("408 is retried", async () => {
+    const r = await receiver(status(408));
+    const err = await deliverError(webhook({ url: r.url }), sampleEvent());
+    expect(err.permanent).toBe(false);
+    expect(err.retryAfterMs).toBeUndefined();
+    expect(err.message).toBe(`HTTP 408 from ${r.url}`);
+  });
+
+  it("429 is retried after Retry-After in seconds", async () => {
+    const r = await receiver(status(429, "slow down", { "retry-after": "120" }));
+    const err = await deliverError(webhook({ url: r.url }), sampleEvent());
+    expect(err.permanent).toBe(false);
+    expect(err.retryAfterMs).toBe(120_000);
+    expect(err.message).toBe(`HTTP 429 from ${r.url}: slow down`);
+  });
+
+  it("429 is retried after Retry-After as an HTTP date", async () => {
+    const at = new Date(Date.now() + 30_000).toUTCString();
+    const r = await receiver(status(429, "", { "retry-after": at }));
+    const err = await deliverError(webhook({ url: r.url }), sampleEvent());
+    expect(err.permanent).toBe(false);
+    expect(err.retryAfterMs).toBeGreaterThan(27_000);
+    expect(err.retryAfterMs).toBeLessThanOrEqual(30_000);
+  });
+
+  it("Retry-After is capped at one hour, and a date in the past means now", async () => {
+    const r = await receiver(status(503, "", { "retry-after": String(7 * 24 * 3600) }));
+    expect((await deliverError(webhook({ url: r.url }), sampleEvent())).retryAfterMs).toBe(MAX_RETRY_AFTER_MS);
+    const past = await receiver(status(503, "", { "retry-after": "Wed, 21 Oct 2015 07:28:00 GMT" }));
+    expect((await deliverError(webhook({ url: past.url }), sampleEvent())).retryAfterMs).toBe(0);
+  });
+
+  it("500 is retried and lastError carries the body", async () => {
+    const r = await receiver(status(500, "database on fire"));
+    const err = await deliverError(webhook({ url: r.url + "?token=hunter2" }), sampleEvent());
+    expect(err.permanent).toBe(false);
+    expect(err.code).toBe("delivery_failed");
+    expect(err.retryAfterMs).toBeUndefined();
+    // The query string can carry credentials, so it never reaches lastError.
+    expect(err.message).toBe(`HTTP 500 from ${r.url}: database on fire`);
+  });
+
+  it("a hang past the timeout is retried", async () => {
+    const r = await receiver(() => {}); // never answers
+    const started = Date.now();
+    const err = await deliverError(webhook({ url: r.url, timeoutMs: 200 }), sampleEvent());
+    expect(Date.now() - started).toBeLessThan(2_000);
+    expect(err.permanent).toBe(false);
+    expect(err.message).toBe(`No response from ${r.url} within 200 ms`);
+  });
+
+  it("a body that trickles past the timeout is cut off too", async () => {
+    const r = await receiver((_req, res) => {
+      res.writeHead(500);
+      res.write("partial");
+    });
+    const err = await deliverError(webhook({ url: r.url, timeoutMs: 300 }), sampleEvent());
+    expect(err.permanent).toBe(false);
+    expect(err.message).toBe(`HTTP 500 from ${r.url}: partial`);
+  });
+
+  it("the worker's abort signal stops a request in flight", async () => {
+    const r = await receiver(() => {});
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(new Error("worker stopping")), 100);
+    const err = await deliverError(webhook({ url: r.url }), sampleEvent(), controller.signal);
+    expect(err.permanent).toBe(false);
+    expect(err.message).toBe(`Delivery to ${r.url} was aborted: worker stopping`);
+  });
+
+  it("connection refused is retried", async () => {
+    const r = await receiver();
+    const url = r.url;
+    await r.close();
+    const err = await deliverError(webhook({ url }), sampleEvent());
+    expect(err.permanent).toBe(false);
+    expect(err.message).toMatch(new RegExp(`^Could not reach ${url.replace(/[.?]/g, "\\$&")}: .*ECONNREFUSED`));
+  });
+});
+
+describe("headers and authorization", () => {
+  it("adds static headers, per-event headers and a bearer token", async () => {
+    const r = await receiver();
+    const fixed = webhook({ url: r.url, headers: { "x-team": "orders", "user-agent": "shop/1" }, bearerToken: "t0k3n" });
+    await fixed.deliver(sampleEvent(), ctx(fixed));
+    expect(r.requests[0].headers).toMatchObject({ "x-team": "orders", "user-agent": "shop/1", authorization: "Bearer t0k3n" });
+
+    let calls = 0;
+    const dynamic = webhook({
+      url: r.url,
+      headers: (event) => ({ "x-tenant": String(event.tenant) }),
+      bearerToken: async () => `fresh-${++calls}`,
+    });
+    await dynamic.deliver(sampleEvent(), ctx(dynamic));
+    await dynamic.deliver(sampleEvent(), ctx(dynamic));
+    expect(r.requests[1].headers).toMatchObject({ "x-tenant": "acme corp", authorization: "Bearer fresh-1" });
+    expect(r.requests[2].headers.authorization).toBe("Bearer fresh-2");
+  });
+
+  it("refuses per-event headers that would replace the webhook's own", async () => {
+    const r = await receiver();
+    const dest = webhook({ url: r.url, secret: SECRET, headers: () => ({ "webhook-signature": "v1,forged" }) });
+    const err = await deliverError(dest, sampleEvent());
+    expect(err.permanent).toBe(true);
+    expect(err.message).toMatch(/"webhook-signature" is set by the webhook itself/);
+    expect(r.requests).toHaveLength(0);
+  });
+
+  it("retries when the token function throws", async () => {
+    const r = await receiver();
+    const dest = webhook({ url: r.url, bearerToken: () => Promise.reject(new Error("token service down")) });
+    const err = await deliverError(dest, sampleEvent());
+    expect(err.permanent).toBe(false);
+    expect(err.message).toBe(`The bearerToken function of webhook ${r.url} threw: token service down`);
+  });
+});
+
+describe("options", () => {
+  it("names the destination after the endpoint by default", () => {
+    expect(webhook({ url: "https://hooks.example.com/in?key=secret" }).name).toBe("webhook:https://hooks.example.com/in");
+    expect(webhook({ url: new URL("http://h.example"), name: "crm" }).name).toBe("crm");
+  });
+
+  const bad: Array<[string, unknown, RegExp]> = [
+    ["an unknown key", { url: "https://h.example", retries: 3 }, /unknown option "retries"/],
+    ["a missing url", {}, /url must be an absolute http\(s\) URL/],
+    ["a relative url", { url: "/hook" }, /url must be an absolute http\(s\) URL/],
+    ["a non-http url", { url: "ftp://h.example/x" }, /url must use http or https, got "ftp:"/],
+    ["credentials in the url", { url: "https://u:p@h.example" }, /must not contain credentials/],
+    ["a zero timeout", { url: "https://h.example", timeoutMs: 0 }, /timeoutMs must be a positive number/],
+    ["a negative timeout", { url: "https://h.example", timeoutMs: -5 }, /timeoutMs must be a positive number/],
+    ["a NaN timeout", { url: "https://h.example", timeoutMs: Number.NaN }, /timeoutMs must be a positive number/],
+    ["an unknown mode", { url: "https://h.example", mode: "batch" }, /mode must be "binary" or "structured"/],
+    ["a secret that is not base64", { url: "https://h.example", secret: "whsec_not base64!" }, /secret must be standard base64/],
+    ["an empty secret", { url: "https://h.example", secret: "" }, /secret must be a non-empty string/],
+    ["an empty secret list", { url: "https://h.example", secret: [] }, /non-empty array/],
+    ["a bare whsec_ prefix", { url: "https://h.example", secret: "whsec_" }, /secret must be standard base64/],
+    ["an empty name", { url: "https://h.example", name: " " }, /name must be a non-empty string/],
+    ["an empty bearer token", { url: "https://h.example", bearerToken: "" }, /bearerToken must be a non-empty string/],
+    ["a reserved header", { url: "https://h.example", headers: { "Content-Type": "text/plain" } }, /"Content-Type" is set by the webhook/],
+    ["a ce- header", { url: "https://h.example", headers: { "ce-id": "x" } }, /"ce-id" is set by the webhook/],
+    ["authorization beside bearerToken", { url: "https://h.example", bearerToken: "t", headers: { Authorization: "x" } }, /"Authorization" is set/],
+    ["a non-string header", { url: "https://h.example", headers: { "x-n": 1 } }, /header "x-n" must be a string/],
+    ["an invalid header value", { url: "https://h.example", headers: { "x-a": "line\nbreak" } }, /not valid HTTP headers/],
+  ];
+  it.each(bad)("refuses %s with invalid_option", (_label, options, message) => {
+    let caught: unknown;
+    try {
+      webhook(options as Parameters<typeof webhook>[0]);
+    } catch (err) {
+      caught = err;
+    }
+    expect(caught).toBeInstanceOf(DispatchError);
+    expect((caught as DispatchError).code).toBe("invalid_option");
+    expect((caught as DispatchError).message).toMatch(message);
+    expect((caught as DispatchError).message.startsWith("webhook: ")).toBe(true);
+  });
+
+  it("allows an Authorization header when no bearerToken is set", () => {
+    expect(() => webhook({ url: "https://h.example", headers: { Authorization: "Basic eDp5" } })).not.toThrow();
+  });
+});
+
+describe("connection reuse", () => {
+  it("sends 50 sequential deliveries over a handful of connections", async () => {
+    const r = await receiver((_req, res) => res.writeHead(200, { "content-type": "text/plain" }).end("ok ".repeat(100)));
+    const dest = webhook({ url: r.url, secret: SECRET });
+    for (let i = 0; i < 50; i++) await dest.deliver(sampleEvent({ id: `reuse-${i}` }), ctx(dest));
+    expect(r.requests).toHaveLength(50);
+    expect(r.connections).toBeLessThanOrEqual(2);
+  });
+
+  it("reuses connections after error responses too", async () => {
+    const r = await receiver((_req, res) => res.writeHead(500).end("nope ".repeat(50)));
+    const dest = webhook({ url: r.url });
+    for (let i = 0; i < 20; i++) await deliverError(dest, sampleEvent());
+    expect(r.requests).toHaveLength(20);
+    expect(r.connections).toBeLessThanOrEqual(2);
+  });
+});
