@@ -1,0 +1,315 @@
+import { type Message, PubSub } from "@google-cloud/pubsub";
+import { CloudEvent } from "cloudevents";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type PubSubClient, type PubSubOptions, pubsub } from "../adapters/pubsub.ts";
+import type { DeliveryContext, Destination } from "../src/destination.ts";
+import { DeliveryError, DispatchError } from "../src/errors.ts";
+import type { Logger } from "../src/logger.ts";
+import { emulatorAvailable, type RunningEmulator, startEmulator } from "./support/emulator.ts";
+
+const describeEmulator = emulatorAvailable() ? describe : describe.skip;
+// A project per test file run, so parallel runs against one emulator never share topics.
+const projectId = `pgd-${Math.random().toString(36).slice(2, 10)}`;
+const silent: Logger = { debug() {}, info() {}, warn() {}, error() {} };
+const decoder = new TextDecoder();
+
+let emulator: RunningEmulator;
+let admin: PubSub;
+let seq = 0;
+const cleanup: Array<() => Promise<unknown>> = [];
+
+function ctx(orderingKey?: string): DeliveryContext {
+  return { signal: AbortSignal.timeout(30_000), attempt: 1, destination: "test", logger: silent, orderingKey };
+}
+
+async function waitFor(what: string, done: () => boolean, deadlineMs = 20_000): Promise<void> {
+  const deadline = Date.now() + deadlineMs;
+  while (!done()) {
+    if (Date.now() > deadline) throw new Error(`Timed out after ${deadlineMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
+
+/** A fresh topic with a subscription whose messages are collected (and acked) by the official client. */
+async function freshTopic(options: { ordering?: boolean } = {}): Promise<{ name: string; received: Message[] }> {
+  const name = `topic-${++seq}`;
+  const [topic] = await admin.createTopic(name);
+  const [subscription] = await topic.createSubscription(`${name}-sub`, { enableMessageOrdering: options.ordering === true });
+  const received: Message[] = [];
+  subscription.on("message", (message: Message) => {
+    received.push(message);
+    message.ack();
+  });
+  subscription.on("error", () => {});
+  cleanup.push(() => subscription.close());
+  return { name, received };
+}
+
+function destination(options: PubSubOptions): Destination {
+  const dest = pubsub({ projectId, ...options });
+  cleanup.push(() => dest.close?.() ?? Promise.resolve());
+  return dest;
+}
+
+/** Counts what actually leaves the process: fetch calls (REST) or publishMessage calls (gRPC, via a supplied client). */
+function counting(transport: "grpc" | "rest"): { options: Partial<PubSubOptions>; sent: () => number } {
+  let sent = 0;
+  if (transport === "rest") {
+    const wrapped: typeof fetch = (input, init) => {
+      sent++;
+      return fetch(input, init);
+    };
+    return { options: { fetch: wrapped }, sent: () => sent };
+  }
+  const client: PubSubClient = {
+    projectId,
+    topic(name, options) {
+      const topic = admin.topic(name, options);
+      return {
+        publishMessage(message) {
+          sent++;
+          return topic.publishMessage(message);
+        },
+        resumePublishing: (key) => topic.resumePublishing(key),
+        flush: () => topic.flush(),
+      };
+    },
+  };
+  return { options: { client }, sent: () => sent };
+}
+
+async function rejection(promise: Promise<unknown>): Promise<DeliveryError> {
+  const err = await promise.then(() => undefined, (e: unknown) => e);
+  expect(err).toBeInstanceOf(DeliveryError);
+  return err as DeliveryError;
+}
+
+describeEmulator("pubsub destination against the Pub/Sub emulator", () => {
+  beforeAll(async () => {
+    emulator = await startEmulator();
+    admin = new PubSub({ projectId, apiEndpoint: emulator.host });
+  }, 90_000);
+
+  afterAll(async () => {
+    await Promise.allSettled(cleanup.map((fn) => fn()));
+    await admin?.close();
+    await emulator?.stop();
+  }, 30_000);
+
+  for (const transport of ["grpc", "rest"] as const) {
+    describe(`${transport} transport`, () => {
+      it("maps every CloudEvent attribute, the content type and the data bytes (binary mode)", async () => {
+        const { name, received } = await freshTopic();
+        const dest = destination({ topic: name, transport });
+        const json = new CloudEvent({
+          type: "order.created",
+          source: "/orders",
+          subject: "Order #456",
+          dataschema: "https://example.com/schemas/order",
+          time: "2024-05-01T12:00:00.123Z",
+          data: { orderId: 456, total: 12.5, note: "é ✓" },
+          tenant: "acme",
+          priority: 3,
+          urgent: true,
+        });
+        const text = new CloudEvent({ type: "note.added", source: "/notes", datacontenttype: "text/plain", data: "plain ✓ text" });
+        const bytes = new CloudEvent({ type: "blob.stored", source: "/blobs", data: new Uint8Array([0, 1, 2, 255]) });
+        const empty = new CloudEvent({ type: "ping", source: "/health" });
+        for (const event of [json, text, bytes, empty]) await dest.deliver(event, ctx());
+
+        await waitFor("4 messages", () => received.length === 4);
+        const byId = new Map(received.map((m) => [m.attributes["ce-id"], m]));
+
+        const a = byId.get(json.id)!;
+        expect(a.attributes).toEqual({
+          "ce-id": json.id,
+          "ce-source": "/orders",
+          "ce-specversion": "1.0",
+          "ce-type": "order.created",
+          "ce-subject": "Order #456",
+          "ce-time": "2024-05-01T12:00:00.123Z",
+          "ce-dataschema": "https://example.com/schemas/order",
+          "ce-tenant": "acme",
+          "ce-priority": "3",
+          "ce-urgent": "true",
+          contentType: "application/json",
+          "Content-Type": "application/json",
+        });
+        expect(JSON.parse(decoder.decode(a.data))).toEqual({ orderId: 456, total: 12.5, note: "é ✓" });
+
+        const b = byId.get(text.id)!;
+        expect(b.attributes.contentType).toBe("text/plain");
+        expect(b.attributes["Content-Type"]).toBe("text/plain");
+        expect(decoder.decode(b.data)).toBe("plain ✓ text");
+        expect(b.attributes["ce-subject"]).toBeUndefined();
+
+        const c = byId.get(bytes.id)!;
+        expect([...c.data]).toEqual([0, 1, 2, 255]);
+        expect(c.attributes.contentType).toBe("application/octet-stream");
+
+        const d = byId.get(empty.id)!;
+        expect(d.data.length).toBe(0);
+        expect(d.attributes["ce-type"]).toBe("ping");
+        expect(d.attributes.contentType).toBeUndefined();
+      }, 30_000);
+
+      it("passes the ordering key, and messages sharing a key arrive in publish order", async () => {
+        const { name, received } = await freshTopic({ ordering: true });
+        const dest = destination({ topic: name, transport });
+        const keys = ["customer-1", "customer-2", "customer-3"];
+        const sentIds = new Map<string, string[]>(keys.map((k) => [k, []]));
+        // Like the worker: keys in parallel, one event in flight per key.
+        await Promise.all(keys.map(async (key) => {
+          for (let i = 0; i < 8; i++) {
+            const event = new CloudEvent({ type: "account.changed", source: "/accounts", data: { key, i } });
+            sentIds.get(key)!.push(event.id);
+            await dest.deliver(event, ctx(key));
+          }
+        }));
+        await waitFor("24 messages", () => received.length === 24);
+        for (const key of keys) {
+          const got = received.filter((m) => m.orderingKey === key).map((m) => m.attributes["ce-id"]);
+          expect(got).toEqual(sentIds.get(key));
+        }
+      }, 30_000);
+
+      it("fails permanently, naming the topic, when the topic does not exist", async () => {
+        const dest = destination({ topic: "no-such-topic", transport });
+        const event = new CloudEvent({ type: "x.y", source: "/t", data: {} });
+        const err = await rejection(dest.deliver(event, ctx()));
+        expect(err.permanent).toBe(true);
+        expect(err.message).toBe(
+          `Pub/Sub topic "projects/${projectId}/topics/no-such-topic" does not exist: create it ` +
+            `(gcloud pubsub topics create no-such-topic --project ${projectId}) or fix the pubsub() topic option`,
+        );
+      }, 30_000);
+
+      it("a key whose publish failed publishes again once the topic exists (the key is resumed)", async () => {
+        const name = `late-${++seq}`;
+        const dest = destination({ topic: name, transport });
+        const first = new CloudEvent({ type: "x.y", source: "/t", data: { n: 1 } });
+        expect((await rejection(dest.deliver(first, ctx("key-a")))).permanent).toBe(true);
+        const [topic] = await admin.createTopic(name);
+        const [subscription] = await topic.createSubscription(`${name}-sub`, { enableMessageOrdering: true });
+        const received: Message[] = [];
+        subscription.on("message", (m: Message) => {
+          received.push(m);
+          m.ack();
+        });
+        cleanup.push(() => subscription.close());
+        const second = new CloudEvent({ type: "x.y", source: "/t", data: { n: 2 } });
+        await dest.deliver(second, ctx("key-a"));
+        await waitFor("the retried key's message", () => received.length === 1);
+        expect(received[0].attributes["ce-id"]).toBe(second.id);
+        expect(received[0].orderingKey).toBe("key-a");
+      }, 30_000);
+
+      it("refuses an event over Pub/Sub's limits permanently, without sending it", async () => {
+        const { name } = await freshTopic();
+        const { options, sent } = counting(transport);
+        const dest = destination({ topic: name, transport, ...options });
+
+        const many: Record<string, string> = {};
+        for (let i = 0; i < 101; i++) many[`ext${i}`] = "v";
+        const tooMany = await rejection(dest.deliver(new CloudEvent({ type: "x.y", source: "/t", ...many }), ctx()));
+        expect(tooMany.permanent).toBe(true);
+        expect(tooMany.message).toMatch(/needs 106 Pub\/Sub attributes but Pub\/Sub allows 100/);
+
+        const long = new CloudEvent({ type: "x.y", source: "/t", note: "x".repeat(2000) });
+        const tooLong = await rejection(dest.deliver(long, ctx()));
+        expect(tooLong.permanent).toBe(true);
+        expect(tooLong.message).toBe(
+          `Event ${long.id} has a Pub/Sub attribute "ce-note" of 2000 bytes, over Pub/Sub's limit of 1024: ` +
+            "move the value into the event data",
+        );
+
+        const huge = new CloudEvent({ type: "x.y", source: "/t", data: { blob: "x".repeat(10_000_000) } });
+        const tooBig = await rejection(dest.deliver(huge, ctx()));
+        expect(tooBig.permanent).toBe(true);
+        expect(tooBig.message).toMatch(/makes a Pub\/Sub message of \d+ bytes, over Pub\/Sub's limit of 10000000/);
+
+        expect(sent()).toBe(0);
+        // The same destination still publishes events that fit.
+        await dest.deliver(new CloudEvent({ type: "x.y", source: "/t", data: {} }), ctx());
+        expect(sent()).toBe(1);
+      }, 30_000);
+    });
+  }
+
+  describe("rest transport batching", () => {
+    it("sends concurrent deliveries in one HTTP request and resolves each caller", async () => {
+      const { name, received } = await freshTopic();
+      const { options, sent } = counting("rest");
+      const dest = destination({ topic: name, transport: "rest", apiEndpoint: `http://${emulator.host}`, ...options });
+      const events = Array.from({ length: 25 }, (_, i) => new CloudEvent({ type: "x.y", source: "/t", data: { i } }));
+      await Promise.all(events.map((event) => dest.deliver(event, ctx())));
+      expect(sent()).toBe(1);
+      await waitFor("25 messages", () => received.length === 25);
+      expect(new Set(received.map((m) => m.attributes["ce-id"]))).toEqual(new Set(events.map((e) => e.id)));
+    }, 30_000);
+
+    it("keeps callers apart: an over-limit event in a burst fails alone", async () => {
+      const { name, received } = await freshTopic();
+      const dest = destination({ topic: name, transport: "rest" });
+      const good = [1, 2, 3].map((i) => new CloudEvent({ type: "x.y", source: "/t", data: { i } }));
+      const bad = new CloudEvent({ type: "x.y", source: "/t", note: "x".repeat(1500) });
+      const results = await Promise.allSettled([...good, bad].map((event) => dest.deliver(event, ctx())));
+      expect(results.map((r) => r.status)).toEqual(["fulfilled", "fulfilled", "fulfilled", "rejected"]);
+      await waitFor("3 messages", () => received.length === 3);
+    }, 30_000);
+  });
+
+  describe("grpc transport with a supplied client", () => {
+    it("publishes through it and leaves it open on close()", async () => {
+      const { name, received } = await freshTopic();
+      const dest = pubsub({ topic: name, client: admin });
+      const event = new CloudEvent({ type: "x.y", source: "/t", data: { ok: true } });
+      await dest.deliver(event, ctx());
+      await dest.close?.();
+      await waitFor("the message", () => received.length === 1);
+      // admin still works after the destination closed
+      await admin.topic(name).publishMessage({ data: new Uint8Array([1]) });
+      await waitFor("the admin's own message", () => received.length === 2);
+    }, 30_000);
+  });
+});
+
+describe("pubsub() options", () => {
+  function withoutEnv<T>(names: string[], fn: () => T): T {
+    const saved = names.map((n) => [n, process.env[n]] as const);
+    for (const n of names) delete process.env[n];
+    try {
+      return fn();
+    } finally {
+      for (const [n, v] of saved) if (v !== undefined) process.env[n] = v;
+    }
+  }
+
+  it("needs a project, and says where to put it", () => {
+    withoutEnv(["GOOGLE_CLOUD_PROJECT", "PUBSUB_PROJECT_ID"], () => {
+      expect(() => pubsub({ topic: "events" })).toThrow(
+        new DispatchError(
+          "invalid_option",
+          'pubsub() needs a Google Cloud project for topic "events": pass { projectId }, or set GOOGLE_CLOUD_PROJECT (or PUBSUB_PROJECT_ID)',
+        ),
+      );
+    });
+  });
+
+  it("takes the project from a full topic path and names the destination after the topic", () => {
+    const dest = pubsub({ topic: "projects/p1/topics/events" });
+    expect(dest.name).toBe("pubsub:projects/p1/topics/events");
+    expect(pubsub({ topic: "events", projectId: "p1", name: "bus" }).name).toBe("bus");
+  });
+
+  it("refuses the REST transport to Google without an access token", () => {
+    withoutEnv(["PUBSUB_EMULATOR_HOST"], () => {
+      expect(() => pubsub({ topic: "events", projectId: "p1", transport: "rest" })).toThrow(/needs an accessToken function/);
+      expect(() => pubsub({ topic: "events", projectId: "p1", transport: "rest", accessToken: () => "t" })).not.toThrow();
+    });
+  });
+
+  it("refuses an unknown transport", () => {
+    expect(() => pubsub({ topic: "events", projectId: "p1", transport: "amqp" as "rest" })).toThrow(/must be "grpc" or "rest"/);
+  });
+});
