@@ -1,0 +1,39 @@
+/**
+ * pg-dispatch: a transactional outbox for PostgreSQL. Publish CloudEvents inside your transaction; a worker woken by
+ * LISTEN/NOTIFY delivers them to handlers, webhooks and Pub/Sub with retries and per-destination status.
+ *
+ * @example
+ * ```ts
+ * import postgres from "postgres";
+ * import { Outbox } from "pg-dispatch";
+ *
+ * const outbox = new Outbox({ sql: postgres(process.env.DATABASE_URL!) });
+ * await outbox.migrate();
+ * outbox.register("user.created", (event) => console.log(event.data));
+ * await outbox.publishEvent({ type: "user.created", source: "user-service", data: { user_id: 123 } });
+ * await outbox.worker().start();
+ * ```
+ *
+ * @module
+ */
+export { CloudEvent } from "cloudevents";
+export type { Client, Query, Row } from "./src/client.ts";
+export type { DeliveredEvent, DeliveryContext, Destination, Handler } from "./src/destination.ts";
+export { DeliveryError, type DeliveryErrorOptions, DispatchError, PermanentError } from "./src/errors.ts";
+export type { DeliveryOptions, EventInput, ExtensionValue } from "./src/event.ts";
+export { consoleLogger, jsonLogger, type LogFields, type Logger } from "./src/logger.ts";
+export {
+  type EventPage,
+  type ListOptions,
+  type LookupOptions,
+  Outbox,
+  type OutboxOptions,
+  type PublishCloudEventOptions,
+  type PublishOptions,
+} from "./src/outbox.ts";
+export type { DeliveryRecord, DeliveryStatus, EventRecord, EventStatus } from "./src/record.ts";
+export type { RegisterOptions, TypePattern } from "./src/registry.ts";
+export type { RetentionOptions } from "./src/retention.ts";
+export { DEFAULT_RETRY, type RetryOptions, type RetryPolicy } from "./src/retry.ts";
+export type { Stats } from "./src/store/stats.ts";
+export { Worker, type WorkerOptions } from "./src/worker.ts";

@@ -1,0 +1,46 @@
+import type { CloudEvent } from "cloudevents";
+import type { Logger } from "./logger.ts";
+
+/** An event as a destination receives it: a CloudEvent with JSON data (or none). */
+export type DeliveredEvent = CloudEvent<unknown>;
+
+/** What a destination gets besides the event on every attempt. */
+export interface DeliveryContext {
+  /** Aborted when the attempt times out or the worker stops; pass it to fetch and other cancellable calls. */
+  signal: AbortSignal;
+  /** 1 on the first attempt at this destination, 2 on the first retry, and so on. */
+  attempt: number;
+  /** The destination's registered name. */
+  destination: string;
+  /** The outbox's logger. */
+  logger: Logger;
+  /** The ordering key the event was published with, if any. */
+  orderingKey?: string;
+}
+
+/**
+ * Anything that can receive an event: a local handler, a webhook, a Pub/Sub topic. `deliver` resolves when the
+ * event is accepted; it throws to fail the attempt (a {@link DeliveryError} says whether and when to retry).
+ *
+ * @example
+ * ```ts
+ * const audit: Destination = {
+ *   name: "audit-log",
+ *   async deliver(event, ctx) {
+ *     await fetch("https://audit.example/log", { method: "POST", body: JSON.stringify(event), signal: ctx.signal });
+ *   },
+ * };
+ * outbox.register("*", audit);
+ * ```
+ */
+export interface Destination {
+  /** A stable name: it keys the delivery's state, so renaming a destination makes it a new one. */
+  readonly name: string;
+  /** Delivers one event. */
+  deliver(event: DeliveredEvent, ctx: DeliveryContext): Promise<void>;
+  /** Releases connections or clients when the worker stops. */
+  close?(): Promise<void>;
+}
+
+/** A local handler function: the event and a context with an AbortSignal. */
+export type Handler = (event: DeliveredEvent, ctx: DeliveryContext) => unknown;

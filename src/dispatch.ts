@@ -1,0 +1,136 @@
+import { CloudEvent } from "cloudevents";
+import type { Row } from "./client.ts";
+import type { Destination } from "./destination.ts";
+import { DeliveryError } from "./errors.ts";
+import type { Logger } from "./logger.ts";
+import type { EventStatus, StoredDelivery } from "./record.ts";
+import type { Registry } from "./registry.ts";
+import { backoffMs, type RetryPolicy } from "./retry.ts";
+import type { Outcome } from "./store/complete.ts";
+
+/** What dispatching needs from the worker. */
+export interface DispatchContext {
+  registry: Registry;
+  retry: RetryPolicy;
+  logger: Logger;
+  handlerTimeoutMs: number;
+  /** The worker's lease token, written back with the outcome. */
+  lease: string;
+  /** Milliseconds to add to the local clock to get the database's. */
+  skewMs: number;
+  /** Aborted when the worker gives up on in-flight work. */
+  signal: AbortSignal;
+}
+
+const MAX_ERROR_LENGTH = 2000;
+
+/**
+ * Delivers one claimed event to every destination that still needs it and is due, side by side, and works out the
+ * event's new state. Destinations that already succeeded or failed for good are not called again.
+ */
+export async function dispatch(row: Row, ctx: DispatchContext): Promise<Outcome> {
+  const now = Number(row.db_now);
+  const state = JSON.parse(row.deliveries as string) as Record<string, StoredDelivery>;
+  const destinations = ctx.registry.match(row.type as string);
+  const due = destinations.filter((d) => {
+    const s = state[d.name];
+    return !s || (s.status === "pending" && (s.nextAttemptAt == null || s.nextAttemptAt <= now));
+  });
+  let lastError: string | null = null;
+  if (due.length) {
+    const event = toCloudEvent(row);
+    const maxRetries = row.max_retries == null ? ctx.retry.maxRetries : Number(row.max_retries);
+    await Promise.all(due.map(async (d) => {
+      const prev = state[d.name];
+      const attempts = (prev?.attempts ?? 0) + 1;
+      try {
+        await attempt(d, event, attempts, row.ordering_key as string | null, ctx);
+        state[d.name] = { status: "delivered", attempts, lastError: prev?.lastError ?? null, nextAttemptAt: null, deliveredAt: clock(ctx) };
+      } catch (err) {
+        const message = errorMessage(err);
+        lastError = `${d.name}: ${message}`;
+        const permanent = err instanceof DeliveryError && err.permanent;
+        const retryAfterMs = err instanceof DeliveryError ? err.retryAfterMs : undefined;
+        state[d.name] = permanent || attempts > maxRetries
+          ? { status: "failed", attempts, lastError: message, nextAttemptAt: null, deliveredAt: null }
+          : { status: "pending", attempts, lastError: message, nextAttemptAt: clock(ctx) + backoffMs(attempts, ctx.retry, retryAfterMs), deliveredAt: null };
+        ctx.logger.debug("delivery failed", { event: row.id, destination: d.name, attempts, permanent, error: message });
+      }
+    }));
+  }
+  return outcome(row, destinations, state, lastError, ctx.lease);
+}
+
+/** An event's status follows from its deliveries: failed if any failed, pending while any has work left, else published. */
+function outcome(row: Row, destinations: Destination[], state: Record<string, StoredDelivery>, lastError: string | null, lease: string): Outcome {
+  let failed = false;
+  let next: number | null = null;
+  for (const d of destinations) {
+    const s = state[d.name];
+    if (!s) continue;
+    if (s.status === "failed") failed = true;
+    else if (s.status === "pending") next = Math.min(next ?? Infinity, s.nextAttemptAt ?? 0);
+  }
+  const status: EventStatus = failed ? "failed" : next !== null ? "pending" : "published";
+  return {
+    seq: String(row.seq),
+    lease,
+    status,
+    deliveries: state,
+    next_attempt_at: next === null ? null : new Date(next).toISOString(),
+    last_error: lastError,
+  };
+}
+
+async function attempt(d: Destination, event: CloudEvent<unknown>, attempt: number, orderingKey: string | null, ctx: DispatchContext): Promise<void> {
+  const controller = new AbortController();
+  const stop = () => controller.abort(ctx.signal.reason);
+  ctx.signal.addEventListener("abort", stop, { once: true });
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      const err = new DeliveryError(`Timed out after ${ctx.handlerTimeoutMs} ms`);
+      controller.abort(err);
+      reject(err);
+    }, ctx.handlerTimeoutMs);
+  });
+  try {
+    await Promise.race([
+      d.deliver(event, {
+        signal: controller.signal,
+        attempt,
+        destination: d.name,
+        logger: ctx.logger,
+        orderingKey: orderingKey ?? undefined,
+      }),
+      timeout,
+    ]);
+  } finally {
+    clearTimeout(timer);
+    ctx.signal.removeEventListener("abort", stop);
+  }
+}
+
+/** Rebuilds the CloudEvent from its row. It was validated when published, so it is not validated again. */
+export function toCloudEvent(row: Row): CloudEvent<unknown> {
+  const attributes: Record<string, unknown> = row.extensions == null ? {} : JSON.parse(row.extensions as string);
+  attributes.id = row.id;
+  attributes.source = row.source;
+  attributes.type = row.type;
+  attributes.specversion = row.specversion;
+  attributes.time = row.time ?? undefined;
+  if (row.subject != null) attributes.subject = row.subject;
+  if (row.datacontenttype != null) attributes.datacontenttype = row.datacontenttype;
+  if (row.dataschema != null) attributes.dataschema = row.dataschema;
+  if (row.data != null) attributes.data = JSON.parse(row.data as string);
+  return new CloudEvent<unknown>(attributes as never, false);
+}
+
+function clock(ctx: DispatchContext): number {
+  return Date.now() + ctx.skewMs;
+}
+
+function errorMessage(err: unknown): string {
+  const message = err instanceof Error ? err.message || err.name : String(err);
+  return message.length > MAX_ERROR_LENGTH ? `${message.slice(0, MAX_ERROR_LENGTH)}...` : message;
+}

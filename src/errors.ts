@@ -1,0 +1,76 @@
+/**
+ * The one error type pg-dispatch throws. `code` says what kind of problem it is, so callers can branch on it
+ * without parsing messages.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   await outbox.publishEvent({ type: "", source: "app" });
+ * } catch (err) {
+ *   if (err instanceof DispatchError && err.code === "invalid_event") console.error(err.message);
+ * }
+ * ```
+ */
+export class DispatchError extends Error {
+  /** A stable, machine-readable error code such as `invalid_event` or `invalid_option`. */
+  readonly code: string;
+
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "DispatchError";
+    this.code = code;
+  }
+}
+
+/** Options of {@link DeliveryError}. */
+export interface DeliveryErrorOptions {
+  /** When true the delivery fails for good now, skipping the remaining retries. */
+  permanent?: boolean;
+  /** The earliest time to try again, in milliseconds from now (for example from `Retry-After`). */
+  retryAfterMs?: number;
+  /** The underlying error. */
+  cause?: unknown;
+}
+
+/**
+ * Thrown by a destination to say how a failed delivery should be retried.
+ *
+ * @example
+ * ```ts
+ * outbox.register("user.created", async (event) => {
+ *   const res = await fetch(url, { method: "POST", body: JSON.stringify(event.data) });
+ *   if (res.status === 429) throw new DeliveryError("rate limited", { retryAfterMs: 30_000 });
+ * });
+ * ```
+ */
+export class DeliveryError extends DispatchError {
+  /** True when no further attempt should be made. */
+  readonly permanent: boolean;
+  /** The requested delay before the next attempt, if any. */
+  readonly retryAfterMs?: number;
+
+  constructor(message: string, options: DeliveryErrorOptions = {}) {
+    super(options.permanent ? "delivery_failed_permanently" : "delivery_failed", message, { cause: options.cause });
+    this.name = "DeliveryError";
+    this.permanent = options.permanent === true;
+    this.retryAfterMs = options.retryAfterMs;
+  }
+}
+
+/**
+ * A delivery failure that retrying cannot fix (a rejected payload, a gone endpoint): the delivery is marked
+ * `failed` at once, with this message as its `lastError`.
+ *
+ * @example
+ * ```ts
+ * outbox.register("invoice.created", (event) => {
+ *   if (!event.data) throw new PermanentError("Invoice events need data");
+ * });
+ * ```
+ */
+export class PermanentError extends DeliveryError {
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super(message, { ...options, permanent: true });
+    this.name = "PermanentError";
+  }
+}

@@ -1,0 +1,190 @@
+import { CloudEvent, ValidationError } from "cloudevents";
+import { DispatchError } from "./errors.ts";
+import { dataToJson, utf8Length } from "./json.ts";
+import { assertKnownKeys, wholeNumber } from "./options.ts";
+
+/** Values a CloudEvent extension attribute may hold. */
+export type ExtensionValue = string | number | boolean;
+
+/** How an event is delivered, apart from what it says. */
+export interface DeliveryOptions {
+  /** Nothing is delivered before this time. */
+  scheduledAt?: Date | string;
+  /** Retries after the first attempt, per destination; defaults to the outbox's `retry.maxRetries`. */
+  maxRetries?: number;
+  /** Events sharing a key reach each destination in publish order, one at a time. */
+  orderingKey?: string;
+}
+
+/**
+ * An event to publish: the CloudEvent attributes (the seed's `event_type` is `type`) plus delivery options.
+ *
+ * @example
+ * ```ts
+ * const input: EventInput = { type: "user.created", source: "user-service", data: { user_id: 123 } };
+ * ```
+ */
+export interface EventInput extends DeliveryOptions {
+  type: string;
+  source: string;
+  data?: unknown;
+  /** Defaults to a random UUID. Publishing the same source + id again stores nothing new. */
+  id?: string;
+  subject?: string;
+  /** Defaults to now. */
+  time?: Date | string;
+  /** Defaults to `application/json`. */
+  datacontenttype?: string;
+  dataschema?: string;
+  /** CloudEvent extension attributes; names are lower-case letters and digits. */
+  extensions?: Record<string, ExtensionValue>;
+}
+
+/** An event checked and ready to store. */
+export interface NewEvent {
+  id: string;
+  source: string;
+  type: string;
+  specversion: string;
+  subject: string | null;
+  time: string;
+  datacontenttype: string;
+  dataschema: string | null;
+  extensions: Record<string, ExtensionValue> | null;
+  /** The data as JSON text, or null for none. */
+  data: string | null;
+  scheduled_at: string | null;
+  max_retries: number | null;
+  ordering_key: string | null;
+}
+
+const INPUT_KEYS = [
+  "type", "source", "data", "id", "subject", "time", "datacontenttype", "dataschema", "extensions",
+  "scheduledAt", "maxRetries", "orderingKey",
+] as const;
+const DELIVERY_KEYS = ["scheduledAt", "maxRetries", "orderingKey"] as const;
+/** Attributes of the SDK's CloudEvent that are not extensions. */
+const CORE_ATTRIBUTES = new Set([
+  "id", "type", "source", "specversion", "subject", "time", "datacontenttype", "dataschema", "data",
+  "data_base64", "schemaurl", "datacontentencoding",
+]);
+
+/** Checks a plain event input and turns it into a row; throws a DispatchError naming what is wrong. */
+export function fromInput(input: EventInput, maxPayloadBytes: number): NewEvent {
+  if (input === null || typeof input !== "object" || Array.isArray(input)) {
+    throw new DispatchError("invalid_event", "An event must be an object with at least type and source.");
+  }
+  assertKnownKeys(input, INPUT_KEYS, "the event (CloudEvent extensions go in `extensions`)");
+  const { scheduledAt, maxRetries, orderingKey, extensions, data, time, ...attributes } = input;
+  if (extensions !== undefined && (extensions === null || typeof extensions !== "object" || Array.isArray(extensions))) {
+    throw new DispatchError("invalid_event", "extensions must be an object of attribute name to string, number or boolean.");
+  }
+  for (const [name, value] of Object.entries(extensions ?? {})) {
+    if (CORE_ATTRIBUTES.has(name)) {
+      throw new DispatchError("invalid_event", `Extension "${name}" is a CloudEvent core attribute; set it directly instead.`);
+    }
+    if (!["string", "number", "boolean"].includes(typeof value) || (typeof value === "number" && !Number.isInteger(value))) {
+      throw new DispatchError("invalid_event", `Extension "${name}" must be a string, an integer or a boolean.`);
+    }
+  }
+  const event = validated({
+    ...extensions,
+    ...attributes,
+    time: time instanceof Date ? isoTime(time, "time") : time,
+    datacontenttype: attributes.datacontenttype ?? "application/json",
+  });
+  return toRow(event, data, { scheduledAt, maxRetries, orderingKey }, extensions ?? null, maxPayloadBytes);
+}
+
+/** Checks a CloudEvent instance (or a plain object with its attributes) and turns it into a row. */
+export function fromCloudEvent(event: CloudEvent<unknown>, options: DeliveryOptions, maxPayloadBytes: number): NewEvent {
+  if (event === null || typeof event !== "object") {
+    throw new DispatchError("invalid_event", "publishCloudEvent takes a CloudEvent.");
+  }
+  assertKnownKeys(options, DELIVERY_KEYS, "publishCloudEvent options");
+  if (event.data_base64 !== undefined) {
+    throw new DispatchError("invalid_data", "Binary data (data_base64) is not supported; publish JSON data.");
+  }
+  const checked = event instanceof CloudEvent ? revalidated(event) : validated(event as object);
+  const extensions: Record<string, ExtensionValue> = {};
+  for (const [key, value] of Object.entries(checked)) {
+    if (!CORE_ATTRIBUTES.has(key) && value !== undefined) extensions[key] = value as ExtensionValue;
+  }
+  return toRow(checked, checked.data, options, Object.keys(extensions).length ? extensions : null, maxPayloadBytes);
+}
+
+function toRow(
+  event: CloudEvent<unknown>,
+  data: unknown,
+  options: DeliveryOptions,
+  extensions: Record<string, ExtensionValue> | null,
+  maxPayloadBytes: number,
+): NewEvent {
+  const json = dataToJson(data) ?? null;
+  if (json !== null) {
+    const size = utf8Length(json, maxPayloadBytes);
+    if (size > maxPayloadBytes) {
+      throw new DispatchError(
+        "payload_too_large",
+        `Event data is ${size} bytes, over the ${maxPayloadBytes}-byte limit (the outbox's maxPayloadBytes option); store large payloads elsewhere and publish a reference.`,
+      );
+    }
+  }
+  const { orderingKey } = options;
+  if (orderingKey !== undefined && (typeof orderingKey !== "string" || orderingKey.length === 0 || orderingKey.length > 1024)) {
+    throw new DispatchError("invalid_option", "orderingKey must be a non-empty string of at most 1024 characters.");
+  }
+  return {
+    id: event.id,
+    source: event.source,
+    type: event.type,
+    specversion: event.specversion,
+    subject: event.subject ?? null,
+    time: event.time ?? new Date().toISOString(),
+    datacontenttype: event.datacontenttype ?? "application/json",
+    dataschema: event.dataschema ?? null,
+    extensions,
+    data: json,
+    scheduled_at: options.scheduledAt === undefined ? null : isoTime(options.scheduledAt, "scheduledAt"),
+    max_retries: options.maxRetries === undefined ? null : wholeNumber(options.maxRetries, "maxRetries", 0, 0, 1000),
+    ordering_key: orderingKey ?? null,
+  };
+}
+
+function validated(attributes: object): CloudEvent<unknown> {
+  try {
+    return new CloudEvent<unknown>(attributes as never);
+  } catch (err) {
+    throw invalid(err);
+  }
+}
+
+function revalidated(event: CloudEvent<unknown>): CloudEvent<unknown> {
+  try {
+    event.validate();
+    return event;
+  } catch (err) {
+    throw invalid(err);
+  }
+}
+
+/** Rewrites the SDK's schema errors ("must NOT have fewer than 1 characters" at /type) into one plain sentence. */
+function invalid(err: unknown): DispatchError {
+  if (err instanceof ValidationError) {
+    const details = (err.errors ?? []) as Array<{ instancePath?: string; message?: string } | string>;
+    const first = details[0];
+    const reason = typeof first === "object" && first
+      ? `${(first.instancePath ?? "").replace(/^\//, "") || "event"} ${first.message}`
+      : err.message.split("\n")[0];
+    return new DispatchError("invalid_event", `Invalid CloudEvent: ${reason}.`, { cause: err });
+  }
+  return new DispatchError("invalid_event", `Invalid CloudEvent: ${(err as Error)?.message ?? err}.`, { cause: err });
+}
+
+function isoTime(value: Date | string, name: string): string {
+  const date = value instanceof Date ? value : typeof value === "string" ? new Date(value) : undefined;
+  if (!date || Number.isNaN(date.getTime())) {
+    throw new DispatchError("invalid_option", `${name} must be a Date or an ISO 8601 string, got ${JSON.stringify(value)}.`);
+  }
+  return date.toISOString();
+}

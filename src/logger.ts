@@ -1,0 +1,60 @@
+/** Structured fields attached to a log line. */
+export type LogFields = Record<string, unknown>;
+
+/**
+ * Where pg-dispatch writes what it does. Any object with these four methods works (pino, console, ...).
+ *
+ * @example
+ * ```ts
+ * const outbox = new Outbox({ sql, logger: { debug() {}, info: console.info, warn: console.warn, error: console.error } });
+ * ```
+ */
+export interface Logger {
+  debug(message: string, fields?: LogFields): void;
+  info(message: string, fields?: LogFields): void;
+  warn(message: string, fields?: LogFields): void;
+  error(message: string, fields?: LogFields): void;
+}
+
+/**
+ * The default logger: warnings and errors go to the console's error stream, the rest is dropped.
+ *
+ * @example
+ * ```ts
+ * consoleLogger.warn("listener reconnected", { attempt: 2 });
+ * ```
+ */
+export const consoleLogger: Logger = {
+  debug() {},
+  info() {},
+  warn(message, fields) {
+    console.warn(`[pg-dispatch] ${message}`, fields ?? "");
+  },
+  error(message, fields) {
+    console.error(`[pg-dispatch] ${message}`, fields ?? "");
+  },
+};
+
+/**
+ * A logger that prints one JSON object per line, for process managers and log shippers.
+ *
+ * @example
+ * ```ts
+ * const logger = jsonLogger((line) => process.stdout.write(line + "\n"), "info");
+ * ```
+ */
+export function jsonLogger(write: (line: string) => void, level: "debug" | "info" | "warn" | "error" = "info"): Logger {
+  const order = ["debug", "info", "warn", "error"];
+  const min = order.indexOf(level);
+  function line(lvl: string) {
+    return (message: string, fields?: LogFields) => {
+      if (order.indexOf(lvl) < min) return;
+      write(JSON.stringify({ time: new Date().toISOString(), level: lvl, msg: message, ...fields }, errorReplacer));
+    };
+  }
+  return { debug: line("debug"), info: line("info"), warn: line("warn"), error: line("error") };
+}
+
+function errorReplacer(_key: string, value: unknown): unknown {
+  return value instanceof Error ? { name: value.name, message: value.message } : value;
+}

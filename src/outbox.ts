@@ -1,0 +1,334 @@
+import type { CloudEvent } from "cloudevents";
+import type { Sql } from "postgres";
+import { type Client, type Query, toQuery } from "./client.ts";
+import type { Destination, Handler } from "./destination.ts";
+import { DispatchError } from "./errors.ts";
+import { type DeliveryOptions, type EventInput, fromCloudEvent, fromInput, type NewEvent } from "./event.ts";
+import { consoleLogger, type Logger } from "./logger.ts";
+import { assertKnownKeys, optionsObject, wholeNumber } from "./options.ts";
+import { type EventRecord, type EventStatus, toRecord } from "./record.ts";
+import { type RegisterOptions, Registry, type TypePattern } from "./registry.ts";
+import { type RetryOptions, type RetryPolicy, retryPolicy } from "./retry.ts";
+import { type Schema, schema } from "./schema.ts";
+import * as events from "./store/events.ts";
+import { migrate } from "./store/migrate.ts";
+import { publish } from "./store/publish.ts";
+import { retry } from "./store/retry.ts";
+import { type Stats, stats } from "./store/stats.ts";
+import { Worker, type WorkerOptions } from "./worker.ts";
+
+/** Settings of an {@link Outbox}. */
+export interface OutboxOptions {
+  /** A postgres.js client: the outbox's own connection pool (the worker opens one more, to LISTEN). */
+  sql: Sql;
+  /** The PostgreSQL schema holding the outbox tables; also the NOTIFY channel. Default "dispatch". */
+  schema?: string;
+  /** Where to log. Default: warnings and errors to the console. */
+  logger?: Logger;
+  /** Retry defaults for every event. */
+  retry?: RetryOptions;
+  /** The largest event data accepted, in bytes of JSON. Default 1 MiB. */
+  maxPayloadBytes?: number;
+}
+
+/** Options of the publish calls. */
+export interface PublishOptions {
+  /** Publish inside this transaction (postgres.js, or any client with query/unsafe): committed with it or not at all. */
+  tx?: Client;
+  /** Set false for bulk loads to skip the NOTIFY; the worker still finds the events on its next sweep. Default true. */
+  notify?: boolean;
+}
+
+/** Options of `publishCloudEvent`: delivery settings and the transaction. */
+export interface PublishCloudEventOptions extends PublishOptions, DeliveryOptions {}
+
+/** Filters of `listEvents`. */
+export interface ListOptions {
+  status?: EventStatus;
+  type?: string;
+  source?: string;
+  /** Page size, 1 to 1000. Default 100. */
+  limit?: number;
+  /** The `nextCursor` of the previous page. */
+  cursor?: string;
+}
+
+/** One page of events, newest first. */
+export interface EventPage {
+  events: EventRecord[];
+  /** Pass as `cursor` for the next page; null on the last one. */
+  nextCursor: string | null;
+}
+
+/** Narrows a look-up by id to one source (ids are unique per source). */
+export interface LookupOptions {
+  source?: string;
+}
+
+const OUTBOX_KEYS = ["sql", "schema", "logger", "retry", "maxPayloadBytes"] as const;
+const PUBLISH_KEYS = ["tx", "notify"] as const;
+const STATUSES = ["pending", "processing", "published", "failed"];
+
+/**
+ * A transactional outbox on PostgreSQL: publish events with your data, deliver them with a worker.
+ *
+ * @example
+ * ```ts
+ * import postgres from "postgres";
+ * import { Outbox } from "pg-dispatch";
+ *
+ * const sql = postgres(process.env.DATABASE_URL!);
+ * const outbox = new Outbox({ sql });
+ * await outbox.migrate();
+ * outbox.register("user.created", (event) => console.log("welcome", event.data));
+ * await sql.begin(async (tx) => {
+ *   await tx`insert into users (name) values ('ada')`;
+ *   await outbox.publishEvent({ type: "user.created", source: "users", data: { name: "ada" } }, { tx });
+ * });
+ * await outbox.worker().start();
+ * ```
+ */
+export class Outbox {
+  /** The postgres.js client the outbox was built with. */
+  readonly sql: Sql;
+  /** The validated schema. */
+  readonly schema: Schema;
+  readonly logger: Logger;
+  readonly retry: RetryPolicy;
+  readonly maxPayloadBytes: number;
+  readonly #registry = new Registry();
+  readonly #query: Query;
+
+  constructor(options: OutboxOptions) {
+    const o = optionsObject(options, "Outbox");
+    assertKnownKeys(o, OUTBOX_KEYS, "Outbox options");
+    if (!o.sql || typeof o.sql.unsafe !== "function" || typeof o.sql.begin !== "function") {
+      throw new DispatchError("invalid_option", "Outbox needs { sql }: a postgres.js client, e.g. postgres(process.env.DATABASE_URL).");
+    }
+    this.sql = o.sql;
+    this.schema = schema(o.schema);
+    this.logger = o.logger ?? consoleLogger;
+    this.retry = retryPolicy(o.retry);
+    this.maxPayloadBytes = wholeNumber(o.maxPayloadBytes, "maxPayloadBytes", 1, 1_048_576);
+    this.#query = toQuery(o.sql);
+  }
+
+  /**
+   * Creates or upgrades the outbox tables. Idempotent, and safe when many processes run it at once.
+   * Returns the migration versions it applied (empty when up to date).
+   *
+   * @example
+   * ```ts
+   * await outbox.migrate();
+   * ```
+   */
+  async migrate(): Promise<number[]> {
+    return await migrate(this.sql, this.schema);
+  }
+
+  /**
+   * Registers a destination (a handler function, `webhook(...)`, `pubsub(...)`) for one type, a list of types,
+   * a prefix (`order.*`), everything (`*`), or, with no type at all, every event (a global handler).
+   *
+   * @example
+   * ```ts
+   * outbox.register("user.created", handleUserCreated);
+   * outbox.register(["order.created", "order.updated"], handleOrder);
+   * outbox.register(logAllEvents);
+   * outbox.register("order.*", webhook({ url: "https://example.com/hooks" }));
+   * ```
+   */
+  register(target: Handler | Destination, options?: RegisterOptions): Destination;
+  register(types: TypePattern | TypePattern[], target: Handler | Destination, options?: RegisterOptions): Destination;
+  register(
+    a: TypePattern | TypePattern[] | Handler | Destination,
+    b?: Handler | Destination | RegisterOptions,
+    c?: RegisterOptions,
+  ): Destination {
+    if (typeof a === "string" || Array.isArray(a)) {
+      if (!b) throw new DispatchError("invalid_option", "register(type, handler): the handler or destination is missing.");
+      return this.#registry.add(a, b as Handler | Destination, optionsObject(c, "register"));
+    }
+    return this.#registry.add(undefined, a, optionsObject(b as RegisterOptions | undefined, "register"));
+  }
+
+  /** Every registered destination. */
+  destinations(): Destination[] {
+    return this.#registry.all();
+  }
+
+  /**
+   * Publishes one event (the seed's `publisher.publish_event`). With `{ tx }` it joins your transaction.
+   * Publishing an existing source + id again returns the stored event and delivers nothing twice.
+   *
+   * @example
+   * ```ts
+   * const event = await outbox.publishEvent({ type: "user.created", source: "user-service", data: { user_id: 123 } });
+   * ```
+   */
+  async publishEvent(input: EventInput, options?: PublishOptions): Promise<EventRecord> {
+    const o = this.#publishOptions(options, PUBLISH_KEYS, "publishEvent options");
+    return (await this.#publish([fromInput(input, this.maxPayloadBytes)], o))[0];
+  }
+
+  /**
+   * Publishes a CloudEvent you built (the seed's `publisher.publish_cloud_event`).
+   *
+   * @example
+   * ```ts
+   * await outbox.publishCloudEvent(new CloudEvent({ type: "order.completed", source: "orders", data, subject: "Order #456" }));
+   * ```
+   */
+  async publishCloudEvent(event: CloudEvent<unknown>, options?: PublishCloudEventOptions): Promise<EventRecord> {
+    const { tx, notify, ...delivery } = this.#publishOptions(options, [...PUBLISH_KEYS, "scheduledAt", "maxRetries", "orderingKey"], "publishCloudEvent options");
+    return (await this.#publish([fromCloudEvent(event, delivery, this.maxPayloadBytes)], { tx, notify }))[0];
+  }
+
+  /**
+   * Publishes many events in one statement and at most one notification. All are checked before any is written.
+   *
+   * @example
+   * ```ts
+   * await outbox.publishEvents(users.map((u) => ({ type: "user.imported", source: "import", data: { id: u.id } })));
+   * ```
+   */
+  async publishEvents(inputs: EventInput[], options?: PublishOptions): Promise<EventRecord[]> {
+    if (!Array.isArray(inputs)) throw new DispatchError("invalid_event", "publishEvents takes an array of events.");
+    const o = this.#publishOptions(options, PUBLISH_KEYS, "publishEvents options");
+    if (inputs.length === 0) return [];
+    return await this.#publish(inputs.map((input) => fromInput(input, this.maxPayloadBytes)), o);
+  }
+
+  #publishOptions<T extends PublishOptions>(options: T | undefined, keys: readonly string[], where: string): T {
+    const o = optionsObject(options, where) as T;
+    assertKnownKeys(o, keys, where);
+    if (o.notify !== undefined && typeof o.notify !== "boolean") {
+      throw new DispatchError("invalid_option", "notify must be true or false.");
+    }
+    return o;
+  }
+
+  async #publish(rows: NewEvent[], options: PublishOptions): Promise<EventRecord[]> {
+    const query = options.tx ? toQuery(options.tx) : this.#query;
+    return (await publish(query, this.schema, rows, options.notify !== false)).map(toRecord);
+  }
+
+  /**
+   * An event with its status and per-destination deliveries, or null when there is none.
+   *
+   * @example
+   * ```ts
+   * const e = await outbox.getEvent(event.id);
+   * if (e?.status === "failed") console.log(`Event failed: ${e.lastError}`);
+   * ```
+   */
+  async getEvent(id: string, options?: LookupOptions): Promise<EventRecord | null> {
+    const source = this.#lookup(id, options, "getEvent");
+    const rows = await events.getEvent(this.#query, this.schema, id, source);
+    if (rows.length > 1) {
+      throw new DispatchError("ambiguous_id", `Several sources published an event with id "${id}"; pass { source } to say which.`);
+    }
+    return rows.length ? toRecord(rows[0]) : null;
+  }
+
+  /**
+   * Lists events newest first, filtered by status, type or source, a page at a time.
+   *
+   * @example
+   * ```ts
+   * const { events, nextCursor } = await outbox.listEvents({ status: "failed", limit: 50 });
+   * ```
+   */
+  async listEvents(options?: ListOptions): Promise<EventPage> {
+    const o = optionsObject(options, "listEvents");
+    assertKnownKeys(o, ["status", "type", "source", "limit", "cursor"], "listEvents options");
+    if (o.status !== undefined && !STATUSES.includes(o.status)) {
+      throw new DispatchError("invalid_option", `status must be one of ${STATUSES.join(", ")}, got ${JSON.stringify(o.status)}.`);
+    }
+    for (const key of ["type", "source"] as const) {
+      if (o[key] !== undefined && typeof o[key] !== "string") throw new DispatchError("invalid_option", `${key} must be a string.`);
+    }
+    const limit = wholeNumber(o.limit, "limit", 1, 100, 1000);
+    const rows = await events.listEvents(this.#query, this.schema, {
+      status: o.status ?? null,
+      type: o.type ?? null,
+      source: o.source ?? null,
+      before: o.cursor === undefined ? null : decodeCursor(o.cursor),
+      limit,
+    });
+    return {
+      events: rows.map(toRecord),
+      nextCursor: rows.length === limit ? encodeCursor(String(rows[rows.length - 1].seq)) : null,
+    };
+  }
+
+  /**
+   * Makes an event's failed deliveries due now, with a fresh retry budget; delivered ones are not sent again.
+   * Returns the event (unchanged when nothing had failed), or null when there is no such event.
+   *
+   * @example
+   * ```ts
+   * await outbox.retryEvent(event.id);
+   * ```
+   */
+  async retryEvent(id: string, options?: LookupOptions): Promise<EventRecord | null> {
+    const source = this.#lookup(id, options, "retryEvent");
+    const [row] = await retry(this.#query, this.schema, id, source);
+    return row ? toRecord(row) : await this.getEvent(id, options);
+  }
+
+  /**
+   * Counts by status and the age of the oldest due event: a backlog that grows means the workers cannot keep up.
+   *
+   * @example
+   * ```ts
+   * const { failed, oldestDueAgeMs } = await outbox.stats();
+   * ```
+   */
+  async stats(): Promise<Stats> {
+    return await stats(this.#query, this.schema);
+  }
+
+  /**
+   * Creates a worker that delivers this outbox's events to its registered destinations.
+   *
+   * @example
+   * ```ts
+   * const worker = outbox.worker({ concurrency: 32 });
+   * await worker.start();
+   * ```
+   */
+  worker(options?: WorkerOptions): Worker {
+    return new Worker(
+      { sql: this.sql, query: this.#query, schema: this.schema, registry: this.#registry, retry: this.retry, logger: this.logger },
+      options,
+    );
+  }
+
+  #lookup(id: string, options: LookupOptions | undefined, where: string): string | null {
+    if (typeof id !== "string" || id.length === 0) {
+      throw new DispatchError("invalid_option", `${where} needs an event id (a non-empty string).`);
+    }
+    const o = optionsObject(options, where);
+    assertKnownKeys(o, ["source"], `${where} options`);
+    if (o.source !== undefined && typeof o.source !== "string") throw new DispatchError("invalid_option", "source must be a string.");
+    return o.source ?? null;
+  }
+}
+
+function encodeCursor(seq: string): string {
+  return btoa(seq).replace(/=+$/, "");
+}
+
+function decodeCursor(cursor: unknown): string {
+  let seq = "";
+  try {
+    seq = typeof cursor === "string" ? atob(cursor) : "";
+  } catch {
+    // reported below
+  }
+  if (!/^[1-9][0-9]{0,18}$/.test(seq)) {
+    throw new DispatchError("invalid_option", "cursor is not one this outbox returned; pass nextCursor from the previous page.");
+  }
+  return seq;
+}

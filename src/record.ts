@@ -1,0 +1,99 @@
+import type { Row } from "./client.ts";
+import type { ExtensionValue } from "./event.ts";
+
+/** An event's status, in the seed's words. */
+export type EventStatus = "pending" | "processing" | "published" | "failed";
+/** The state of one event at one destination. */
+export type DeliveryStatus = "pending" | "processing" | "delivered" | "failed";
+
+/** One event's progress at one destination. */
+export interface DeliveryRecord {
+  name: string;
+  status: DeliveryStatus;
+  attempts: number;
+  lastError: string | null;
+  nextAttemptAt: Date | null;
+  deliveredAt: Date | null;
+}
+
+/** A stored event with its status and per-destination deliveries, as `getEvent` returns it. */
+export interface EventRecord {
+  id: string;
+  type: string;
+  source: string;
+  specversion: string;
+  subject: string | null;
+  time: string | null;
+  datacontenttype: string | null;
+  dataschema: string | null;
+  extensions: Record<string, ExtensionValue>;
+  data: unknown;
+  status: EventStatus;
+  attempts: number;
+  maxRetries: number | null;
+  lastError: string | null;
+  orderingKey: string | null;
+  scheduledAt: Date | null;
+  createdAt: Date;
+  publishedAt: Date | null;
+  deliveries: DeliveryRecord[];
+}
+
+/** A delivery's state as stored in the `deliveries` column (times in epoch milliseconds). */
+export interface StoredDelivery {
+  status: "pending" | "delivered" | "failed";
+  attempts: number;
+  lastError: string | null;
+  nextAttemptAt: number | null;
+  deliveredAt: number | null;
+}
+
+/** The columns every read returns, in one place so reads and the mapping below agree. */
+export const EVENT_COLUMNS =
+  "seq, id, source, type, specversion, subject, time, datacontenttype, dataschema, extensions::text as extensions, data::text as data, status, attempts, max_retries, last_error, ordering_key, deliveries::text as deliveries, scheduled_at, next_attempt_at, created_at, published_at";
+
+/** Maps a stored row to the public record. */
+export function toRecord(row: Row): EventRecord {
+  const status = row.status as EventStatus;
+  const stored = json(row.deliveries) as Record<string, StoredDelivery> | null;
+  const deliveries = Object.entries(stored ?? {}).map(([name, d]): DeliveryRecord => ({
+    name,
+    status: status === "processing" && d.status === "pending" ? "processing" : d.status,
+    attempts: d.attempts,
+    lastError: d.lastError ?? null,
+    nextAttemptAt: d.nextAttemptAt == null ? null : new Date(d.nextAttemptAt),
+    deliveredAt: d.deliveredAt == null ? null : new Date(d.deliveredAt),
+  }));
+  return {
+    id: row.id as string,
+    type: row.type as string,
+    source: row.source as string,
+    specversion: row.specversion as string,
+    subject: (row.subject as string | null) ?? null,
+    time: (row.time as string | null) ?? null,
+    datacontenttype: (row.datacontenttype as string | null) ?? null,
+    dataschema: (row.dataschema as string | null) ?? null,
+    extensions: (json(row.extensions) as Record<string, ExtensionValue> | null) ?? {},
+    data: json(row.data) ?? undefined,
+    status,
+    attempts: Number(row.attempts),
+    maxRetries: row.max_retries == null ? null : Number(row.max_retries),
+    lastError: (row.last_error as string | null) ?? null,
+    orderingKey: (row.ordering_key as string | null) ?? null,
+    scheduledAt: date(row.scheduled_at),
+    createdAt: date(row.created_at) as Date,
+    publishedAt: date(row.published_at),
+    deliveries,
+  };
+}
+
+/** JSON columns are read as text (`::text`), because clients differ in whether and how they parse jsonb. */
+export function json(value: unknown): unknown {
+  return value == null ? null : JSON.parse(value as string);
+}
+
+/** Clients differ: postgres.js and node-postgres return Dates for timestamptz, others return text. */
+export function date(value: unknown): Date | null {
+  if (value == null) return null;
+  return value instanceof Date ? value : new Date(value as string);
+}

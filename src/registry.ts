@@ -1,0 +1,118 @@
+import type { Destination, Handler } from "./destination.ts";
+import { DispatchError } from "./errors.ts";
+import { assertKnownKeys } from "./options.ts";
+
+/** Options for `register`. */
+export interface RegisterOptions {
+  /** The destination's stable name; defaults to the function's name (handlers) or the destination's own name. */
+  name?: string;
+}
+
+/** A type to match: an exact type (`user.created`), a prefix (`order.*`) or everything (`*`). */
+export type TypePattern = string;
+
+interface Entry {
+  destination: Destination;
+  /** The function or destination object the user registered, to tell "same thing again" from a name clash. */
+  target: Handler | Destination;
+  patterns: Set<TypePattern>;
+}
+
+/**
+ * Which destinations receive which event types. A destination registered twice under the same name (the seed's
+ * stacked decorators) gains the new types; a different destination under a taken name is an error.
+ */
+export class Registry {
+  #entries = new Map<string, Entry>();
+  #cache = new Map<string, Destination[]>();
+
+  /** Adds a destination for some types (undefined: every type). Returns the destination. */
+  add(types: TypePattern | TypePattern[] | undefined, target: Handler | Destination, options: RegisterOptions = {}): Destination {
+    assertKnownKeys(options, ["name"], "register options");
+    const patterns = types === undefined ? ["*"] : (Array.isArray(types) ? types : [types]).map(checkPattern);
+    if (patterns.length === 0) {
+      throw new DispatchError("invalid_option", "register needs at least one event type, or none at all for every type.");
+    }
+    const name = options.name ?? nameOf(target, patterns);
+    const existing = this.#entries.get(name);
+    if (existing && existing.target !== target) {
+      throw new DispatchError(
+        "duplicate_destination",
+        `A different destination is already registered as "${name}"; pass a distinct { name } to register, since the name keys each event's delivery state.`,
+      );
+    }
+    const entry = existing ?? { destination: toDestination(target, name), target, patterns: new Set() };
+    for (const p of patterns) entry.patterns.add(p);
+    this.#entries.set(name, entry);
+    this.#cache.clear();
+    return entry.destination;
+  }
+
+  /** The destinations an event type goes to, in registration order. */
+  match(type: string): Destination[] {
+    let found = this.#cache.get(type);
+    if (!found) {
+      found = [];
+      for (const entry of this.#entries.values()) {
+        for (const p of entry.patterns) {
+          if (matches(p, type)) {
+            found.push(entry.destination);
+            break;
+          }
+        }
+      }
+      this.#cache.set(type, found);
+    }
+    return found;
+  }
+
+  /** Every registered destination. */
+  all(): Destination[] {
+    return [...this.#entries.values()].map((e) => e.destination);
+  }
+}
+
+function matches(pattern: TypePattern, type: string): boolean {
+  if (pattern === "*") return true;
+  if (pattern.endsWith(".*")) return type.startsWith(pattern.slice(0, -1));
+  return pattern === type;
+}
+
+function checkPattern(pattern: unknown): TypePattern {
+  if (typeof pattern !== "string" || pattern.length === 0) {
+    throw new DispatchError("invalid_option", "Event types to register must be non-empty strings.");
+  }
+  const star = pattern.indexOf("*");
+  if (star !== -1 && !(pattern === "*" || (pattern.endsWith(".*") && star === pattern.length - 1 && pattern.length > 2))) {
+    throw new DispatchError(
+      "invalid_option",
+      `Invalid event type pattern "${pattern}": use an exact type, a prefix such as "order.*", or "*".`,
+    );
+  }
+  return pattern;
+}
+
+/** A function's own name, else (an inline arrow) one made from its types: "handler:user.created". */
+function nameOf(target: Handler | Destination, patterns: TypePattern[]): string {
+  if (typeof target === "function") return target.name || `handler:${patterns.join(",")}`;
+  const name = (target as Destination)?.name;
+  if (typeof name !== "string" || name.length === 0) {
+    throw new DispatchError("invalid_option", "A destination needs a name: a non-empty string that keys its delivery state.");
+  }
+  return name;
+}
+
+function toDestination(target: Handler | Destination, name: string): Destination {
+  if (typeof target === "function") {
+    return {
+      name,
+      async deliver(event, ctx) {
+        await target(event, ctx);
+      },
+    };
+  }
+  if (!target || typeof target !== "object" || typeof target.deliver !== "function") {
+    throw new DispatchError("invalid_option", "register takes a handler function or a destination (webhook(...), pubsub(...)).");
+  }
+  return name === target.name ? target : { name, deliver: (e, c) => target.deliver(e, c), close: target.close?.bind(target) };
+}

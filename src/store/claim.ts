@@ -1,0 +1,53 @@
+import type { Query, Row } from "../client.ts";
+import type { Schema } from "../schema.ts";
+
+/**
+ * Claims up to $1 due events for lease $2 lasting $3 ms. SKIP LOCKED lets any number of workers claim side by side;
+ * the lease lives in next_attempt_at, so an event whose worker died becomes due again when the lease runs out.
+ * An event with an ordering key waits until every earlier event with that key has nothing left to do.
+ * Also returns the database clock, so the worker can schedule retries on the database's time, not its own.
+ */
+export function claimEvents(schema: Schema): string {
+  const s = schema.quoted;
+  return `
+with due as (
+  select e.seq as due_seq from ${s}.events e
+  where e.next_attempt_at <= now()
+    and (e.ordering_key is null or not exists (
+      select 1 from ${s}.events p
+      where p.ordering_key = e.ordering_key and p.seq < e.seq and p.next_attempt_at is not null))
+  order by e.next_attempt_at, e.seq
+  limit $1
+  for update skip locked
+)
+update ${s}.events e
+set status = 'processing', lease = $2::uuid, attempts = e.attempts + 1,
+    next_attempt_at = now() + $3::integer * interval '1 millisecond'
+from due
+where e.seq = due.due_seq
+returning e.seq, e.id, e.source, e.type, e.specversion, e.subject, e.time, e.datacontenttype, e.dataschema,
+  e.extensions::text as extensions, e.data::text as data, e.max_retries, e.ordering_key,
+  e.deliveries::text as deliveries, e.attempts, extract(epoch from now()) * 1000 as db_now`;
+}
+
+/** Claims a batch; see {@link claimEvents}. */
+export async function claim(query: Query, schema: Schema, limit: number, lease: string, leaseMs: number): Promise<Row[]> {
+  return await query(claimEvents(schema), [limit, lease, leaseMs]);
+}
+
+/**
+ * The earliest future due time (a scheduled event, a retry, another worker's lease), or null when nothing is
+ * waiting: the worker sleeps until then. Rows already due are left to the claim query, which may be skipping them
+ * for a reason (locked by a claim in progress, waiting behind an ordering key).
+ */
+export function nextDueEvent(schema: Schema): string {
+  return `
+select extract(epoch from min(next_attempt_at) - now()) * 1000 as in_ms
+from ${schema.quoted}.events where next_attempt_at > now()`;
+}
+
+/** Milliseconds until the next event falls due, or null. */
+export async function nextDue(query: Query, schema: Schema): Promise<number | null> {
+  const [row] = await query(nextDueEvent(schema), []);
+  return row?.in_ms == null ? null : Math.max(0, Number(row.in_ms));
+}

@@ -1,0 +1,269 @@
+import type { Sql } from "postgres";
+import type { Query, Row } from "./client.ts";
+import { dispatch, type DispatchContext } from "./dispatch.ts";
+import { DispatchError } from "./errors.ts";
+import { Listener, type WakeReason } from "./listener.ts";
+import type { Logger } from "./logger.ts";
+import { assertKnownKeys, optionsObject, wholeNumber } from "./options.ts";
+import type { Registry } from "./registry.ts";
+import type { RetryPolicy } from "./retry.ts";
+import type { Schema } from "./schema.ts";
+import { claim, nextDue } from "./store/claim.ts";
+import { complete, type Outcome, release } from "./store/complete.ts";
+import { Retention, type RetentionOptions } from "./retention.ts";
+
+/** Worker settings. */
+export interface WorkerOptions {
+  /** Events delivered at the same time. Default 32. */
+  concurrency?: number;
+  /** Most events claimed in one statement. Default: concurrency. */
+  batchSize?: number;
+  /** How long a claim lasts; a crashed worker's events come back after this. Must exceed handlerTimeoutMs. Default 30000. */
+  leaseMs?: number;
+  /** The safety sweep for anything a notification did not announce. Default 30000. */
+  sweepIntervalMs?: number;
+  /** The longest one delivery may take before it fails as timed out. Default 10000. */
+  handlerTimeoutMs?: number;
+  /** How long `stop()` waits for in-flight deliveries before releasing them. Default 10000. */
+  stopTimeoutMs?: number;
+  /** Deleting old finished events; `false` keeps everything. */
+  retention?: RetentionOptions | false;
+}
+
+/** What the worker needs from the outbox. */
+export interface WorkerDeps {
+  sql: Sql;
+  query: Query;
+  schema: Schema;
+  registry: Registry;
+  retry: RetryPolicy;
+  logger: Logger;
+}
+
+const WORKER_KEYS = [
+  "concurrency", "batchSize", "leaseMs", "sweepIntervalMs", "handlerTimeoutMs", "stopTimeoutMs", "retention",
+] as const;
+
+/**
+ * The outbox worker (the seed's `manage.py outbox_worker`). It listens for commits, claims due events in batches,
+ * delivers them to their destinations, and writes the outcomes back in batches.
+ *
+ * @example
+ * ```ts
+ * const worker = outbox.worker({ concurrency: 32 });
+ * await worker.start();
+ * process.on("SIGTERM", () => worker.stop());
+ * ```
+ */
+export class Worker {
+  readonly #deps: WorkerDeps;
+  readonly #concurrency: number;
+  readonly #batchSize: number;
+  readonly #leaseMs: number;
+  readonly #sweepMs: number;
+  readonly #handlerTimeoutMs: number;
+  readonly #stopTimeoutMs: number;
+  readonly #retention: Retention | null;
+  /** This worker's lease token: every event it holds carries it. */
+  readonly #lease = crypto.randomUUID();
+  readonly #abort = new AbortController();
+
+  #listener: Listener | null = null;
+  #running = false;
+  #stopping = false;
+  #loop: Promise<void> | null = null;
+  #woken = false;
+  #wakeUp: (() => void) | null = null;
+  #slotFree: (() => void) | null = null;
+  #inFlight = new Set<string>();
+  #idle: (() => void) | null = null;
+  #outcomes: Outcome[] = [];
+  #flushing: Promise<void> | null = null;
+  #wakeAfterFlush = false;
+  #skewMs = 0;
+
+  constructor(deps: WorkerDeps, options: WorkerOptions = {}) {
+    const o = optionsObject(options, "worker");
+    assertKnownKeys(o, WORKER_KEYS, "worker options");
+    this.#deps = deps;
+    this.#concurrency = wholeNumber(o.concurrency, "concurrency", 1, 32, 10_000);
+    this.#batchSize = wholeNumber(o.batchSize, "batchSize", 1, Math.min(this.#concurrency, 1000), 10_000);
+    this.#handlerTimeoutMs = wholeNumber(o.handlerTimeoutMs, "handlerTimeoutMs", 1, 10_000);
+    this.#leaseMs = wholeNumber(o.leaseMs, "leaseMs", 1, Math.max(30_000, this.#handlerTimeoutMs * 2));
+    this.#sweepMs = wholeNumber(o.sweepIntervalMs, "sweepIntervalMs", 10, 30_000);
+    this.#stopTimeoutMs = wholeNumber(o.stopTimeoutMs, "stopTimeoutMs", 0, 10_000);
+    if (this.#leaseMs <= this.#handlerTimeoutMs) {
+      throw new DispatchError(
+        "invalid_option",
+        `leaseMs (${this.#leaseMs}) must be longer than handlerTimeoutMs (${this.#handlerTimeoutMs}), or a slow delivery could run twice at once.`,
+      );
+    }
+    this.#retention = o.retention === false ? null : new Retention(deps, o.retention);
+  }
+
+  /** True between `start()` and `stop()`. */
+  get running(): boolean {
+    return this.#running;
+  }
+
+  /** Starts listening and delivering. Resolves once the LISTEN connection is up. */
+  async start(): Promise<void> {
+    if (this.#running) throw new DispatchError("invalid_state", "This worker is already running.");
+    if (this.#stopping) throw new DispatchError("invalid_state", "A stopped worker cannot be restarted; create a new one.");
+    const { sql, schema, logger } = this.#deps;
+    this.#listener = new Listener(sql, schema.channel, (reason) => this.#onWake(reason), logger);
+    await this.#listener.start();
+    this.#running = true;
+    this.#loop = this.#run();
+    this.#retention?.start();
+    logger.info("worker started", { schema: schema.name, concurrency: this.#concurrency, lease: this.#lease });
+  }
+
+  /**
+   * Stops gracefully: no new claims; in-flight deliveries get `stopTimeoutMs` to finish, and whatever is still
+   * running after that is handed back (due now, lease cleared) for another worker.
+   */
+  async stop(): Promise<void> {
+    if (!this.#running || this.#stopping) return;
+    this.#stopping = true;
+    await this.#retention?.stop();
+    this.#wake();
+    this.#slotFree?.();
+    await this.#loop;
+    if (this.#inFlight.size) {
+      const drained = new Promise<void>((resolve) => (this.#idle = resolve));
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([drained, new Promise((r) => (timer = setTimeout(r, this.#stopTimeoutMs)))]);
+      clearTimeout(timer);
+    }
+    const abandoned = [...this.#inFlight];
+    if (abandoned.length) {
+      this.#abort.abort(new DispatchError("worker_stopped", "The worker stopped before this delivery finished."));
+      await this.#retrying(() => release(this.#deps.query, this.#deps.schema, abandoned, this.#lease), "release");
+      this.#deps.logger.warn("released unfinished events", { count: abandoned.length });
+    }
+    await this.#flushing;
+    await this.#listener?.stop();
+    this.#running = false;
+    this.#deps.logger.info("worker stopped", { lease: this.#lease });
+  }
+
+  #onWake(reason: WakeReason): void {
+    if (reason === "connect") this.#deps.logger.debug("listener connected; sweeping");
+    this.#wake();
+  }
+
+  #wake(): void {
+    this.#woken = true;
+    this.#wakeUp?.();
+  }
+
+  async #sleep(ms: number): Promise<void> {
+    if (this.#woken) return;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await new Promise<void>((resolve) => {
+      this.#wakeUp = resolve;
+      timer = setTimeout(resolve, ms);
+    });
+    clearTimeout(timer);
+    this.#wakeUp = null;
+  }
+
+  async #run(): Promise<void> {
+    const { query, schema, logger } = this.#deps;
+    let failures = 0;
+    while (!this.#stopping) {
+      const free = this.#concurrency - this.#inFlight.size;
+      if (free <= 0) {
+        await new Promise<void>((resolve) => (this.#slotFree = resolve));
+        this.#slotFree = null;
+        continue;
+      }
+      this.#woken = false;
+      const limit = Math.min(free, this.#batchSize);
+      let rows: Row[];
+      let waitMs: number | null;
+      try {
+        rows = await claim(query, schema, limit, this.#lease, this.#leaseMs);
+        if (rows.length) {
+          this.#skewMs = Number(rows[0].db_now) - Date.now();
+          for (const row of rows) this.#start(row);
+        }
+        if (rows.length === limit || this.#woken || this.#stopping) continue;
+        waitMs = await nextDue(query, schema);
+        failures = 0;
+      } catch (err) {
+        failures++;
+        const retryMs = Math.min(100 * 2 ** failures, 5000);
+        logger.warn("claiming failed; retrying", { error: err, retryInMs: retryMs });
+        await this.#sleep(retryMs);
+        continue;
+      }
+      await this.#sleep(Math.min(waitMs ?? this.#sweepMs, this.#sweepMs));
+    }
+  }
+
+  #start(row: Row): void {
+    const seq = String(row.seq);
+    if (this.#inFlight.has(seq)) return;
+    this.#inFlight.add(seq);
+    const ctx: DispatchContext = {
+      registry: this.#deps.registry,
+      retry: this.#deps.retry,
+      logger: this.#deps.logger,
+      handlerTimeoutMs: this.#handlerTimeoutMs,
+      lease: this.#lease,
+      skewMs: this.#skewMs,
+      signal: this.#abort.signal,
+    };
+    dispatch(row, ctx).then(
+      (outcome) => this.#finish(seq, outcome, row.ordering_key != null || outcome.next_attempt_at !== null),
+      (err) => {
+        // dispatch catches delivery errors itself; this is a bug or a malformed row. The lease brings it back.
+        this.#deps.logger.error("dispatch crashed", { event: row.id, error: err });
+        this.#finish(seq, null, false);
+      },
+    );
+  }
+
+  /** `wake`: after writing, the loop should look again (a retry time was set, or an ordering key was freed). */
+  #finish(seq: string, outcome: Outcome | null, wake: boolean): void {
+    if (outcome && !this.#abort.signal.aborted) {
+      this.#outcomes.push(outcome);
+      if (wake) this.#wakeAfterFlush = true;
+      this.#flushing ??= this.#flush();
+    }
+    this.#inFlight.delete(seq);
+    this.#slotFree?.();
+    if (this.#inFlight.size === 0) this.#idle?.();
+  }
+
+  /** Writes outcomes in batches: while one write is in flight, the next batch gathers. */
+  async #flush(): Promise<void> {
+    while (this.#outcomes.length) {
+      const batch = this.#outcomes.splice(0, 5000);
+      const wake = this.#wakeAfterFlush;
+      this.#wakeAfterFlush = false;
+      await this.#retrying(() => complete(this.#deps.query, this.#deps.schema, batch), "completing");
+      if (wake) this.#wake();
+    }
+    this.#flushing = null;
+  }
+
+  /** Retries a write until it lands or the worker is stopping and has waited long enough. */
+  async #retrying(write: () => Promise<void>, what: string): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await write();
+      } catch (err) {
+        if (this.#stopping && attempt >= 5) {
+          this.#deps.logger.error(`${what} failed; leases will expire and the events will be redelivered`, { error: err });
+          return;
+        }
+        const retryMs = Math.min(100 * 2 ** attempt, 5000);
+        this.#deps.logger.warn(`${what} failed; retrying`, { error: err, retryInMs: retryMs });
+        await new Promise((r) => setTimeout(r, retryMs));
+      }
+    }
+  }
+}
