@@ -61,7 +61,7 @@ export function toPubSubMessage(event: CloudEvent<unknown>, orderingKey?: string
     "ce-type": event.type,
   };
   if (event.subject != null) attributes["ce-subject"] = event.subject;
-  if (event.time != null) attributes["ce-time"] = canonical(event.time);
+  if (event.time != null) attributes["ce-time"] = rfc3339(event.time);
   if (event.dataschema != null) attributes["ce-dataschema"] = event.dataschema;
   for (const [name, value] of Object.entries(event)) {
     if (CONTEXT.has(name) || value == null) continue;
@@ -89,6 +89,12 @@ function encodeData(event: CloudEvent<unknown>): { data: Uint8Array; contentType
 
 function isJson(contentType: string): boolean {
   return /^(application|text)\/([\w.+-]*\+)?json\s*(;|$)/i.test(contentType);
+}
+
+// The form the SDK's toJSON writes, so the Pub/Sub attribute and a structured copy of the event agree on `time`.
+function rfc3339(time: string | Date): string {
+  const ms = new Date(time).getTime();
+  return Number.isNaN(ms) ? String(time) : new Date(ms).toISOString();
 }
 
 // The CloudEvents type system's canonical string forms: timestamps as RFC 3339, binary as base64, the rest as text.
