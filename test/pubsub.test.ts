@@ -5,6 +5,7 @@ import { type PubSubClient, type PubSubOptions, pubsub } from "../adapters/pubsu
 import type { DeliveryContext, Destination } from "../src/destination.ts";
 import { DeliveryError, DispatchError } from "../src/errors.ts";
 import type { Logger } from "../src/logger.ts";
+import { type TestOutbox, testOutbox } from "./support/db.ts";
 import { emulatorAvailable, type RunningEmulator, startEmulator } from "./support/emulator.ts";
 
 const describeEmulator = emulatorAvailable() ? describe : describe.skip;
@@ -22,9 +23,11 @@ function ctx(orderingKey?: string): DeliveryContext {
   return { signal: AbortSignal.timeout(30_000), attempt: 1, destination: "test", logger: silent, orderingKey };
 }
 
-async function waitFor(what: string, done: () => boolean, deadlineMs = 20_000): Promise<void> {
+async function waitFor(what: string, done: () => boolean, deadlineMs = 20_000, refresh?: () => Promise<void>): Promise<void> {
   const deadline = Date.now() + deadlineMs;
-  while (!done()) {
+  for (;;) {
+    await refresh?.();
+    if (done()) return;
     if (Date.now() > deadline) throw new Error(`Timed out after ${deadlineMs} ms waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 25));
   }
@@ -271,6 +274,60 @@ describeEmulator("pubsub destination against the Pub/Sub emulator", () => {
       await admin.topic(name).publishMessage({ data: new Uint8Array([1]) });
       await waitFor("the admin's own message", () => received.length === 2);
     }, 30_000);
+  });
+
+  describe("end to end: publish, worker, Pub/Sub", () => {
+    for (const transport of ["grpc", "rest"] as const) {
+      it(`${transport}: the event arrives with ce-id equal to the event id and the delivery is delivered`, async () => {
+        const { name, received } = await freshTopic({ ordering: true });
+        const db: TestOutbox = await testOutbox();
+        cleanup.push(() => db.drop());
+        const dest = pubsub({ topic: name, projectId, transport });
+        db.outbox.register("*", dest);
+        const worker = db.outbox.worker();
+        cleanup.push(() => worker.stop());
+        await worker.start();
+
+        const record = await db.outbox.publishEvent({
+          type: "order.created",
+          source: "orders",
+          subject: "Order #456",
+          data: { orderId: 456 },
+          extensions: { tenant: "acme" },
+          orderingKey: "order-456",
+        });
+        await waitFor("the message in the subscription", () => received.length === 1);
+        const message = received[0];
+        expect(message.attributes["ce-id"]).toBe(record.id);
+        expect(message.attributes["ce-type"]).toBe("order.created");
+        expect(message.attributes["ce-subject"]).toBe("Order #456");
+        expect(message.attributes["ce-tenant"]).toBe("acme");
+        expect(message.orderingKey).toBe("order-456");
+        expect(JSON.parse(decoder.decode(message.data))).toEqual({ orderId: 456 });
+
+        let stored = await db.outbox.getEvent(record.id);
+        await waitFor("the event to be published", () => stored?.status === "published", 10_000, async () => {
+          stored = await db.outbox.getEvent(record.id);
+        });
+        expect(stored?.deliveries).toEqual([expect.objectContaining({ name: dest.name, status: "delivered", attempts: 1 })]);
+      }, 60_000);
+    }
+
+    it("a missing topic fails the delivery for good with a clear lastError", async () => {
+      const db: TestOutbox = await testOutbox();
+      cleanup.push(() => db.drop());
+      db.outbox.register("*", pubsub({ topic: "never-created", projectId }));
+      const worker = db.outbox.worker();
+      cleanup.push(() => worker.stop());
+      await worker.start();
+      const record = await db.outbox.publishEvent({ type: "x.y", source: "t", data: {} });
+      let stored = await db.outbox.getEvent(record.id);
+      await waitFor("the event to fail", () => stored?.status === "failed", 10_000, async () => {
+        stored = await db.outbox.getEvent(record.id);
+      });
+      expect(stored?.deliveries[0]).toMatchObject({ status: "failed", attempts: 1 });
+      expect(stored?.deliveries[0].lastError).toContain(`Pub/Sub topic "projects/${projectId}/topics/never-created" does not exist`);
+    }, 60_000);
   });
 });
 

@@ -42,6 +42,8 @@ export function emulatorAvailable(): boolean {
  * ```
  */
 export async function startEmulator(): Promise<RunningEmulator> {
+  // The official client probes for a GCE metadata server even against the emulator and warns when there is none.
+  process.env.METADATA_SERVER_DETECTION ??= "none";
   const candidates = [process.env.PUBSUB_EMULATOR_HOST, DEFAULT_HOST].filter((h): h is string => !!h);
   for (const host of candidates) {
     if (await answers(host)) {
