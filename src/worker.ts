@@ -28,6 +28,8 @@ export interface WorkerOptions {
   stopTimeoutMs?: number;
   /** Deleting old finished events; `false` keeps everything. */
   retention?: RetentionOptions | false;
+  /** Where this worker logs (the CLI passes its JSON logger). Default: the outbox's logger. */
+  logger?: Logger;
 }
 
 /** What the worker needs from the outbox. */
@@ -41,7 +43,7 @@ export interface WorkerDeps {
 }
 
 const WORKER_KEYS = [
-  "concurrency", "batchSize", "leaseMs", "sweepIntervalMs", "handlerTimeoutMs", "stopTimeoutMs", "retention",
+  "concurrency", "batchSize", "leaseMs", "sweepIntervalMs", "handlerTimeoutMs", "stopTimeoutMs", "retention", "logger",
 ] as const;
 
 /**
@@ -85,7 +87,10 @@ export class Worker {
   constructor(deps: WorkerDeps, options: WorkerOptions = {}) {
     const o = optionsObject(options, "worker");
     assertKnownKeys(o, WORKER_KEYS, "worker options");
-    this.#deps = deps;
+    if (o.logger !== undefined && !["debug", "info", "warn", "error"].every((m) => typeof (o.logger as unknown as Record<string, unknown>)?.[m] === "function")) {
+      throw new DispatchError("invalid_option", "logger must have debug, info, warn and error methods.");
+    }
+    this.#deps = o.logger ? { ...deps, logger: o.logger } : deps;
     this.#concurrency = wholeNumber(o.concurrency, "concurrency", 1, 32, 10_000);
     this.#batchSize = wholeNumber(o.batchSize, "batchSize", 1, Math.min(this.#concurrency, 1000), 10_000);
     this.#handlerTimeoutMs = wholeNumber(o.handlerTimeoutMs, "handlerTimeoutMs", 1, 10_000);
@@ -98,7 +103,7 @@ export class Worker {
         `leaseMs (${this.#leaseMs}) must be longer than handlerTimeoutMs (${this.#handlerTimeoutMs}), or a slow delivery could run twice at once.`,
       );
     }
-    this.#retention = o.retention === false ? null : new Retention(deps, o.retention);
+    this.#retention = o.retention === false ? null : new Retention(this.#deps, o.retention);
   }
 
   /** True between `start()` and `stop()`. */
