@@ -1,0 +1,234 @@
+import pg from "pg";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { CloudEvent, DispatchError, Outbox } from "../mod.ts";
+import { databaseUrl, testOutbox, type TestOutbox } from "./support/db.ts";
+
+let t: TestOutbox;
+beforeAll(async () => {
+  t = await testOutbox({ maxPayloadBytes: 10_000 });
+  await t.sql.unsafe(`create table "${t.schema}".users (id serial primary key, name text not null)`);
+});
+afterAll(async () => {
+  await t.drop();
+});
+
+async function count(): Promise<number> {
+  const [r] = await t.sql.unsafe(`select count(*)::int as n from "${t.schema}".events`);
+  return r.n;
+}
+
+describe("atomic publish: the event exists iff the caller's transaction commits", () => {
+  it("commits the event with the business row (postgres.js transaction)", async () => {
+    const published = await t.sql.begin(async (tx) => {
+      await tx.unsafe(`insert into "${t.schema}".users (name) values ('ada')`);
+      return await t.outbox.publishEvent({ type: "user.created", source: "users", data: { name: "ada" } }, { tx });
+    });
+    const stored = await t.outbox.getEvent(published.id);
+    expect(stored?.status).toBe("pending");
+    expect(stored?.data).toEqual({ name: "ada" });
+  });
+
+  it("leaves no row when the transaction rolls back", async () => {
+    const before = await count();
+    let id = "";
+    await expect(t.sql.begin(async (tx) => {
+      await tx.unsafe(`insert into "${t.schema}".users (name) values ('grace')`);
+      id = (await t.outbox.publishEvent({ type: "user.created", source: "users", data: { name: "grace" } }, { tx })).id;
+      throw new Error("business rule failed");
+    })).rejects.toThrow("business rule failed");
+    expect(id).not.toBe("");
+    expect(await t.outbox.getEvent(id)).toBeNull();
+    expect(await count()).toBe(before);
+  });
+
+  it("joins a node-postgres transaction through its query(text, params)", async () => {
+    const client = new pg.Client({ connectionString: databaseUrl() });
+    await client.connect();
+    try {
+      await client.query("begin");
+      const kept = await t.outbox.publishEvent({ type: "pg.kept", source: "pg", data: 1 }, { tx: client });
+      await client.query("commit");
+      await client.query("begin");
+      const dropped = await t.outbox.publishEvent({ type: "pg.dropped", source: "pg", data: 2 }, { tx: client });
+      await client.query("rollback");
+      expect((await t.outbox.getEvent(kept.id))?.type).toBe("pg.kept");
+      expect(await t.outbox.getEvent(dropped.id)).toBeNull();
+    } finally {
+      await client.end();
+    }
+  });
+
+  it("sends exactly one notification for a transaction that publishes many events", async () => {
+    const listener = new pg.Client({ connectionString: databaseUrl() });
+    await listener.connect();
+    const seen: string[] = [];
+    listener.on("notification", (n) => seen.push(n.channel));
+    await listener.query(`listen "${t.schema}"`);
+    try {
+      await t.sql.begin(async (tx) => {
+        await t.outbox.publishEvent({ type: "a", source: "n" }, { tx });
+        await t.outbox.publishEvent({ type: "b", source: "n" }, { tx });
+        await t.outbox.publishEvents([{ type: "c", source: "n" }, { type: "d", source: "n" }], { tx });
+      });
+      // A marker sent after the commit: once it arrives, every notification of the transaction has arrived.
+      await t.sql.unsafe(`select pg_notify('${t.schema}_marker', '')`);
+      await listener.query(`listen "${t.schema}_marker"`);
+      await t.sql.unsafe(`select pg_notify('${t.schema}_marker', '')`);
+      const deadline = Date.now() + 5000;
+      while (!seen.includes(`${t.schema}_marker`) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      expect(seen.filter((c) => c === t.schema)).toHaveLength(1);
+    } finally {
+      await listener.end();
+    }
+  });
+
+  it("publishes without a notification when notify is false", async () => {
+    const listener = new pg.Client({ connectionString: databaseUrl() });
+    await listener.connect();
+    const seen: string[] = [];
+    listener.on("notification", (n) => seen.push(n.channel));
+    await listener.query(`listen "${t.schema}"`);
+    await listener.query(`listen "${t.schema}_end"`);
+    try {
+      const events = await t.outbox.publishEvents([{ type: "bulk", source: "n" }], { notify: false });
+      await t.sql.unsafe(`select pg_notify('${t.schema}_end', '')`);
+      const deadline = Date.now() + 5000;
+      while (!seen.includes(`${t.schema}_end`) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      expect(seen).toEqual([`${t.schema}_end`]);
+      expect((await t.outbox.getEvent(events[0].id))?.status).toBe("pending");
+    } finally {
+      await listener.end();
+    }
+  });
+});
+
+describe("publishing: every field of the seed's publish_event and publish_cloud_event", () => {
+  it("stores the CloudEvent attributes, extensions and delivery options", async () => {
+    const at = new Date(Date.now() + 3_600_000);
+    const e = await t.outbox.publishEvent({
+      type: "reminder.send",
+      source: "reminder-service",
+      id: "reminder-1",
+      subject: "user 123",
+      data: { user_id: 123, message: "Remember to complete your profile" },
+      dataschema: "https://example.com/schemas/reminder.json",
+      extensions: { traceparent: "00-abc-def-01", priority: 3 },
+      scheduledAt: at,
+      maxRetries: 5,
+      orderingKey: "user-123",
+    });
+    expect(e).toMatchObject({
+      id: "reminder-1",
+      type: "reminder.send",
+      source: "reminder-service",
+      specversion: "1.0",
+      subject: "user 123",
+      datacontenttype: "application/json",
+      dataschema: "https://example.com/schemas/reminder.json",
+      extensions: { traceparent: "00-abc-def-01", priority: 3 },
+      status: "pending",
+      attempts: 0,
+      maxRetries: 5,
+      orderingKey: "user-123",
+      lastError: null,
+      deliveries: [],
+    });
+    expect(e.scheduledAt?.getTime()).toBe(at.getTime());
+    expect(typeof e.time).toBe("string");
+  });
+
+  it("publishes a CloudEvent built with the SDK, with its extensions", async () => {
+    const ce = new CloudEvent({ type: "order.completed", source: "order-service", data: { order_id: 456, total: 99.99 }, subject: "Order #456", tenant: "acme" });
+    const e = await t.outbox.publishCloudEvent(ce, { maxRetries: 2 });
+    expect(e).toMatchObject({ id: ce.id, type: "order.completed", subject: "Order #456", data: { order_id: 456, total: 99.99 }, extensions: { tenant: "acme" }, maxRetries: 2 });
+    expect(e.time).toBe(ce.time);
+  });
+
+  it("publishes many events in one call, in order", async () => {
+    const events = await t.outbox.publishEvents(Array.from({ length: 50 }, (_, i) => ({ type: "bulk.item", source: "bulk", id: `item-${i}`, data: { i } })));
+    expect(events.map((e) => e.id)).toEqual(Array.from({ length: 50 }, (_, i) => `item-${i}`));
+    expect(events[49].data).toEqual({ i: 49 });
+  });
+});
+
+describe("idempotent publish: the same source + id stores one event", () => {
+  it("returns the stored event the second time and stores nothing new", async () => {
+    const first = await t.outbox.publishEvent({ type: "pay.captured", source: "payments", id: "pay-1", data: { amount: 1 } });
+    const before = await count();
+    const second = await t.outbox.publishEvent({ type: "pay.captured", source: "payments", id: "pay-1", data: { amount: 999 } });
+    expect(await count()).toBe(before);
+    expect(second.data).toEqual({ amount: 1 });
+    expect(second.createdAt.getTime()).toBe(first.createdAt.getTime());
+    const mixed = await t.outbox.publishEvents([
+      { type: "pay.captured", source: "payments", id: "pay-1" },
+      { type: "pay.captured", source: "payments", id: "pay-2", data: { amount: 2 } },
+    ]);
+    expect(mixed.map((e) => [e.id, e.data])).toEqual([["pay-1", { amount: 1 }], ["pay-2", { amount: 2 }]]);
+    expect(await count()).toBe(before + 1);
+  });
+
+  it("treats the same id from another source as another event", async () => {
+    await t.outbox.publishEvent({ type: "x", source: "source-a", id: "shared-id" });
+    await t.outbox.publishEvent({ type: "x", source: "source-b", id: "shared-id" });
+    await expect(t.outbox.getEvent("shared-id")).rejects.toMatchObject({ code: "ambiguous_id" });
+    expect((await t.outbox.getEvent("shared-id", { source: "source-b" }))?.source).toBe("source-b");
+  });
+});
+
+describe("bad input is refused with a clear error and writes nothing", () => {
+  class Money {
+    constructor(readonly cents: number) {}
+  }
+  const cyclic: Record<string, unknown> = {};
+  cyclic.self = cyclic;
+  const cases: Array<[string, () => Promise<unknown>, string, RegExp]> = [
+    ["a missing type", () => t.outbox.publishEvent({ source: "s" } as never), "invalid_event", /type/],
+    ["an empty source", () => t.outbox.publishEvent({ type: "t", source: "" }), "invalid_event", /source/],
+    ["a bad time", () => t.outbox.publishEvent({ type: "t", source: "s", time: "yesterday" }), "invalid_event", /time/],
+    ["a bad extension name", () => t.outbox.publishEvent({ type: "t", source: "s", extensions: { "Trace-Id": "x" } }), "invalid_event", /Trace-Id/],
+    ["an extension holding an object", () => t.outbox.publishEvent({ type: "t", source: "s", extensions: { deep: {} as never } }), "invalid_event", /deep/],
+    ["a bigint in data", () => t.outbox.publishEvent({ type: "t", source: "s", data: { n: 1n } }), "invalid_data", /data\.n/],
+    ["a function in data", () => t.outbox.publishEvent({ type: "t", source: "s", data: { f() {} } }), "invalid_data", /data\.f/],
+    ["NaN in data", () => t.outbox.publishEvent({ type: "t", source: "s", data: [1, Number.NaN] }), "invalid_data", /data\[1\]/],
+    ["a class instance in data", () => t.outbox.publishEvent({ type: "t", source: "s", data: { price: new Money(5) } }), "invalid_data", /Money/],
+    ["a Map in data", () => t.outbox.publishEvent({ type: "t", source: "s", data: new Map() }), "invalid_data", /Map/],
+    ["a cycle in data", () => t.outbox.publishEvent({ type: "t", source: "s", data: cyclic }), "invalid_data", /cycle/],
+    ["data over the limit", () => t.outbox.publishEvent({ type: "t", source: "s", data: "x".repeat(10_001) }), "payload_too_large", /10000-byte limit/],
+    ["multi-byte data over the limit", () => t.outbox.publishEvent({ type: "t", source: "s", data: "é".repeat(5_000) }), "payload_too_large", /bytes/],
+    ["an unknown event key", () => t.outbox.publishEvent({ type: "t", source: "s", event_type: "x" } as never), "invalid_option", /event_type/],
+    ["an unknown publish option", () => t.outbox.publishEvent({ type: "t", source: "s" }, { transaction: t.sql } as never), "invalid_option", /transaction/],
+    ["a bad scheduledAt", () => t.outbox.publishEvent({ type: "t", source: "s", scheduledAt: "soon" }), "invalid_option", /scheduledAt/],
+    ["a negative maxRetries", () => t.outbox.publishEvent({ type: "t", source: "s", maxRetries: -1 }), "invalid_option", /maxRetries/],
+    ["an empty orderingKey", () => t.outbox.publishEvent({ type: "t", source: "s", orderingKey: "" }), "invalid_option", /orderingKey/],
+    ["a tx that is not a client", () => t.outbox.publishEvent({ type: "t", source: "s" }, { tx: {} as never }), "invalid_option", /tx/],
+    ["binary CloudEvent data", () => t.outbox.publishCloudEvent(new CloudEvent({ type: "t", source: "s", data_base64: "AAEC" })), "invalid_data", /data_base64/],
+    ["a bad event in a batch", () => t.outbox.publishEvents([{ type: "ok", source: "s" }, { type: "", source: "s" }]), "invalid_event", /type/],
+  ];
+
+  for (const [what, call, code, message] of cases) {
+    it(`refuses ${what}`, async () => {
+      const before = await count();
+      const err = await call().then(() => null, (e: unknown) => e);
+      expect(err).toBeInstanceOf(DispatchError);
+      expect(err).toMatchObject({ code });
+      expect((err as Error).message).toMatch(message);
+      expect(await count()).toBe(before);
+    });
+  }
+
+  it("accepts data that JSON represents faithfully: Dates, nested arrays, unicode", async () => {
+    const when = new Date("2026-01-02T03:04:05.000Z");
+    const e = await t.outbox.publishEvent({ type: "t", source: "s", data: { when, nested: [[1], { a: null }], text: "héllo ✓", skip: undefined } });
+    expect(e.data).toEqual({ when: "2026-01-02T03:04:05.000Z", nested: [[1], { a: null }], text: "héllo ✓" });
+  });
+
+  it("refuses bad outbox options and schema names", () => {
+    for (const bad of ["Dispatch", "1abc", "a-b", "pg_catalog", "x".repeat(64), 'a"; drop table x; --']) {
+      expect(() => new Outbox({ sql: t.sql, schema: bad })).toThrow(/Invalid schema name/);
+    }
+    expect(() => new Outbox({ sql: t.sql, schemaName: "x" } as never)).toThrow(/Unknown option "schemaName"/);
+    expect(() => new Outbox({} as never)).toThrow(/needs \{ sql \}/);
+    expect(() => new Outbox({ sql: t.sql, retry: { maxRetries: -1 } })).toThrow(/retry.maxRetries/);
+    expect(() => new Outbox({ sql: t.sql, retry: { backoff: 2 } as never })).toThrow(/Unknown option "backoff"/);
+  });
+});
