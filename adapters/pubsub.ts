@@ -13,7 +13,14 @@ import type { PubSubTarget, PubSubTransport } from "./pubsub/transport.ts";
 export type { PubSubClient, PubSubTopic } from "./pubsub/grpc.ts";
 export { PUBSUB_LIMITS, type PubSubMessage, toPubSubMessage } from "./pubsub/message.ts";
 
-/** Options of {@link pubsub}. */
+/**
+ * Options of {@link pubsub}.
+ *
+ * @example
+ * ```ts
+ * const options: PubSubOptions = { topic: "events", projectId: "my-project", transport: "rest", accessToken: getToken };
+ * ```
+ */
 export interface PubSubOptions {
   /** The topic's name, or its full path `projects/<project>/topics/<topic>`. */
   topic: string;

@@ -1,3 +1,5 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
 import { type Message, PubSub } from "@google-cloud/pubsub";
 import { CloudEvent } from "cloudevents";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -368,5 +370,119 @@ describe("pubsub() options", () => {
 
   it("refuses an unknown transport", () => {
     expect(() => pubsub({ topic: "events", projectId: "p1", transport: "amqp" as "rest" })).toThrow(/must be "grpc" or "rest"/);
+  });
+});
+
+// Answers the emulator cannot give (403, 429, 500, a hang), from a real HTTP server on 127.0.0.1.
+describe("rest transport: how HTTP answers map to retries", () => {
+  let server: Server;
+  let base: string;
+  let reply: (req: IncomingMessage, body: string, res: ServerResponse) => void = () => {};
+  const bodies: string[] = [];
+  const auth: Array<string | undefined> = [];
+
+  beforeAll(async () => {
+    server = createServer((req, res) => {
+      let body = "";
+      req.on("data", (chunk: Buffer) => (body += chunk.toString()));
+      req.on("end", () => {
+        bodies.push(body);
+        auth.push(req.headers.authorization);
+        reply(req, body, res);
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterAll(async () => {
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  });
+
+  function answer(status: number, body: unknown, headers: Record<string, string> = {}): void {
+    reply = (_req, _body, res) => {
+      res.writeHead(status, { "content-type": "application/json", ...headers });
+      res.end(JSON.stringify(body));
+    };
+  }
+  function dest(options: Partial<PubSubOptions> = {}): Destination {
+    return pubsub({ topic: "events", projectId: "p1", transport: "rest", apiEndpoint: base, ...options });
+  }
+  const event = new CloudEvent({ type: "x.y", source: "/t", data: { n: 1 } });
+
+  it("posts the binding to /v1/projects/P/topics/T:publish with the access token as a Bearer token", async () => {
+    bodies.length = 0;
+    auth.length = 0;
+    let path = "";
+    reply = (req, _body, res) => {
+      path = req.url ?? "";
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end(JSON.stringify({ messageIds: ["1"] }));
+    };
+    await dest({ accessToken: async () => "tok-123" }).deliver(event, ctx("k1"));
+    expect(path).toBe("/v1/projects/p1/topics/events:publish");
+    expect(auth).toEqual(["Bearer tok-123"]);
+    const sent = JSON.parse(bodies[0]) as { messages: Array<{ data: string; attributes: Record<string, string>; orderingKey: string }> };
+    expect(sent.messages).toHaveLength(1);
+    expect(sent.messages[0].orderingKey).toBe("k1");
+    expect(sent.messages[0].attributes["ce-id"]).toBe(event.id);
+    expect(JSON.parse(atob(sent.messages[0].data))).toEqual({ n: 1 });
+  });
+
+  it("403 is permanent, with Pub/Sub's own message", async () => {
+    answer(403, { error: { code: 403, message: "User not authorized to perform this action.", status: "PERMISSION_DENIED" } });
+    const err = await rejection(dest().deliver(event, ctx()));
+    expect(err.permanent).toBe(true);
+    expect(err.message).toBe(
+      'Pub/Sub answered HTTP 403 to a publish to topic "projects/p1/topics/events": User not authorized to perform this action.',
+    );
+  });
+
+  it("429 is retried after Retry-After; 500 and 401 are retried", async () => {
+    answer(429, { error: { code: 429, message: "slow down" } }, { "retry-after": "7" });
+    const limited = await rejection(dest().deliver(event, ctx()));
+    expect(limited.permanent).toBe(false);
+    expect(limited.retryAfterMs).toBe(7000);
+    answer(500, { error: { code: 500, message: "internal" } });
+    expect((await rejection(dest().deliver(event, ctx()))).permanent).toBe(false);
+    answer(401, { error: { code: 401, message: "expired token" } });
+    expect((await rejection(dest().deliver(event, ctx()))).permanent).toBe(false);
+  });
+
+  it("a 400 for a batch is retried message by message, so only the bad one fails", async () => {
+    bodies.length = 0;
+    reply = (_req, body, res) => {
+      const { messages } = JSON.parse(body) as { messages: Array<{ attributes: Record<string, string> }> };
+      const bad = messages.some((m) => m.attributes["ce-source"] === "/bad");
+      res.writeHead(bad ? 400 : 200, { "content-type": "application/json" });
+      res.end(JSON.stringify(bad ? { error: { code: 400, message: "bad message" } } : { messageIds: messages.map((_, i) => String(i)) }));
+    };
+    const d = dest();
+    const events = ["/ok", "/bad", "/ok"].map((source) => new CloudEvent({ type: "x.y", source, data: {} }));
+    const results = await Promise.allSettled(events.map((e) => d.deliver(e, ctx())));
+    expect(results.map((r) => r.status)).toEqual(["fulfilled", "rejected", "fulfilled"]);
+    expect(((results[1] as PromiseRejectedResult).reason as DeliveryError).permanent).toBe(true);
+    expect(bodies).toHaveLength(4); // the batch, then each message alone
+  });
+
+  it("an attempt aborted while Pub/Sub hangs fails retryably", async () => {
+    reply = () => {}; // never answers
+    const err = await dest().deliver(event, { ...ctx(), signal: AbortSignal.timeout(200) }).then(() => undefined, (e: unknown) => e);
+    expect(err).toBeInstanceOf(DeliveryError);
+    expect((err as DeliveryError).permanent).toBe(false);
+    expect((err as DeliveryError).message).toMatch(/aborted/);
+  });
+
+  it("a refused connection fails retryably, naming the endpoint", async () => {
+    const closed = await new Promise<number>((resolve) => {
+      const s = createServer().listen(0, "127.0.0.1", () => {
+        const port = (s.address() as AddressInfo).port;
+        s.close(() => resolve(port));
+      });
+    });
+    const d = pubsub({ topic: "events", projectId: "p1", transport: "rest", apiEndpoint: `http://127.0.0.1:${closed}` });
+    const err = await rejection(d.deliver(event, ctx()));
+    expect(err.permanent).toBe(false);
+    expect(err.message).toContain(`Could not reach Pub/Sub at http://127.0.0.1:${closed}/v1/projects/p1/topics/events:publish`);
   });
 });

@@ -64,8 +64,9 @@ export function grpcTransport(target: PubSubTarget, client?: PubSubClient): PubS
       try {
         mod = await import("@google-cloud/pubsub");
       } catch (err) {
+        const reason = err instanceof Error ? err.message : String(err);
         throw new DeliveryError(
-          'The pubsub() gRPC transport needs the "@google-cloud/pubsub" package: install it, ' +
+          `Could not load "@google-cloud/pubsub" for the pubsub() gRPC transport (${reason}): install it, ` +
             'or pass transport: "rest" to publish over fetch',
           { cause: err },
         );

@@ -1,7 +1,14 @@
 import type { CloudEvent } from "cloudevents";
 import { PermanentError } from "../../src/errors.ts";
 
-/** One Pub/Sub message as both transports send it. */
+/**
+ * One Pub/Sub message as both transports send it.
+ *
+ * @example
+ * ```ts
+ * const message: PubSubMessage = { data: new TextEncoder().encode("{}"), attributes: { "ce-id": "1" }, orderingKey: "k" };
+ * ```
+ */
 export interface PubSubMessage {
   /** The event data as bytes (empty when the event has no data). */
   data: Uint8Array;
@@ -14,6 +21,11 @@ export interface PubSubMessage {
 /**
  * Pub/Sub's published limits (cloud.google.com/pubsub/quotas#resource_limits). The message size counts the data,
  * every attribute key and value, and the ordering key.
+ *
+ * @example
+ * ```ts
+ * if (JSON.stringify(data).length > PUBSUB_LIMITS.messageBytes / 2) storeElsewhere(data);
+ * ```
  */
 export const PUBSUB_LIMITS = {
   attributes: 100,

@@ -2,7 +2,14 @@ import { DeliveryError, PermanentError } from "../../src/errors.ts";
 import { type PubSubMessage, toBase64 } from "./message.ts";
 import { abortable, aborted, type PubSubTarget, type PubSubTransport, topicNotFound } from "./transport.ts";
 
-/** Options of {@link restTransport}. */
+/**
+ * Options of {@link restTransport}.
+ *
+ * @example
+ * ```ts
+ * const options: RestTransportOptions = { accessToken: async () => (await auth.getAccessToken()).token! };
+ * ```
+ */
 export interface RestTransportOptions {
   /** Returns an OAuth 2 access token sent as `Authorization: Bearer`; not needed against the emulator. */
   accessToken?: () => Promise<string> | string;

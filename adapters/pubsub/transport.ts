@@ -1,7 +1,14 @@
 import { DeliveryError, PermanentError } from "../../src/errors.ts";
 import type { PubSubMessage } from "./message.ts";
 
-/** Where a pubsub destination publishes, resolved once from its options and the environment. */
+/**
+ * Where a pubsub destination publishes, resolved once from its options and the environment.
+ *
+ * @example
+ * ```ts
+ * const target: PubSubTarget = { projectId: "p", topic: "events", topicPath: "projects/p/topics/events", emulator: false };
+ * ```
+ */
 export interface PubSubTarget {
   projectId: string;
   /** The topic's short name. */
@@ -14,7 +21,15 @@ export interface PubSubTarget {
   emulator: boolean;
 }
 
-/** What a transport does: publish one message (batched as it likes) and release its resources. */
+/**
+ * What a transport does: publish one message (batched as it likes) and release its resources.
+ *
+ * @example
+ * ```ts
+ * const transport: PubSubTransport = restTransport(target);
+ * const id = await transport.publish(message, ctx.signal);
+ * ```
+ */
 export interface PubSubTransport {
   /** Resolves with the message id once Pub/Sub accepted the message; throws a {@link DeliveryError} otherwise. */
   publish(message: PubSubMessage, signal: AbortSignal): Promise<string>;
