@@ -1,0 +1,104 @@
+#!/usr/bin/env node
+/**
+ * The `pg-dispatch` command line: run the worker, migrate, and look at events. Runs on Node (built JS), Bun and Deno.
+ *
+ * ```sh
+ * pg-dispatch worker --config ./dispatch.config.mjs --concurrency 32
+ * pg-dispatch migrate --database-url postgres://localhost/app
+ * pg-dispatch events --status failed
+ * ```
+ *
+ * @module
+ */
+import { realpathSync } from "node:fs";
+import process from "node:process";
+import { setTimeout } from "node:timers";
+import { fileURLToPath } from "node:url";
+import { type Invocation, parseCommandLine, UsageError } from "./cli/args.ts";
+import {
+  type Command,
+  eventsCommand,
+  migrateCommand,
+  retryCommand,
+  statsCommand,
+  statusCommand,
+} from "./cli/commands.ts";
+import { checkDatabase, CliError, type Loaded, loadOutbox, oneLine } from "./cli/config.ts";
+import { type CommandName, usage } from "./cli/usage.ts";
+import { workerCommand } from "./cli/worker.ts";
+import { DispatchError } from "./errors.ts";
+
+const COMMANDS: Record<CommandName, Command> = {
+  worker: workerCommand,
+  migrate: migrateCommand,
+  status: statusCommand,
+  events: eventsCommand,
+  retry: retryCommand,
+  stats: statsCommand,
+};
+
+/**
+ * Runs one command line (without the `node cli.js` part) and resolves with the exit status: 0 done, 1 failed
+ * (unreachable database, bad config module, no such event), 2 the command line itself is wrong.
+ *
+ * @example
+ * ```ts
+ * import { main } from "pg-dispatch/cli";
+ *
+ * process.exitCode = await main(["stats", "--database-url", process.env.DATABASE_URL!]);
+ * ```
+ */
+export async function main(argv: string[]): Promise<number> {
+  let inv: Invocation | null = null;
+  let loaded: Loaded | undefined;
+  try {
+    inv = parseCommandLine(argv);
+    if (!inv || inv.help) {
+      process.stdout.write(`${usage(inv?.command ?? null)}\n`);
+      return 0;
+    }
+    const run = COMMANDS[inv.command](inv);
+    loaded = await loadOutbox(inv, inv.command === "worker");
+    await checkDatabase(loaded, inv.command !== "migrate");
+    return await run(loaded);
+  } catch (err) {
+    return report(err, inv?.command ?? null);
+  } finally {
+    await loaded?.outbox.sql.end({ timeout: 5 }).catch(() => {});
+  }
+}
+
+/** One line on stderr saying what went wrong; the usage too when the command line was at fault. */
+function report(err: unknown, command: CommandName | null): number {
+  if (err instanceof UsageError) {
+    process.stderr.write(`pg-dispatch: ${err.message}\n\n${usage(err.command)}\n`);
+    return 2;
+  }
+  if (err instanceof DispatchError && err.code === "invalid_option") {
+    // A value the core refused (a bad schema name, a lease shorter than the handler timeout, a stale cursor).
+    const help = command ? `pg-dispatch ${command} --help` : "pg-dispatch --help";
+    process.stderr.write(`pg-dispatch: ${err.message}\nSee ${help}.\n`);
+    return 2;
+  }
+  process.stderr.write(`pg-dispatch: ${err instanceof CliError ? err.message : oneLine(err)}\n`);
+  return 1;
+}
+
+/** True when this file is the program being run, not a module imported from `pg-dispatch/cli`. */
+function isEntry(): boolean {
+  const meta = import.meta as ImportMeta & { main?: boolean };
+  if (typeof meta.main === "boolean") return meta.main; // Deno, Bun, Node >= 24.2
+  try {
+    // npx runs node_modules/.bin/pg-dispatch, a symlink to this file.
+    return !!process.argv[1] && realpathSync(process.argv[1]) === realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return false;
+  }
+}
+
+if (isEntry()) {
+  const code = await main(process.argv.slice(2));
+  process.exitCode = code;
+  // Everything is closed by now; should a destination's client still hold the event loop, do not hang the shell.
+  setTimeout(() => process.exit(code), 3000).unref();
+}

@@ -1,0 +1,133 @@
+import { parseArgs } from "node:util";
+import { COMMANDS, type CommandName } from "./usage.ts";
+
+/** A command line that cannot be run as given: the CLI prints the message and the usage, and exits with 2. */
+export class UsageError extends Error {
+  /** The command whose usage to print, or null for the overview. */
+  readonly command: CommandName | null;
+
+  constructor(message: string, command: CommandName | null) {
+    super(message);
+    this.name = "UsageError";
+    this.command = command;
+  }
+}
+
+/** A parsed command line. Flags keep their long names as written (`batch-size`), values as strings. */
+export interface Invocation {
+  command: CommandName;
+  flags: Record<string, string | boolean | undefined>;
+  positionals: string[];
+  help: boolean;
+}
+
+type FlagSpec = { type: "string" | "boolean" };
+
+const CONNECTION: Record<string, FlagSpec> = {
+  config: { type: "string" },
+  "database-url": { type: "string" },
+  schema: { type: "string" },
+};
+const OUTPUT: Record<string, FlagSpec> = { json: { type: "boolean" } };
+
+/** The flags each command accepts (besides --help) and how many positional arguments it takes. */
+const SPECS: Record<CommandName, { flags: Record<string, FlagSpec>; positionals: string[] }> = {
+  worker: {
+    flags: {
+      config: { type: "string" },
+      concurrency: { type: "string" },
+      "batch-size": { type: "string" },
+      "lease-ms": { type: "string" },
+      "sweep-interval-ms": { type: "string" },
+      "handler-timeout-ms": { type: "string" },
+      "log-level": { type: "string" },
+    },
+    positionals: [],
+  },
+  migrate: { flags: { ...CONNECTION, ...OUTPUT }, positionals: [] },
+  status: { flags: { ...CONNECTION, ...OUTPUT, source: { type: "string" } }, positionals: ["id"] },
+  events: {
+    flags: {
+      ...CONNECTION,
+      ...OUTPUT,
+      status: { type: "string" },
+      type: { type: "string" },
+      source: { type: "string" },
+      limit: { type: "string" },
+      cursor: { type: "string" },
+    },
+    positionals: [],
+  },
+  retry: { flags: { ...CONNECTION, ...OUTPUT, source: { type: "string" } }, positionals: ["id"] },
+  stats: { flags: { ...CONNECTION, ...OUTPUT }, positionals: [] },
+};
+
+/**
+ * Parses `pg-dispatch <command> [flags]`. Returns null for a bare `--help` (or no arguments at all); throws
+ * {@link UsageError} for an unknown command, an unknown flag, a missing value or a wrong number of arguments.
+ */
+export function parseCommandLine(argv: string[]): Invocation | null {
+  const [first, ...rest] = argv;
+  if (first === undefined || first === "--help" || first === "-h" || first === "help") return null;
+  if (!COMMANDS.includes(first as CommandName)) {
+    throw new UsageError(first.startsWith("-") ? `Expected a command before ${first}.` : `Unknown command "${first}".`, null);
+  }
+  const command = first as CommandName;
+  const spec = SPECS[command];
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: rest,
+      options: { ...spec.flags, help: { type: "boolean", short: "h" } },
+      allowPositionals: true,
+      strict: true,
+    });
+  } catch (err) {
+    throw new UsageError(parseErrorMessage(err), command);
+  }
+  const help = parsed.values.help === true;
+  const positionals = parsed.positionals;
+  if (!help && positionals.length !== spec.positionals.length) {
+    const want = spec.positionals.map((p) => `<${p}>`).join(" ");
+    throw new UsageError(
+      positionals.length < spec.positionals.length
+        ? `${command} needs ${want}.`
+        : `${command} takes ${want || "no arguments"}, got ${positionals.map((p) => JSON.stringify(p)).join(" ")}.`,
+      command,
+    );
+  }
+  return { command, flags: parsed.values, positionals, help };
+}
+
+/** node:util's messages differ between Node, Deno and Bun; this keeps the useful part on one line. */
+function parseErrorMessage(err: unknown): string {
+  const message = err instanceof Error ? err.message : String(err);
+  return message.split("\n")[0].replace(/\.? To specify a positional argument.*$/, "").replace(/\.?$/, ".");
+}
+
+/** A flag as a string, or undefined when absent. */
+export function text(inv: Invocation, flag: string): string | undefined {
+  const value = inv.flags[flag];
+  return typeof value === "string" ? value : undefined;
+}
+
+/** A flag that must be a whole number within bounds, or undefined when absent. */
+export function integer(inv: Invocation, flag: string, min: number, max: number): number | undefined {
+  const value = text(inv, flag);
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!/^[0-9]+$/.test(value) || n < min || n > max) {
+    throw new UsageError(`--${flag} must be a whole number from ${min} to ${max}, got ${JSON.stringify(value)}.`, inv.command);
+  }
+  return n;
+}
+
+/** A flag that must be one of a few words, or undefined when absent. */
+export function oneOf<T extends string>(inv: Invocation, flag: string, words: readonly T[]): T | undefined {
+  const value = text(inv, flag);
+  if (value === undefined) return undefined;
+  if (!words.includes(value as T)) {
+    throw new UsageError(`--${flag} must be one of ${words.join(", ")}, got ${JSON.stringify(value)}.`, inv.command);
+  }
+  return value as T;
+}

@@ -1,0 +1,107 @@
+import process from "node:process";
+import type { EventRecord, EventStatus } from "../record.ts";
+import { integer, type Invocation, oneOf, text } from "./args.ts";
+import { CliError, type Loaded } from "./config.ts";
+import { formatEvent, formatEvents, formatStats } from "./format.ts";
+
+/** A command checks its flags first (so a typo never waits on a database), then runs on the loaded outbox. */
+export type Command = (inv: Invocation) => (loaded: Loaded) => Promise<number>;
+
+const STATUSES: readonly EventStatus[] = ["pending", "processing", "published", "failed"];
+
+/** Prints one result: JSON with --json, else the human form. */
+function print(inv: Invocation, value: unknown, human: () => string): void {
+  process.stdout.write(`${inv.flags.json ? JSON.stringify(value, null, 2) : human()}\n`);
+}
+
+/** `pg-dispatch migrate` */
+export function migrateCommand(inv: Invocation): (loaded: Loaded) => Promise<number> {
+  return async ({ outbox }) => {
+    const applied = await outbox.migrate();
+    const schema = outbox.schema.name;
+    print(inv, { schema, applied }, () =>
+      applied.length
+        ? `Applied migration${applied.length > 1 ? "s" : ""} ${applied.join(", ")} to schema "${schema}".`
+        : `Schema "${schema}" is up to date.`);
+    return 0;
+  };
+}
+
+/** `pg-dispatch status <id>` */
+export function statusCommand(inv: Invocation): (loaded: Loaded) => Promise<number> {
+  const id = inv.positionals[0];
+  const source = text(inv, "source");
+  return async ({ outbox }) => {
+    const event = await outbox.getEvent(id, { source });
+    if (!event) throw new CliError(notFound(id, source));
+    print(inv, event, () => formatEvent(event));
+    return 0;
+  };
+}
+
+/** `pg-dispatch events` */
+export function eventsCommand(inv: Invocation): (loaded: Loaded) => Promise<number> {
+  const filter = {
+    status: oneOf(inv, "status", STATUSES),
+    type: text(inv, "type"),
+    source: text(inv, "source"),
+    limit: integer(inv, "limit", 1, 1000) ?? 20,
+    cursor: text(inv, "cursor"),
+  };
+  return async ({ outbox }) => {
+    const page = await outbox.listEvents(filter);
+    print(inv, page, () => formatEvents(page, (cursor) => nextPage(inv, cursor)));
+    return 0;
+  };
+}
+
+/** `pg-dispatch retry <id>`: says which deliveries it made due, and why when none. */
+export function retryCommand(inv: Invocation): (loaded: Loaded) => Promise<number> {
+  const id = inv.positionals[0];
+  const source = text(inv, "source");
+  return async ({ outbox }) => {
+    const before = await outbox.getEvent(id, { source });
+    if (!before) throw new CliError(notFound(id, source));
+    const after = (await outbox.retryEvent(id, { source: before.source })) ?? before;
+    const stillFailed = failedNames(after);
+    const retried = failedNames(before).filter((name) => !stillFailed.includes(name));
+    print(inv, { retried, event: after }, () => {
+      if (retried.length) return `Retrying ${retried.join(", ")} for event ${id}: due now.`;
+      if (stillFailed.length) return `Event ${id} is held by a worker right now; run retry again in a moment.`;
+      return `Event ${id} has no failed deliveries (status ${after.status}); nothing to retry.`;
+    });
+    return 0;
+  };
+}
+
+/** `pg-dispatch stats` */
+export function statsCommand(inv: Invocation): (loaded: Loaded) => Promise<number> {
+  return async ({ outbox }) => {
+    const stats = await outbox.stats();
+    print(inv, stats, () => formatStats(stats));
+    return 0;
+  };
+}
+
+function failedNames(event: EventRecord): string[] {
+  return event.deliveries.filter((d) => d.status === "failed").map((d) => d.name);
+}
+
+function notFound(id: string, source: string | undefined): string {
+  return `No event with id ${JSON.stringify(id)}${source === undefined ? "" : ` from source ${JSON.stringify(source)}`}.`;
+}
+
+/** The same command line with the next page's cursor, for the user to copy (never the URL: it may hold a password). */
+function nextPage(inv: Invocation, cursor: string): string {
+  const args = ["pg-dispatch", "events"];
+  for (const flag of ["status", "type", "source", "limit", "config", "schema"]) {
+    const value = text(inv, flag);
+    if (value !== undefined) args.push(`--${flag}`, shellQuote(value));
+  }
+  args.push("--cursor", cursor);
+  return args.join(" ");
+}
+
+function shellQuote(value: string): string {
+  return /^[\w./:@=-]+$/.test(value) ? value : `'${value.replace(/'/g, `'\\''`)}'`;
+}

@@ -1,0 +1,134 @@
+import { existsSync } from "node:fs";
+import { extname, resolve } from "node:path";
+import process from "node:process";
+import { pathToFileURL } from "node:url";
+import postgres from "postgres";
+import { Outbox } from "../outbox.ts";
+import { type Invocation, text, UsageError } from "./args.ts";
+
+/** A failure the CLI reports as one line and exit status 1: the command line was fine, the world was not. */
+export class CliError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "CliError";
+  }
+}
+
+/** How long to wait for the database to answer before saying it is unreachable. */
+export const CONNECT_TIMEOUT_S = 5;
+
+/** The outbox a command works on, and where it came from (for messages). */
+export interface Loaded {
+  outbox: Outbox;
+  /** `--config ./x.mjs` or `--database-url` (the password never printed). */
+  origin: string;
+}
+
+/**
+ * The outbox from `--config <module>`, or one built from `--database-url` / `DATABASE_URL` and `--schema`.
+ * The worker needs the config module: only it knows the destinations.
+ */
+export async function loadOutbox(inv: Invocation, needConfig = false): Promise<Loaded> {
+  const config = text(inv, "config");
+  const url = text(inv, "database-url");
+  if (config !== undefined && (url !== undefined || text(inv, "schema") !== undefined)) {
+    throw new UsageError("Pass either --config, or --database-url and --schema, not both.", inv.command);
+  }
+  if (config !== undefined) return { outbox: await importOutbox(config), origin: config };
+  if (needConfig) throw new UsageError(`${inv.command} needs --config <module>: the module that registers the destinations.`, inv.command);
+  const databaseUrl = url ?? process.env.DATABASE_URL;
+  if (!databaseUrl) {
+    throw new UsageError("No database given: pass --config <module> or --database-url <url>, or set DATABASE_URL.", inv.command);
+  }
+  const sql = postgres(databaseUrl, { max: 2, connect_timeout: CONNECT_TIMEOUT_S, onnotice: () => {} });
+  try {
+    return { outbox: new Outbox({ sql, schema: text(inv, "schema") }), origin: redact(databaseUrl) };
+  } catch (err) {
+    await sql.end({ timeout: 1 });
+    throw err;
+  }
+}
+
+/** Imports a config module (relative to the working directory) and finds the Outbox it exports. */
+async function importOutbox(path: string): Promise<Outbox> {
+  const file = resolve(process.cwd(), path);
+  if (!existsSync(file)) throw new CliError(`Config module ${path} not found (looked for ${file}).`);
+  let mod: Record<string, unknown>;
+  try {
+    mod = await import(pathToFileURL(file).href);
+  } catch (err) {
+    const code = (err as { code?: unknown })?.code;
+    if (code === "ERR_UNKNOWN_FILE_EXTENSION" && [".ts", ".mts", ".cts"].includes(extname(file))) {
+      throw new CliError(
+        `Node ${process.versions.node} cannot load the TypeScript config ${path}: use Node >= 22.6 (--experimental-strip-types before 23.6), bun or deno, or point --config at compiled JavaScript.`,
+      );
+    }
+    throw new CliError(`Config module ${path} failed to load: ${oneLine(err)}`);
+  }
+  const outbox = mod.default ?? mod.outbox;
+  if (!isOutbox(outbox)) {
+    const names = Object.keys(mod).join(", ") || "none";
+    throw new CliError(
+      `Config module ${path} must export the configured Outbox as default or as \`outbox\` (its exports: ${names}).`,
+    );
+  }
+  return outbox;
+}
+
+/**
+ * Duck-typed on purpose: a config importing pg-dispatch from another copy (the app's node_modules, when the CLI
+ * runs from npx's cache) builds an Outbox of a different class object.
+ */
+function isOutbox(value: unknown): value is Outbox {
+  if (value instanceof Outbox) return true;
+  const v = value as Record<string, unknown> | null;
+  return !!v && typeof v === "object" && typeof v.worker === "function" && typeof v.migrate === "function" &&
+    typeof v.getEvent === "function" && typeof (v.sql as { end?: unknown })?.end === "function";
+}
+
+/**
+ * Runs `select 1` (and, unless migrating, checks the tables exist) within the connect timeout, so a wrong URL or a
+ * down server is one clear line at once rather than a worker retrying forever.
+ */
+export async function checkDatabase(loaded: Loaded, tables = true): Promise<void> {
+  const { outbox, origin } = loaded;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${CONNECT_TIMEOUT_S} s`)), CONNECT_TIMEOUT_S * 1000);
+  });
+  let ready: boolean;
+  try {
+    const check = outbox.sql.unsafe(`select 1 as ok, to_regclass($1) is not null as ready`, [`${outbox.schema.quoted}.events`]);
+    const [row] = await Promise.race([check, timeout]);
+    ready = row.ready === true;
+  } catch (err) {
+    throw new CliError(`Cannot reach the database (${origin}): ${oneLine(err)}`);
+  } finally {
+    clearTimeout(timer);
+  }
+  if (tables && !ready) {
+    throw new CliError(`The outbox tables are missing in schema "${outbox.schema.name}": run pg-dispatch migrate first.`);
+  }
+}
+
+/** An error's message on one line, with the code postgres.js and Node put on connection errors. */
+export function oneLine(err: unknown): string {
+  const e = err as { message?: unknown; code?: unknown };
+  let message = typeof e?.message === "string" && e.message ? e.message : String(err);
+  // postgres.js reports a refused connection as "connect ECONNREFUSED 127.0.0.1:1"; AggregateErrors carry no message.
+  const errors = (err as { errors?: unknown[] })?.errors;
+  if (message === String(err) && Array.isArray(errors) && errors.length) message = oneLine(errors[0]);
+  if (typeof e?.code === "string" && !message.includes(e.code)) message = `${e.code}: ${message}`;
+  return message.replace(/\s*\n\s*/g, " ").trim();
+}
+
+/** The URL without its password, for messages. */
+function redact(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = "***";
+    return u.toString();
+  } catch {
+    return "--database-url";
+  }
+}

@@ -1,0 +1,96 @@
+import type { EventPage } from "../outbox.ts";
+import type { EventRecord } from "../record.ts";
+import type { Stats } from "../store/stats.ts";
+
+/** Aligns rows under a header; the last column is left ragged. */
+export function table(header: string[], rows: string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]))).join("  ");
+  return [line(header), ...rows.map(line)].join("\n");
+}
+
+/** One event and its deliveries, as `pg-dispatch status` prints it. */
+export function formatEvent(e: EventRecord, now = Date.now()): string {
+  const facts: [string, string][] = [
+    ["id", e.id],
+    ["type", e.type],
+    ["source", e.source],
+    ["status", e.status],
+    ["attempts", String(e.attempts) + (e.maxRetries === null ? "" : ` (max retries ${e.maxRetries})`)],
+    ["created", when(e.createdAt, now)],
+  ];
+  if (e.subject) facts.push(["subject", e.subject]);
+  if (e.scheduledAt) facts.push(["scheduled", when(e.scheduledAt, now)]);
+  if (e.orderingKey) facts.push(["ordering key", e.orderingKey]);
+  if (e.publishedAt) facts.push(["published", when(e.publishedAt, now)]);
+  if (e.lastError) facts.push(["last error", clip(e.lastError, 200)]);
+  const head = facts.map(([k, v]) => `${(k + ":").padEnd(14)}${v}`).join("\n");
+  if (e.deliveries.length === 0) return `${head}\n\nNo deliveries yet: no worker has handled this event.`;
+  const rows = e.deliveries.map((d) => [
+    d.name,
+    d.status,
+    String(d.attempts),
+    d.status === "delivered" ? when(d.deliveredAt, now) : d.status === "pending" ? when(d.nextAttemptAt, now) : "-",
+    d.lastError ? clip(d.lastError, 80) : "-",
+  ]);
+  return `${head}\n\n${table(["DESTINATION", "STATUS", "ATTEMPTS", "DELIVERED / NEXT ATTEMPT", "LAST ERROR"], rows)}`;
+}
+
+/** A page of events as a table, with the command for the next page. */
+export function formatEvents(page: EventPage, nextCommand: (cursor: string) => string, now = Date.now()): string {
+  if (page.events.length === 0) return "No events.";
+  const rows = page.events.map((e) => [
+    e.id,
+    e.type,
+    e.source,
+    e.status,
+    String(e.attempts),
+    when(e.createdAt, now),
+    e.lastError ? clip(e.lastError, 60) : "-",
+  ]);
+  const out = table(["ID", "TYPE", "SOURCE", "STATUS", "ATTEMPTS", "CREATED", "LAST ERROR"], rows);
+  return page.nextCursor ? `${out}\n\nMore: ${nextCommand(page.nextCursor)}` : out;
+}
+
+/** Counts by status and the backlog's age. */
+export function formatStats(s: Stats): string {
+  const rows: [string, string][] = [
+    ["pending", String(s.pending)],
+    ["processing", String(s.processing)],
+    ["published", String(s.published)],
+    ["failed", String(s.failed)],
+    ["oldest due", s.oldestDueAgeMs > 0 ? `${duration(s.oldestDueAgeMs)} ago` : "nothing due"],
+  ];
+  return rows.map(([k, v]) => `${(k + ":").padEnd(12)}${v}`).join("\n");
+}
+
+/** `2024-05-01 12:00:00Z (3m ago)`: absolute for logs and tickets, relative for the reader. */
+export function when(date: Date | null, now = Date.now()): string {
+  if (!date) return "-";
+  const iso = date.toISOString().replace("T", " ").replace(/\.\d{3}Z$/, "Z");
+  const delta = date.getTime() - now;
+  if (Math.abs(delta) < 1000) return `${iso} (now)`;
+  return delta > 0 ? `${iso} (in ${duration(delta)})` : `${iso} (${duration(-delta)} ago)`;
+}
+
+const UNITS: [number, string][] = [[86400, "d"], [3600, "h"], [60, "m"], [1, "s"]];
+
+/** 950 -> "950ms", 65000 -> "1m 5s", 90000000 -> "1d 1h": the two largest units. */
+export function duration(ms: number): string {
+  if (ms < 1000) return `${Math.round(ms)}ms`;
+  let rest = Math.floor(ms / 1000);
+  const parts: string[] = [];
+  for (const [size, unit] of UNITS) {
+    if (parts.length === 2) break;
+    const n = Math.floor(rest / size);
+    rest -= n * size;
+    if (n || parts.length) parts.push(`${n}${unit}`);
+  }
+  return parts.join(" ");
+}
+
+/** One line, at most `max` characters. */
+export function clip(text: string, max: number): string {
+  const flat = text.replace(/\s+/g, " ").trim();
+  return flat.length > max ? `${flat.slice(0, max - 1)}…` : flat;
+}

@@ -1,0 +1,78 @@
+/** The CLI's commands. */
+export const COMMANDS = ["worker", "migrate", "status", "events", "retry", "stats"] as const;
+/** One of {@link COMMANDS}. */
+export type CommandName = (typeof COMMANDS)[number];
+
+const CONNECTION = `Connection (one of):
+  --config <module>      a module exporting the configured Outbox as default or \`outbox\`
+  --database-url <url>   PostgreSQL URL (default: $DATABASE_URL)
+  --schema <name>        the outbox schema, with --database-url (default: dispatch)`;
+
+const HELP: Record<CommandName, string> = {
+  worker: `Usage: pg-dispatch worker --config <module> [options]
+
+Runs the outbox worker: delivers events to the destinations registered in the config module, logging one JSON
+object per line to stdout. Stops gracefully on SIGINT or SIGTERM.
+
+Options:
+  --config <module>            required: exports the configured Outbox (destinations registered) as default or \`outbox\`
+  --concurrency <n>            events delivered at the same time (default 32)
+  --batch-size <n>             most events claimed in one statement (default: concurrency)
+  --lease-ms <ms>              how long a claim lasts before another worker may take it (default 30000)
+  --sweep-interval-ms <ms>     the safety sweep for anything a notification missed (default 30000)
+  --handler-timeout-ms <ms>    the longest one delivery may take (default 10000)
+  --log-level <level>          debug, info, warn or error (default info)`,
+  migrate: `Usage: pg-dispatch migrate [connection] [--json]
+
+Creates or upgrades the outbox tables. Idempotent; safe when several processes run it at once.
+
+${CONNECTION}`,
+  status: `Usage: pg-dispatch status <id> [--source <source>] [connection] [--json]
+
+Shows one event: its status, and each destination's delivery (status, attempts, last error, next attempt).
+
+  --source <source>      which source's event, when several sources used the same id
+
+${CONNECTION}`,
+  events: `Usage: pg-dispatch events [filters] [connection] [--json]
+
+Lists events, newest first.
+
+Filters:
+  --status <status>      pending, processing, published or failed
+  --type <type>          one event type
+  --source <source>      one source
+  --limit <n>            page size, 1 to 1000 (default 20)
+  --cursor <cursor>      the next page, as printed at the end of the previous one
+
+${CONNECTION}`,
+  retry: `Usage: pg-dispatch retry <id> [--source <source>] [connection] [--json]
+
+Makes the event's failed deliveries due now, with a fresh retry budget. Delivered ones are not sent again.
+
+  --source <source>      which source's event, when several sources used the same id
+
+${CONNECTION}`,
+  stats: `Usage: pg-dispatch stats [connection] [--json]
+
+Counts events by status, and shows how long the oldest due event has waited.
+
+${CONNECTION}`,
+};
+
+const OVERVIEW = `Usage: pg-dispatch <command> [options]
+
+Commands:
+  worker --config <module>   run the outbox worker
+  migrate                    create or upgrade the outbox tables
+  status <id>                one event and its deliveries
+  events                     list events (--status failed, --type, --source, --limit, --cursor)
+  retry <id>                 retry an event's failed deliveries
+  stats                      counts by status, age of the oldest due event
+
+Run pg-dispatch <command> --help for a command's options.`;
+
+/** The help text of one command, or the overview. */
+export function usage(command: CommandName | null): string {
+  return command ? HELP[command] : OVERVIEW;
+}
