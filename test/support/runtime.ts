@@ -69,8 +69,9 @@ export async function serve(handler: FetchHandler): Promise<Served> {
     const server = g.Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: handler });
     return {
       url: `http://127.0.0.1:${server.port}`,
-      async close() {
+      close() {
         server.stop(true);
+        return Promise.resolve();
       },
     };
   }
