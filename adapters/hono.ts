@@ -1,0 +1,189 @@
+/**
+ * An HTTP face for an outbox: a Hono router that publishes events (plain JSON, CloudEvents in structured or binary
+ * mode, batches) and reports their status. Mount it in any Hono app on Deno, Bun or Node.
+ *
+ * @module
+ */
+import { type Context, Hono } from "hono";
+import { DispatchError } from "../src/errors.ts";
+import type { Outbox } from "../src/outbox.ts";
+import { assertKnownKeys, optionsObject, wholeNumber } from "../src/options.ts";
+import { authMiddleware, type RouterAuth } from "./hono/auth.ts";
+import { errorResponse, refused, RequestError } from "./hono/errors.ts";
+import { openApiDocument } from "./hono/openapi.ts";
+import { parsePublish } from "./hono/parse.ts";
+import { publishNoting } from "./hono/publish.ts";
+
+export type { RouterAuth } from "./hono/auth.ts";
+export type { ErrorBody } from "./hono/errors.ts";
+
+/** Options of {@link outboxRouter}. */
+export interface OutboxRouterOptions {
+  /**
+   * Required. Guards publishing and retrying, and the read routes too unless `readAuth` is given:
+   * `{ token }` (a string, or several to rotate them), `{ verifyToken(token, c) }`, any Hono middleware, or an explicit
+   * `false` for no authentication (only behind a gateway that authenticates for you).
+   */
+  auth: RouterAuth;
+  /**
+   * Guards the read routes (`GET /events`, `GET /events/:id`, `GET /stats`, `GET /health`, `GET /openapi.json`)
+   * instead of `auth`, in the same forms. A token here can read but not publish; list the publish token here too if it
+   * should also read.
+   */
+  readAuth?: RouterAuth;
+  /** The largest request body accepted, in bytes; larger ones get 413. Default 1 MiB (1048576). */
+  maxBodyBytes?: number;
+  /** How long `GET /health` waits for the database before answering 503, in milliseconds. Default 5000. */
+  healthTimeoutMs?: number;
+}
+
+const OPTION_KEYS = ["auth", "readAuth", "maxBodyBytes", "healthTimeoutMs"] as const;
+const LIST_PARAMS = ["status", "type", "source", "limit", "cursor"];
+
+/**
+ * A Hono router over an outbox. Routes, relative to where you mount it:
+ * `POST /events` (publish: plain JSON, `application/cloudevents+json`, `application/cloudevents-batch+json`, or a
+ * binary-mode CloudEvent), `GET /events/:id`, `GET /events`, `POST /events/:id/retry`, `GET /stats`, `GET /health`,
+ * `GET /openapi.json`. Errors answer `{ error: { code, message, field? } }`: 400 for a malformed request or query,
+ * 401 without a valid token, 404 for an unknown event, 409 for an id several sources share, 413 over the size limit,
+ * 415 for a content type it cannot store, 422 for an invalid event, 500 (details only in `outbox.logger`) otherwise.
+ *
+ * @example
+ * ```ts
+ * import { Hono } from "hono";
+ * import { outboxRouter } from "pg-dispatch/hono";
+ *
+ * const app = new Hono();
+ * app.route("/outbox", outboxRouter(outbox, {
+ *   auth: { token: process.env.OUTBOX_TOKEN! },                                   // publish and retry
+ *   readAuth: { token: [process.env.OUTBOX_TOKEN!, process.env.DASHBOARD_TOKEN!] }, // status routes
+ * }));
+ * ```
+ */
+export function outboxRouter(outbox: Outbox, options: OutboxRouterOptions): Hono {
+  if (!outbox || typeof (outbox as Partial<Outbox>).publishEvents !== "function") {
+    throw new DispatchError("invalid_option", "outboxRouter(outbox, options) needs an Outbox as its first argument.");
+  }
+  const o = optionsObject(options, "outboxRouter");
+  assertKnownKeys(o, OPTION_KEYS, "outboxRouter options");
+  if (!("auth" in o)) {
+    throw new DispatchError(
+      "invalid_option",
+      "outboxRouter needs an auth option: { token: \"...\" }, { verifyToken(token, c) }, a Hono middleware, or auth: false to serve without authentication.",
+    );
+  }
+  const write = authMiddleware(o.auth, "auth") ?? pass;
+  const read = (o.readAuth === undefined ? authMiddleware(o.auth, "auth") : authMiddleware(o.readAuth, "readAuth")) ?? pass;
+  const secureRead = (o.readAuth === undefined ? o.auth : o.readAuth) !== false;
+  const maxBodyBytes = wholeNumber(o.maxBodyBytes, "maxBodyBytes", 1, 1_048_576);
+  const healthTimeoutMs = wholeNumber(o.healthTimeoutMs, "healthTimeoutMs", 1, 5_000);
+
+  const app = new Hono();
+  app.onError((err, c) => errorResponse(err, c, outbox.logger));
+
+  app.post("/events", write, async (c) => {
+    const request = await parsePublish(c.req.raw, maxBodyBytes);
+    const { events, created } = await publishNoting(outbox, request.inputs).catch((err) => {
+      throw refused(err, 422, request.rename);
+    });
+    const status = created.some(Boolean) ? 201 : 200;
+    if (request.batch) return c.json({ events }, status);
+    const [event] = events;
+    c.header("Location", `${c.req.path}/${encodeURIComponent(event.id)}?source=${encodeURIComponent(event.source)}`);
+    return c.json(event, status);
+  });
+
+  app.get("/events", read, async (c) => {
+    const filters = singleParams(c, LIST_PARAMS);
+    const limit = filters.limit === undefined ? undefined : wholeParam(filters.limit, "limit");
+    const page = await outbox.listEvents({ ...filters, limit }).catch((err) => {
+      throw refused(err, 400);
+    });
+    return c.json(page);
+  });
+
+  app.get("/events/:id", read, async (c) => {
+    const { source } = singleParams(c, ["source"]);
+    const event = await outbox.getEvent(c.req.param("id"), { source }).catch((err) => {
+      throw refused(err, 400);
+    });
+    if (!event) throw notFound(c.req.param("id"), source);
+    return c.json(event);
+  });
+
+  app.post("/events/:id/retry", write, async (c) => {
+    const { source } = singleParams(c, ["source"]);
+    const event = await outbox.retryEvent(c.req.param("id"), { source }).catch((err) => {
+      throw refused(err, 400);
+    });
+    if (!event) throw notFound(c.req.param("id"), source);
+    return c.json(event);
+  });
+
+  app.get("/stats", read, async (c) => c.json(await outbox.stats()));
+
+  app.get("/health", read, async (c) => {
+    try {
+      await withTimeout(Promise.resolve(outbox.sql`select 1`), healthTimeoutMs);
+      return c.json({ status: "ok" });
+    } catch (err) {
+      outbox.logger.warn("outbox router: health check failed", { error: err });
+      return c.json(
+        { status: "unavailable", error: { code: "database_unreachable", message: "The database did not answer; the server log has the details." } },
+        503,
+      );
+    }
+  });
+
+  app.get("/openapi.json", read, (c) => {
+    const basePath = c.req.path.slice(0, -"/openapi.json".length);
+    return c.json(openApiDocument({ basePath, securePublish: o.auth !== false, secureRead }));
+  });
+
+  return app;
+}
+
+/** The guard for `auth: false`. */
+async function pass(_c: Context, next: () => Promise<void>): Promise<void> {
+  await next();
+}
+
+/** Query parameters as single strings, refusing unknown and repeated ones: a typo must not widen a filter silently. */
+function singleParams(c: Context, allowed: string[]): Record<string, string | undefined> {
+  const out: Record<string, string | undefined> = {};
+  for (const [name, values] of Object.entries(c.req.queries())) {
+    if (!allowed.includes(name)) {
+      throw new RequestError(400, "invalid_request", `Unknown query parameter "${name}"; expected one of: ${allowed.join(", ")}.`, name);
+    }
+    if (values.length > 1) throw new RequestError(400, "invalid_request", `Query parameter "${name}" is given ${values.length} times; give it once.`, name);
+    out[name] = values[0];
+  }
+  return out;
+}
+
+function wholeParam(value: string, name: string): number {
+  if (!/^[0-9]{1,9}$/.test(value)) {
+    throw new RequestError(400, "invalid_option", `${name} must be a whole number, got ${JSON.stringify(value)}.`, name);
+  }
+  return Number(value);
+}
+
+function notFound(id: string, source: string | undefined): RequestError {
+  const from = source === undefined ? "" : ` from source "${source}"`;
+  return new RequestError(404, "not_found", `No event with id "${id}"${from}.`, "id");
+}
+
+async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  promise.catch(() => {}); // settles after the timeout answered; nobody waits for it then
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -1,0 +1,70 @@
+import type { Context, MiddlewareHandler } from "hono";
+import { bearerAuth } from "hono/bearer-auth";
+import { DispatchError } from "../../src/errors.ts";
+import type { ErrorBody } from "./errors.ts";
+
+/**
+ * How the router checks who is calling: bearer token(s) (several, to rotate them), a function that verifies a bearer
+ * token, any Hono middleware (JWT, basic auth, your session check), or `false` to serve without authentication
+ * (only behind a gateway that authenticates for you).
+ *
+ * @example
+ * ```ts
+ * const auth: RouterAuth = { token: [process.env.OUTBOX_TOKEN!, process.env.OUTBOX_TOKEN_PREVIOUS!] };
+ * ```
+ */
+export type RouterAuth =
+  | { token: string | readonly string[] }
+  | { verifyToken(token: string, c: Context): boolean | Promise<boolean> }
+  | MiddlewareHandler
+  | false;
+
+/** The characters a bearer token may hold (RFC 6750 b64token); any other token could never match. */
+const TOKEN = /^[A-Za-z0-9._~+/-]+=*$/;
+
+/**
+ * Checks an auth option once, when the router is built, and turns it into middleware (or null for `false`).
+ * A missing option, an empty token list or a token no request could send throws, saying what to pass.
+ *
+ * @example
+ * ```ts
+ * const guard = authMiddleware({ token: "s3cret" }, "auth");
+ * ```
+ */
+export function authMiddleware(auth: unknown, name: string): MiddlewareHandler | null {
+  if (auth === false) return null;
+  if (typeof auth === "function") return auth as MiddlewareHandler;
+  if (auth === undefined || auth === null || typeof auth !== "object") {
+    throw new DispatchError(
+      "invalid_option",
+      `outboxRouter needs ${name}: { token: "..." } (or several), { verifyToken(token, c) }, a Hono middleware, or an explicit ${name}: false to serve without authentication.`,
+    );
+  }
+  const keys = Object.keys(auth);
+  if (keys.length !== 1 || (keys[0] !== "token" && keys[0] !== "verifyToken")) {
+    throw new DispatchError("invalid_option", `${name} takes exactly one of { token } or { verifyToken }, got { ${keys.join(", ")} }.`);
+  }
+  const messages = {
+    noAuthenticationHeader: { message: failure("unauthorized", "Send an Authorization: Bearer <token> header.") },
+    invalidAuthenticationHeader: { message: failure("invalid_request", "The Authorization header must be Bearer <token>.") },
+    invalidToken: { message: failure("unauthorized", "The bearer token is not accepted for this route.") },
+  };
+  if ("verifyToken" in auth) {
+    const verifyToken = (auth as { verifyToken: unknown }).verifyToken;
+    if (typeof verifyToken !== "function") throw new DispatchError("invalid_option", `${name}.verifyToken must be a function.`);
+    return bearerAuth({ verifyToken: verifyToken as (token: string, c: Context) => boolean | Promise<boolean>, ...messages });
+  }
+  const token = (auth as { token: unknown }).token;
+  const tokens = Array.isArray(token) ? token : [token];
+  if (tokens.length === 0 || !tokens.every((t) => typeof t === "string" && TOKEN.test(t))) {
+    throw new DispatchError(
+      "invalid_option",
+      `${name}.token must be a non-empty string (or a non-empty list of them) of letters, digits and -._~+/ (base64 and hex tokens qualify).`,
+    );
+  }
+  return bearerAuth({ token: tokens as string[], ...messages });
+}
+
+function failure(code: string, message: string): ErrorBody {
+  return { error: { code, message } };
+}

@@ -1,0 +1,104 @@
+import type { Context } from "hono";
+import { DispatchError } from "../../src/errors.ts";
+import type { Logger } from "../../src/logger.ts";
+
+/** The JSON body of every error answer: `{ error: { code, message, field? } }`. */
+export interface ErrorBody {
+  error: { code: string; message: string; field?: string };
+}
+
+/**
+ * A request the router refuses: the HTTP status, a stable code, a sentence saying what to fix, and the field at fault.
+ *
+ * @example
+ * ```ts
+ * throw new RequestError(400, "invalid_request", "limit must be a whole number.", "limit");
+ * ```
+ */
+export class RequestError extends Error {
+  readonly status: 400 | 401 | 404 | 409 | 413 | 415 | 422;
+  readonly code: string;
+  readonly field?: string;
+
+  constructor(status: RequestError["status"], code: string, message: string, field?: string) {
+    super(message);
+    this.name = "RequestError";
+    this.status = status;
+    this.code = code;
+    this.field = field;
+  }
+}
+
+/** Core error codes that mean "the caller sent something wrong"; every other failure is the server's. */
+const CLIENT_CODES = new Set(["invalid_event", "invalid_data", "invalid_option", "payload_too_large", "ambiguous_id"]);
+
+/**
+ * Turns a core validation error into a {@link RequestError}: 413 for oversized data, 409 for an id several sources
+ * share, otherwise `status` (422 for a publish body, 400 for query parameters). `rename` maps the core's field name
+ * to the one the caller wrote (a `ce-` header, an array index). Anything else is rethrown untouched.
+ *
+ * @example
+ * ```ts
+ * await outbox.listEvents(filters).catch((err) => { throw refused(err, 400); });
+ * ```
+ */
+export function refused(err: unknown, status: 400 | 422, rename: (field: string) => string = (f) => f): unknown {
+  if (!(err instanceof DispatchError) || !CLIENT_CODES.has(err.code)) return err;
+  const field = fieldOf(err.message);
+  const code = err.code === "payload_too_large" ? 413 : err.code === "ambiguous_id" ? 409 : status;
+  return new RequestError(code, err.code, err.message, field === undefined ? undefined : rename(field));
+}
+
+/**
+ * The field a core error message is about. The core's DispatchError carries no field of its own, so this reads the
+ * few sentence shapes the core uses; test/hono.test.ts pins each one, so a reworded message fails a test, not a user.
+ */
+export function fieldOf(message: string): string | undefined {
+  for (const [pattern, field] of FIELD_PATTERNS) {
+    const match = pattern.exec(message);
+    if (match) return field(match[1] ?? "");
+  }
+  return undefined;
+}
+
+/** Sentence shapes of the core's messages (src/event.ts, src/options.ts, src/outbox.ts) and the field each names. */
+const FIELD_PATTERNS: Array<[RegExp, (match: string) => string | undefined]> = [
+  [/^Unknown option "([^"]+)"/, (m) => m],
+  [/required property '([^']+)'/, (m) => m],
+  [/^Invalid CloudEvent: invalid extension name: (\S+)/, (m) => `extensions.${m}`],
+  [/^Invalid CloudEvent: ([A-Za-z0-9_/]+) /, (m) => (m === "event" ? undefined : m.replace(/\//g, "."))],
+  [/^Extension "([^"]+)"/, (m) => `extensions.${m}`],
+  [/^Event data is /, () => "data"],
+  [/^Event (data\S*) /, (m) => m],
+  [/^Binary data \(data_base64\)/, () => "data_base64"],
+  [/^Several sources published/, () => "source"],
+  [/^(\w+) must /, (m) => m],
+  [/^(\w+) is not one/, (m) => m],
+];
+
+/**
+ * The router's error handler: refusals become their 4xx JSON, auth middleware answers pass through, and anything
+ * else is logged through the outbox's logger and answered with a generic 500, so SQL and stack traces stay server-side.
+ *
+ * @example
+ * ```ts
+ * app.onError((err, c) => errorResponse(err, c, outbox.logger));
+ * ```
+ */
+export function errorResponse(err: unknown, c: Context, logger: Logger): Response {
+  if (err instanceof RequestError) {
+    const body: ErrorBody = { error: { code: err.code, message: err.message } };
+    if (err.field !== undefined) body.error.field = err.field;
+    return c.json(body, err.status);
+  }
+  const refusal = refused(err, c.req.method === "GET" ? 400 : 422);
+  if (refusal instanceof RequestError) return errorResponse(refusal, c, logger);
+  // HTTPException (from bearerAuth or the user's own auth middleware) carries its answer.
+  const response = (err as { getResponse?: () => Response } | null)?.getResponse;
+  if (typeof response === "function" && typeof (err as { status?: unknown }).status === "number") {
+    return response.call(err);
+  }
+  logger.error("outbox router: request failed", { method: c.req.method, path: c.req.path, error: err });
+  const body: ErrorBody = { error: { code: "internal", message: "The request failed on the server; its log has the details." } };
+  return c.json(body, 500);
+}

@@ -1,0 +1,237 @@
+/** Options of {@link openApiDocument}. */
+export interface OpenApiOptions {
+  /** Where the router is mounted, e.g. `/outbox`; becomes the document's server URL. */
+  basePath: string;
+  /** Whether publish routes need a bearer token (false when auth is `false`). */
+  securePublish: boolean;
+  /** Whether read routes need a bearer token. */
+  secureRead: boolean;
+}
+
+type Json = Record<string, unknown>;
+
+function ref(name: string): Json {
+  return { $ref: `#/components/schemas/${name}` };
+}
+
+function json(schema: Json, description: string): Json {
+  return { description, content: { "application/json": { schema } } };
+}
+
+function error(description: string): Json {
+  return json(ref("Error"), description);
+}
+
+function query(name: string, description: string, schema: Json = { type: "string" }): Json {
+  return { name, in: "query", required: false, description, schema };
+}
+
+function nullable(type: string, extra: Json = {}): Json {
+  return { type: [type, "null"], ...extra };
+}
+
+const idParam: Json = { name: "id", in: "path", required: true, description: "The event id (the CloudEvent `id`).", schema: { type: "string" } };
+const sourceParam = query("source", "Narrows the id to one source, when several sources used the same id.");
+
+const schemas: Record<string, Json> = {
+  Error: {
+    type: "object",
+    required: ["error"],
+    properties: {
+      error: {
+        type: "object",
+        required: ["code", "message"],
+        properties: {
+          code: { type: "string", examples: ["invalid_event", "payload_too_large", "not_found", "unauthorized"] },
+          message: { type: "string", description: "What was wrong and how to fix it." },
+          field: { type: "string", description: "The field, query parameter or header at fault." },
+        },
+      },
+    },
+  },
+  Delivery: {
+    type: "object",
+    properties: {
+      name: { type: "string" },
+      status: { enum: ["pending", "processing", "delivered", "failed"] },
+      attempts: { type: "integer" },
+      lastError: nullable("string"),
+      nextAttemptAt: nullable("string", { format: "date-time" }),
+      deliveredAt: nullable("string", { format: "date-time" }),
+    },
+  },
+  Event: {
+    type: "object",
+    description: "A stored event with its status and per-destination deliveries.",
+    properties: {
+      id: { type: "string" },
+      type: { type: "string" },
+      source: { type: "string" },
+      specversion: { const: "1.0" },
+      subject: nullable("string"),
+      time: nullable("string", { format: "date-time" }),
+      datacontenttype: nullable("string"),
+      dataschema: nullable("string"),
+      extensions: { type: "object", additionalProperties: { type: ["string", "integer", "boolean"] } },
+      data: { description: "The event data (any JSON value); absent when the event has none." },
+      status: { enum: ["pending", "processing", "published", "failed"] },
+      attempts: { type: "integer" },
+      maxRetries: nullable("integer"),
+      lastError: nullable("string"),
+      orderingKey: nullable("string"),
+      scheduledAt: nullable("string", { format: "date-time" }),
+      createdAt: { type: "string", format: "date-time" },
+      publishedAt: nullable("string", { format: "date-time" }),
+      deliveries: { type: "array", items: ref("Delivery") },
+    },
+  },
+  EventList: {
+    type: "object",
+    properties: {
+      events: { type: "array", items: ref("Event") },
+      nextCursor: nullable("string", { description: "Pass as `cursor` for the next page; null on the last one." }),
+    },
+  },
+  NewEvent: {
+    type: "object",
+    required: ["type", "source"],
+    additionalProperties: false,
+    properties: {
+      type: { type: "string", minLength: 1 },
+      source: { type: "string", minLength: 1 },
+      data: { description: "Any JSON value." },
+      id: { type: "string", description: "Defaults to a random UUID; publishing the same source + id again stores nothing new." },
+      subject: { type: "string" },
+      time: { type: "string", format: "date-time" },
+      datacontenttype: { type: "string" },
+      dataschema: { type: "string" },
+      extensions: { type: "object", additionalProperties: { type: ["string", "integer", "boolean"] } },
+      scheduledAt: { type: "string", format: "date-time", description: "Nothing is delivered before this time." },
+      maxRetries: { type: "integer", minimum: 0, maximum: 1000 },
+      orderingKey: { type: "string", minLength: 1, maxLength: 1024 },
+    },
+  },
+  CloudEvent: {
+    type: "object",
+    description: "A CloudEvent in the JSON format; attributes other than the core ones are extensions.",
+    required: ["specversion", "id", "source", "type"],
+    properties: {
+      specversion: { const: "1.0" },
+      id: { type: "string", minLength: 1 },
+      source: { type: "string", minLength: 1 },
+      type: { type: "string", minLength: 1 },
+      subject: { type: "string" },
+      time: { type: "string", format: "date-time" },
+      datacontenttype: { type: "string" },
+      dataschema: { type: "string" },
+      data: { description: "Any JSON value (data_base64 is refused)." },
+    },
+    additionalProperties: { type: ["string", "integer", "boolean"] },
+  },
+  Stats: {
+    type: "object",
+    properties: {
+      pending: { type: "integer" },
+      processing: { type: "integer" },
+      published: { type: "integer" },
+      failed: { type: "integer" },
+      oldestDueAgeMs: { type: "integer", description: "How long the oldest due event has waited; a growing figure means the workers cannot keep up." },
+    },
+  },
+};
+
+/**
+ * The OpenAPI 3.1 description of the router's routes, served at `GET /openapi.json`.
+ *
+ * @example
+ * ```ts
+ * const doc = openApiDocument({ basePath: "/outbox", securePublish: true, secureRead: true });
+ * ```
+ */
+export function openApiDocument(options: OpenApiOptions): Json {
+  const security = (secure: boolean): Json => (secure ? { security: [{ bearer: [] }] } : { security: [] });
+  const unauthorized = (secure: boolean): Json => (secure ? { 401: error("Missing or wrong bearer token.") } : {});
+  const read = (op: Json): Json => ({ ...op, ...security(options.secureRead), responses: { ...(op.responses as Json), ...unauthorized(options.secureRead) } });
+  const write = (op: Json): Json => ({ ...op, ...security(options.securePublish), responses: { ...(op.responses as Json), ...unauthorized(options.securePublish) } });
+  const one = json(ref("Event"), "The stored event.");
+  const published = json(
+    { oneOf: [ref("Event"), { type: "object", properties: { events: { type: "array", items: ref("Event") } } }] },
+    "The stored event, or `{ events }` in request order for a batch.",
+  );
+  return {
+    openapi: "3.1.0",
+    info: {
+      title: "pg-dispatch outbox",
+      version: "1",
+      description: "Publish events to a PostgreSQL transactional outbox and follow their delivery. Errors are `{ error: { code, message, field? } }`.",
+    },
+    servers: [{ url: options.basePath || "/" }],
+    components: { schemas, securitySchemes: { bearer: { type: "http", scheme: "bearer" } } },
+    paths: {
+      "/events": {
+        post: write({
+          operationId: "publishEvent",
+          summary: "Publish an event, a CloudEvent (structured or binary mode), or a batch in one transaction.",
+          description: "Binary mode: CloudEvent attributes in percent-encoded `ce-*` headers, the JSON data as the body. A repeated source + id answers 200 with the event already stored.",
+          requestBody: {
+            required: true,
+            content: {
+              "application/json": { schema: { oneOf: [ref("NewEvent"), { type: "array", items: ref("NewEvent") }] } },
+              "application/cloudevents+json": { schema: ref("CloudEvent") },
+              "application/cloudevents-batch+json": { schema: { type: "array", items: ref("CloudEvent") } },
+            },
+          },
+          responses: {
+            201: { ...published, description: "Stored; `Location` points at the event (a batch answers `{ events }`).", headers: { Location: { schema: { type: "string" } } } },
+            200: { ...published, description: "Already stored under this source + id: the existing event (a batch answers `{ events }`)." },
+            400: error("The body is not JSON, or not an event object."),
+            413: error("The body or the event data is over the size limit."),
+            415: error("An unsupported content type, or non-JSON data in binary mode."),
+            422: error("An invalid event attribute or option; `field` names it."),
+          },
+        }),
+        get: read({
+          operationId: "listEvents",
+          summary: "List events, newest first, a page at a time.",
+          parameters: [
+            query("status", "Only events with this status.", { enum: ["pending", "processing", "published", "failed"] }),
+            query("type", "Only events of this type."),
+            query("source", "Only events from this source."),
+            query("limit", "Page size, 1 to 1000 (default 100).", { type: "integer", minimum: 1, maximum: 1000 }),
+            query("cursor", "The `nextCursor` of the previous page."),
+          ],
+          responses: { 200: json(ref("EventList"), "One page of events."), 400: error("A bad filter, limit or cursor.") },
+        }),
+      },
+      "/events/{id}": {
+        get: read({
+          operationId: "getEvent",
+          summary: "An event with its status and per-destination deliveries.",
+          parameters: [idParam, sourceParam],
+          responses: { 200: one, 404: error("No such event."), 409: error("Several sources used this id; pass `source`.") },
+        }),
+      },
+      "/events/{id}/retry": {
+        post: write({
+          operationId: "retryEvent",
+          summary: "Make the event's failed deliveries due now, with a fresh retry budget.",
+          parameters: [idParam, sourceParam],
+          responses: { 200: json(ref("Event"), "The event after the retry (unchanged when nothing had failed)."), 404: error("No such event."), 409: error("Several sources used this id; pass `source`.") },
+        }),
+      },
+      "/stats": {
+        get: read({ operationId: "stats", summary: "Event counts by status and the age of the oldest due event.", responses: { 200: json(ref("Stats"), "The figures.") } }),
+      },
+      "/health": {
+        get: read({
+          operationId: "health",
+          summary: "Whether the database answers.",
+          responses: { 200: json({ type: "object", properties: { status: { const: "ok" } } }, "The database answered."), 503: error("The database did not answer.") },
+        }),
+      },
+      "/openapi.json": {
+        get: read({ operationId: "openapi", summary: "This document.", responses: { 200: { description: "The OpenAPI document." } } }),
+      },
+    },
+  };
+}

@@ -1,0 +1,167 @@
+import type { EventInput, ExtensionValue } from "../../src/event.ts";
+import { isJson, mediaType, parseJson, readBody } from "./body.ts";
+import { RequestError } from "./errors.ts";
+
+/** How a publish request was written. */
+export type PublishForm = "json" | "structured" | "binary" | "batch";
+
+/** A publish request read into event inputs for the Outbox. */
+export interface PublishRequest {
+  form: PublishForm;
+  inputs: EventInput[];
+  /** True when the caller sent a list, so the answer is a list too. */
+  batch: boolean;
+  /** Maps a field named by the core (`type`, `data.x`) to the one the caller wrote (`ce-type`, `body`). */
+  rename(field: string): string;
+}
+
+const STRUCTURED = "application/cloudevents+json";
+const BATCH = "application/cloudevents-batch+json";
+/** CloudEvent attributes that are EventInput fields; every other attribute is an extension. */
+const ATTRIBUTES = new Set(["id", "source", "type", "subject", "time", "datacontenttype", "dataschema", "data"]);
+
+/**
+ * Reads a publish request in any of its four forms: a plain JSON event (or a JSON array of them), a structured-mode
+ * CloudEvent, a CloudEvents batch, or a binary-mode CloudEvent (`ce-*` headers, data as the body). Refuses, before
+ * anything is written, what cannot be stored: other content types, non-JSON data, binary (`data_base64`) data, and
+ * spec versions other than 1.0.
+ *
+ * @example
+ * ```ts
+ * const { inputs, batch } = await parsePublish(c.req.raw, 1_048_576);
+ * ```
+ */
+export async function parsePublish(request: Request, maxBodyBytes: number): Promise<PublishRequest> {
+  const media = mediaType(request.headers.get("content-type"));
+  if (media === STRUCTURED) {
+    const body = parseJson(await readBody(request, maxBodyBytes), "body");
+    return { form: "structured", inputs: [structured(body, "")], batch: false, rename: unwrapExtension };
+  }
+  if (media === BATCH) {
+    const body = parseJson(await readBody(request, maxBodyBytes), "body");
+    if (!Array.isArray(body)) throw shape("A CloudEvents batch is a JSON array of events.");
+    return { form: "batch", inputs: body.map((e, i) => structured(e, `[${i}].`)), batch: true, rename: unwrapExtension };
+  }
+  if (isBinary(request.headers)) return await binary(request, media, maxBodyBytes);
+  if (media === "application/json") {
+    const body = parseJson(await readBody(request, maxBodyBytes), "body");
+    if (Array.isArray(body)) return { form: "json", inputs: body.map((e, i) => plain(e, `[${i}]`)), batch: true, rename: same };
+    return { form: "json", inputs: [plain(body, "body")], batch: false, rename: same };
+  }
+  throw new RequestError(
+    415,
+    "unsupported_media_type",
+    `Cannot publish a ${media ? `"${media}"` : "body without Content-Type"}: send application/json, ${STRUCTURED}, ${BATCH}, or a binary-mode CloudEvent (ce-* headers).`,
+    "content-type",
+  );
+}
+
+function plain(value: unknown, where: string): EventInput {
+  if (!isObject(value)) throw shape(`Each event (${where}) must be a JSON object with at least type, source and data.`);
+  return value as unknown as EventInput;
+}
+
+/** A structured-mode CloudEvent: attributes at the top level, extensions beside them. */
+function structured(value: unknown, prefix: string): EventInput {
+  if (!isObject(value)) throw shape(`A CloudEvent ${prefix ? `(${prefix.slice(0, -1)}) ` : ""}must be a JSON object.`);
+  const { specversion, data_base64, ...attributes } = value;
+  checkSpecversion(specversion, `${prefix}specversion`);
+  if (data_base64 !== undefined) {
+    throw new RequestError(422, "invalid_data", "Binary data (data_base64) cannot be stored; send the data as JSON in `data`.", `${prefix}data_base64`);
+  }
+  const input: Record<string, unknown> = {};
+  const extensions: Record<string, unknown> = {};
+  for (const [name, v] of Object.entries(attributes)) {
+    // JSON format: a null attribute is an absent one (but null data is the JSON value null).
+    if (v === null && name !== "data") continue;
+    if (ATTRIBUTES.has(name)) input[name] = v;
+    else extensions[name] = v;
+  }
+  if (Object.keys(extensions).length) input.extensions = extensions as Record<string, ExtensionValue>;
+  return input as unknown as EventInput;
+}
+
+function isBinary(headers: Headers): boolean {
+  for (const name of headers.keys()) if (name.startsWith("ce-")) return true;
+  return false;
+}
+
+/** A binary-mode CloudEvent: attributes in percent-encoded `ce-*` headers, datacontenttype in Content-Type, data as the body. */
+async function binary(request: Request, media: string, maxBodyBytes: number): Promise<PublishRequest> {
+  const input: Record<string, unknown> = {};
+  const extensions: Record<string, ExtensionValue> = {};
+  let specversion: string | undefined;
+  for (const [header, raw] of request.headers) {
+    if (!header.startsWith("ce-")) continue;
+    const name = header.slice(3);
+    const value = percentDecode(raw);
+    if (name === "specversion") specversion = value;
+    else if (name === "datacontenttype") continue; // Content-Type carries it in binary mode.
+    else if (ATTRIBUTES.has(name) && name !== "data") input[name] = value;
+    else extensions[name] = value;
+  }
+  checkSpecversion(specversion, "ce-specversion");
+  if (Object.keys(extensions).length) input.extensions = extensions;
+  const bytes = await readBody(request, maxBodyBytes);
+  if (bytes.byteLength > 0) {
+    if (!isJson(media)) {
+      throw new RequestError(
+        415,
+        "unsupported_media_type",
+        `The outbox stores JSON data only, and this body is ${media ? `"${media}"` : "untyped"}; send it as application/json (or a +json type).`,
+        "content-type",
+      );
+    }
+    input.data = parseJson(bytes, "body");
+    input.datacontenttype = request.headers.get("content-type");
+  }
+  return { form: "binary", inputs: [input as unknown as EventInput], batch: false, rename: toHeader };
+}
+
+function checkSpecversion(value: unknown, field: string): void {
+  if (value === "1.0") return;
+  throw new RequestError(
+    422,
+    "invalid_event",
+    value === undefined
+      ? `${field} is missing; CloudEvents must say specversion "1.0".`
+      : `${field} must be "1.0" (the version this outbox stores), got ${JSON.stringify(value)}.`,
+    field,
+  );
+}
+
+/**
+ * Decodes `%XX` runs that form valid UTF-8 and leaves anything else as it came: the binding says senders
+ * percent-encode, but some (the cloudevents SDK among them) send a bare `%` unencoded.
+ */
+export function percentDecode(value: string): string {
+  if (!value.includes("%")) return value;
+  return value.replace(/(?:%[0-9A-Fa-f]{2})+/g, (run) => {
+    try {
+      return decodeURIComponent(run);
+    } catch {
+      return run;
+    }
+  });
+}
+
+function same(field: string): string {
+  return field;
+}
+
+function unwrapExtension(field: string): string {
+  return field.startsWith("extensions.") ? field.slice("extensions.".length) : field;
+}
+
+function toHeader(field: string): string {
+  if (field === "data" || field.startsWith("data.") || field.startsWith("data[")) return "body";
+  return `ce-${unwrapExtension(field)}`;
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === "object" && !Array.isArray(value);
+}
+
+function shape(message: string): RequestError {
+  return new RequestError(400, "invalid_request", message, "body");
+}
