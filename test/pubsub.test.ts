@@ -96,9 +96,13 @@ describeEmulator("pubsub destination against the Pub/Sub emulator", () => {
   }, 90_000);
 
   afterAll(async () => {
-    await Promise.allSettled(cleanup.map((fn) => fn()));
-    await admin?.close();
-    await emulator?.stop();
+    try {
+      // Newest first: a worker stops before its schema is dropped.
+      for (const fn of cleanup.reverse()) await fn().catch(() => undefined);
+      await admin?.close();
+    } finally {
+      await emulator?.stop();
+    }
   }, 30_000);
 
   for (const transport of ["grpc", "rest"] as const) {

@@ -68,7 +68,15 @@ export async function startEmulator(): Promise<RunningEmulator> {
   child.stdout?.on("data", collect);
   child.stderr?.on("data", collect);
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-  const stop = () => stopGroup(child, exited);
+  // Should the test process end without stop(), do not leave a Java process behind.
+  function onExit(): void {
+    if (child.pid !== undefined && child.exitCode === null) signal(child.pid, "SIGKILL");
+  }
+  process.once("exit", onExit);
+  const stop = async () => {
+    await stopGroup(child, exited);
+    process.off("exit", onExit);
+  };
   const deadline = Date.now() + READY_DEADLINE_MS;
   while (!(await answers(host))) {
     if (child.exitCode !== null || child.signalCode !== null) {
