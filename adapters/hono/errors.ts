@@ -65,7 +65,7 @@ export function fieldOf(message: string): string | undefined {
 const FIELD_PATTERNS: Array<[RegExp, (match: string) => string | undefined]> = [
   [/^Unknown option "([^"]+)"/, (m) => m],
   [/required property '([^']+)'/, (m) => m],
-  [/^Invalid CloudEvent: invalid extension name: (\S+)/, (m) => `extensions.${m}`],
+  [/^Invalid CloudEvent: invalid extension name: ([^\s.]+)/, (m) => `extensions.${m}`],
   [/^Invalid CloudEvent: ([A-Za-z0-9_/]+) /, (m) => (m === "event" ? undefined : m.replace(/\//g, "."))],
   [/^Extension "([^"]+)"/, (m) => `extensions.${m}`],
   [/^Event data is /, () => "data"],

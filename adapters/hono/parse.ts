@@ -66,6 +66,7 @@ function structured(value: unknown, prefix: string): EventInput {
   if (!isObject(value)) throw shape(`A CloudEvent ${prefix ? `(${prefix.slice(0, -1)}) ` : ""}must be a JSON object.`);
   const { specversion, data_base64, ...attributes } = value;
   checkSpecversion(specversion, `${prefix}specversion`);
+  checkId(attributes.id, `${prefix}id`);
   if (data_base64 !== undefined) {
     throw new RequestError(422, "invalid_data", "Binary data (data_base64) cannot be stored; send the data as JSON in `data`.", `${prefix}data_base64`);
   }
@@ -101,6 +102,7 @@ async function binary(request: Request, media: string, maxBodyBytes: number): Pr
     else extensions[name] = value;
   }
   checkSpecversion(specversion, "ce-specversion");
+  checkId(input.id, "ce-id");
   if (Object.keys(extensions).length) input.extensions = extensions;
   const bytes = await readBody(request, maxBodyBytes);
   if (bytes.byteLength > 0) {
@@ -116,6 +118,12 @@ async function binary(request: Request, media: string, maxBodyBytes: number): Pr
     input.datacontenttype = request.headers.get("content-type");
   }
   return { form: "binary", inputs: [input as unknown as EventInput], batch: false, rename: toHeader };
+}
+
+/** A CloudEvent must carry its id; the SDK would quietly invent one, and a resend would then be stored twice. */
+function checkId(value: unknown, field: string): void {
+  if (typeof value === "string" && value.length > 0) return;
+  throw new RequestError(422, "invalid_event", `${field} is required in a CloudEvent: a non-empty string, the same on every resend.`, field);
 }
 
 function checkSpecversion(value: unknown, field: string): void {
