@@ -1,0 +1,152 @@
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import type { Sql } from "postgres";
+import { type DeliveredEvent, Outbox, type Worker } from "../mod.ts";
+import { connect, testOutbox, type TestOutbox, waitFor } from "./support/db.ts";
+
+let t: TestOutbox;
+const workers: Worker[] = [];
+beforeEach(async () => {
+  t = await testOutbox();
+});
+afterEach(async () => {
+  await Promise.all(workers.splice(0).map((w) => w.stop()));
+  await t.drop();
+});
+
+function start(worker: Worker): Promise<Worker> {
+  workers.push(worker);
+  return worker.start().then(() => worker);
+}
+
+/** The test's sql client, counting the claim statements that go through it. */
+function countingClaims(sql: Sql): { sql: Sql; claims: () => number } {
+  let claims = 0;
+  const proxy = new Proxy(sql, {
+    get(target, key, receiver) {
+      const value = Reflect.get(target, key, receiver);
+      if (key !== "unsafe") return value;
+      return (text: string, ...rest: unknown[]) => {
+        if (text.includes("for update skip locked")) claims++;
+        return (value as (...a: unknown[]) => unknown).call(target, text, ...rest);
+      };
+    },
+  });
+  return { sql: proxy, claims: () => claims };
+}
+
+describe("instant: a commit wakes the worker, with no polling", () => {
+  it("delivers a committed event at once although the safety sweep is minutes away", async () => {
+    const counter = countingClaims(t.sql);
+    const outbox = new Outbox({ sql: counter.sql, schema: t.schema, logger: t.outbox.logger });
+    const seen: DeliveredEvent[] = [];
+    outbox.register("user.created", (event) => void seen.push(event));
+    await start(outbox.worker({ sweepIntervalMs: 600_000 }));
+    await waitFor(() => counter.claims() >= 1, "the startup sweep");
+    const idleClaims = counter.claims();
+    const e = await t.outbox.publishEvent({ type: "user.created", source: "users", data: { user_id: 123 } });
+    await waitFor(() => seen.length === 1, "the handler to run", 5000);
+    expect(seen[0].id).toBe(e.id);
+    expect(seen[0].data).toEqual({ user_id: 123 });
+    // One claim for the notification, nothing else: no polling while idle.
+    expect(counter.claims() - idleClaims).toBeLessThanOrEqual(2);
+  });
+});
+
+describe("never lost: a notification missed while the listener was down is recovered on reconnect", () => {
+  it("sweeps on reconnect after its LISTEN connection is terminated", async () => {
+    // The worker logs in as its own role, so the test can hold its reconnection off while an event commits.
+    const role = `${t.schema}_worker`;
+    await t.sql.unsafe(`create role "${role}" login superuser`);
+    const workerSql = connect({ user: role, max: 2 });
+    try {
+      const seen: string[] = [];
+      const outbox = new Outbox({ sql: workerSql, schema: t.schema, logger: t.outbox.logger });
+      outbox.register("missed.event", (e) => void seen.push(e.id));
+      const worker = await start(outbox.worker({ sweepIntervalMs: 600_000 }));
+      await waitFor(async () => (await listenerPids(role)).length === 1, "the listener to connect");
+      // And the startup sweep is over (its last statement asks when the next event is due): the worker sleeps.
+      await waitFor(async () => (await t.sql.unsafe(
+        `select 1 from pg_stat_activity where usename = $1 and state = 'idle' and query like '%next_attempt_at > now()%'`,
+        [role],
+      )).length > 0, "the worker to go idle");
+
+      await t.sql.unsafe(`alter role "${role}" nologin`);
+      await t.sql.unsafe(`select pg_terminate_backend(pid) from pg_stat_activity where usename = $1 and query ilike 'listen%'`, [role]);
+      await waitFor(async () => (await listenerPids(role)).length === 0, "the listener to be gone");
+      // Nobody is listening, so the event's notification is lost. (Published without one: PostgreSQL may hand a
+      // brand-new listener notifications that are still in its queue, which would make this test pass by luck.)
+      const e = await t.outbox.publishEvent({ type: "missed.event", source: "test" }, { notify: false });
+      await t.sql.unsafe(`alter role "${role}" login`);
+
+      await waitFor(() => seen.includes(e.id), "the reconnect sweep to deliver the missed event", 10_000);
+      await worker.stop();
+    } finally {
+      await workerSql.end({ timeout: 1 });
+      await t.sql.unsafe(`drop role if exists "${role}"`);
+    }
+  });
+
+  async function listenerPids(role: string): Promise<number[]> {
+    const rows = await t.sql.unsafe(`select pid from pg_stat_activity where usename = $1 and query ilike 'listen%'`, [role]);
+    return rows.map((r) => r.pid as number);
+  }
+});
+
+describe("scheduling: nothing is delivered before its scheduledAt", () => {
+  it("sleeps until the scheduled time, then delivers", async () => {
+    const seen: Array<{ id: string; at: number }> = [];
+    t.outbox.register("reminder.send", (e) => void seen.push({ id: e.id, at: Date.now() }));
+    await start(t.outbox.worker({ sweepIntervalMs: 600_000 }));
+    const scheduledAt = new Date(Date.now() + 1500);
+    const later = await t.outbox.publishEvent({ type: "reminder.send", source: "reminders", scheduledAt });
+    const now = await t.outbox.publishEvent({ type: "reminder.send", source: "reminders" });
+    await waitFor(() => seen.length === 2, "both events", 10_000);
+    expect(seen[0].id).toBe(now.id);
+    expect(seen[1].id).toBe(later.id);
+    expect(seen[1].at).toBeGreaterThanOrEqual(scheduledAt.getTime() - 5);
+    const stored = await t.outbox.getEvent(later.id);
+    expect(stored?.scheduledAt?.getTime()).toBe(scheduledAt.getTime());
+  });
+});
+
+describe("graceful stop: no new claims; in-flight work finishes or is handed back", () => {
+  it("lets in-flight deliveries finish and records them", async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const started: string[] = [];
+    t.outbox.register("slow", async (e) => {
+      started.push(e.id);
+      await gate;
+    });
+    const worker = await start(t.outbox.worker({ stopTimeoutMs: 5000 }));
+    const e = await t.outbox.publishEvent({ type: "slow", source: "test" });
+    await waitFor(() => started.length === 1, "the delivery to start");
+    const stopping = worker.stop();
+    setTimeout(release, 50);
+    await stopping;
+    expect((await t.outbox.getEvent(e.id))?.status).toBe("published");
+    const after = await t.outbox.publishEvent({ type: "slow", source: "test" });
+    await new Promise((r) => setTimeout(r, 100));
+    expect(started).not.toContain(after.id);
+  });
+
+  it("hands back what does not finish in time, for another worker", async () => {
+    const started: string[] = [];
+    t.outbox.register("stuck", async (e, ctx) => {
+      started.push(e.id);
+      await new Promise((r) => ctx.signal.addEventListener("abort", r));
+    }, { name: "stuck" });
+    const worker = await start(t.outbox.worker({ stopTimeoutMs: 100, leaseMs: 60_000, handlerTimeoutMs: 30_000 }));
+    const e = await t.outbox.publishEvent({ type: "stuck", source: "test" });
+    await waitFor(() => started.length === 1, "the delivery to start");
+    await worker.stop();
+    const [row] = await t.sql.unsafe(`select status, lease, next_attempt_at <= now() as due from "${t.schema}".events where id = $1`, [e.id]);
+    expect(row).toMatchObject({ status: "pending", lease: null, due: true });
+
+    const other = await t.another();
+    const delivered: string[] = [];
+    other.register("stuck", (ev) => void delivered.push(ev.id), { name: "stuck" });
+    await start(other.worker());
+    await waitFor(() => delivered.includes(e.id), "another worker to deliver the handed-back event");
+  });
+});
