@@ -74,7 +74,7 @@ function report(err: unknown, command: CommandName | null): number {
     process.stderr.write(`pg-dispatch: ${err.message}\n\n${usage(err.command)}\n`);
     return 2;
   }
-  if (err instanceof DispatchError && err.code === "invalid_option") {
+  if (isInvalidOption(err)) {
     // A value the core refused (a bad schema name, a lease shorter than the handler timeout, a stale cursor).
     const help = command ? `pg-dispatch ${command} --help` : "pg-dispatch --help";
     process.stderr.write(`pg-dispatch: ${err.message}\nSee ${help}.\n`);
@@ -82,6 +82,15 @@ function report(err: unknown, command: CommandName | null): number {
   }
   process.stderr.write(`pg-dispatch: ${err instanceof CliError ? err.message : oneLine(err)}\n`);
   return 1;
+}
+
+/**
+ * A DispatchError("invalid_option"), matched by shape: under Bun and Deno the CLI runs the .ts sources while a config
+ * module may have imported the built JS, so the same error can come from another copy of the class.
+ */
+function isInvalidOption(err: unknown): err is Error {
+  return err instanceof DispatchError ? err.code === "invalid_option"
+    : err instanceof Error && err.name === "DispatchError" && (err as { code?: unknown }).code === "invalid_option";
 }
 
 /** True when this file is the program being run, not a module imported from `pg-dispatch/cli`. */

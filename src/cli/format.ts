@@ -30,7 +30,7 @@ export function formatEvent(e: EventRecord, now = Date.now()): string {
     d.name,
     d.status,
     String(d.attempts),
-    d.status === "delivered" ? when(d.deliveredAt, now) : d.status === "pending" ? when(d.nextAttemptAt, now) : "-",
+    d.status === "delivered" ? when(d.deliveredAt, now) : d.status === "pending" ? when(d.nextAttemptAt, now, "due now") : "-",
     d.lastError ? clip(d.lastError, 80) : "-",
   ]);
   return `${head}\n\n${table(["DESTINATION", "STATUS", "ATTEMPTS", "DELIVERED / NEXT ATTEMPT", "LAST ERROR"], rows)}`;
@@ -65,8 +65,8 @@ export function formatStats(s: Stats): string {
 }
 
 /** `2024-05-01 12:00:00Z (3m ago)`: absolute for logs and tickets, relative for the reader. */
-export function when(date: Date | null, now = Date.now()): string {
-  if (!date) return "-";
+export function when(date: Date | null, now = Date.now(), absent = "-"): string {
+  if (!date) return absent;
   const iso = date.toISOString().replace("T", " ").replace(/\.\d{3}Z$/, "Z");
   const delta = date.getTime() - now;
   if (Math.abs(delta) < 1000) return `${iso} (now)`;

@@ -1,6 +1,6 @@
 import process from "node:process";
 import { jsonLogger, type Logger } from "../logger.ts";
-import type { WorkerOptions } from "../worker.ts";
+import type { Worker, WorkerOptions } from "../worker.ts";
 import { integer, type Invocation, oneOf } from "./args.ts";
 import { CliError, type Loaded, oneLine } from "./config.ts";
 
@@ -33,7 +33,14 @@ async function run({ outbox, origin }: Loaded, options: WorkerOptions, logger: L
     // published: a misconfigured worker would silently swallow the outbox.
     throw new CliError(`Config module ${origin} registers no destinations; register handlers before exporting the outbox.`);
   }
-  const worker = outbox.worker(options);
+  let worker: Worker;
+  try {
+    worker = outbox.worker(options);
+  } catch (err) {
+    // The Worker names its options (leaseMs); the user typed flags (--lease-ms).
+    if (err instanceof Error) err.message = FLAGS.reduce((m, [flag, key]) => m.replaceAll(key, `--${flag}`), err.message);
+    throw err;
+  }
   const signalled = new Promise<string>((resolve) => {
     let stopping = false;
     const onSignal = (signal: string) => {
