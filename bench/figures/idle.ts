@@ -1,0 +1,38 @@
+// Database transactions per second while the worker has nothing to do, from pg_stat_database.xact_commit of the
+// bench's own database (nothing else connects to it), minus the one transaction of the first reading itself.
+import type { Sql } from "postgres";
+import type { Peer } from "../peers/peer.ts";
+import { sleep } from "../support.ts";
+
+/** What the worker is waiting for while it is measured. */
+export type IdleCase = "empty" | "uncommitted" | "none";
+
+/**
+ * Committed transactions per second over `seconds` with `peer`'s worker running (or none, the control), when the
+ * queue is empty, or while another transaction holds an uncommitted publish (its NOTIFY pending until commit).
+ */
+export async function idleRate(sql: Sql, peer: Peer | null, seconds: number, idle: IdleCase, settleS = 2.5): Promise<number> {
+  let rollback: (() => Promise<void>) | null = null;
+  if (peer) {
+    await peer.reset();
+    await peer.start(() => {});
+    if (idle === "uncommitted") rollback = await peer.holdUncommitted();
+  }
+  try {
+    // Backends flush their statistics at most once a second: let start-up traffic land before the first reading.
+    await sleep(settleS * 1000);
+    const a = await commits(sql);
+    await sleep(seconds * 1000);
+    const b = await commits(sql);
+    return (b - a - 1) / seconds;
+  } finally {
+    await rollback?.();
+    await peer?.stop();
+  }
+}
+
+async function commits(sql: Sql): Promise<number> {
+  // Each autocommit statement reads a fresh statistics snapshot.
+  const [row] = await sql`select xact_commit::float8 as n from pg_stat_database where datname = current_database()`;
+  return row.n as number;
+}

@@ -1,0 +1,38 @@
+// Worker memory: resident set size of a process that runs only one peer, just before its worker starts on a
+// pre-loaded queue and after the last outcome is written. The run script starts this file as a child process:
+//   node dist/bench/figures/memory.js <pg-dispatch|graphile-worker|raw SQL> <count> <database url>
+import { pathToFileURL } from "node:url";
+import { dispatchPeer } from "../peers/dispatch.ts";
+import { graphilePeer } from "../peers/graphile.ts";
+import type { Peer } from "../peers/peer.ts";
+import { rawPeer } from "../peers/raw.ts";
+import { rssMb, until } from "../support.ts";
+
+/** RSS in MB before and after dispatching `count` pre-loaded events. */
+export async function memory(peer: Peer, count: number): Promise<{ before: number; after: number }> {
+  await peer.reset();
+  await peer.preload(count);
+  let handled = 0;
+  const before = rssMb();
+  await peer.start(() => handled++);
+  await until(() => handled >= count, `${count} events`, 300_000, 5);
+  await until(async () => (await peer.unfinished()) === 0, "every outcome written", 60_000, 5);
+  const after = rssMb();
+  await peer.stop();
+  return { before, after };
+}
+
+/** The peer factories by name, for the child process. */
+export const PEERS: Record<string, (url: string) => Peer> = {
+  "pg-dispatch": dispatchPeer,
+  "graphile-worker": graphilePeer,
+  "raw SQL": rawPeer,
+};
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const [name, count, url] = process.argv.slice(2);
+  const peer = PEERS[name](url);
+  const result = await memory(peer, Number(count));
+  await peer.close();
+  process.stdout.write(JSON.stringify(result) + "\n");
+}

@@ -1,0 +1,133 @@
+// The bench: every figure of issue 6 for pg-dispatch, graphile-worker and raw SQL, side by side in one run.
+//   npm run bench              full: medians of 3 runs (about 8 minutes)
+//   npm run bench -- --quick   reduced, one run, under a minute (CI smoke test; nobody judges the numbers)
+//   options: --runs=N, --only=publish,bulk,dispatch,latency,idle,memory
+import { execFileSync } from "node:child_process";
+import { availableParallelism, loadavg } from "node:os";
+import { fileURLToPath } from "node:url";
+import postgres from "postgres";
+import { benchDatabase } from "./db.ts";
+import { bulkRate } from "./figures/bulk.ts";
+import { dispatchRate, startSink } from "./figures/dispatch.ts";
+import { idleRate } from "./figures/idle.ts";
+import { latency } from "./figures/latency.ts";
+import { publishRate } from "./figures/publish.ts";
+import { dispatchPeer } from "./peers/dispatch.ts";
+import { graphilePeer } from "./peers/graphile.ts";
+import type { Peer } from "./peers/peer.ts";
+import { rawPeer } from "./peers/raw.ts";
+import { median } from "./support.ts";
+import { D, G, R, type RowSpec, table, type Values } from "./table.ts";
+
+const args = process.argv.slice(2);
+const quick = args.includes("--quick");
+const runs = Number(args.find((a) => a.startsWith("--runs="))?.slice(7) ?? (quick ? 1 : 3));
+const only = args.find((a) => a.startsWith("--only="))?.slice(7).split(",");
+const size = quick
+  ? { publishS: 1, bulk: 3_000, dispatch: 2_000, webhook: 500, latencyS: 1, idleS: 1, settle: 1.1, memory: 2_000 }
+  : { publishS: 5, bulk: 50_000, dispatch: 20_000, webhook: 20_000, latencyS: 10, idleS: 20, settle: 2.5, memory: 20_000 };
+const k = (n: number): string => (n >= 1000 ? `${n / 1000}k` : String(n));
+
+const ROWS: RowSpec[] = [
+  { key: "publish", label: "publish, 1 event/tx, 8 producers", unit: "events/s", better: "up", target: ">= 0.9x raw, >= 2.5x graphile", met: (v) => v[D] >= 0.9 * v[R] && v[D] >= 2.5 * v[G] },
+  { key: "bulk", label: "bulk publish, chunks of 1,000", unit: "events/s", better: "up", target: ">= 0.7x raw, >= 2.5x graphile", met: (v) => v[D] >= 0.7 * v[R] && v[D] >= 2.5 * v[G] },
+  { key: "dispatch1", label: `dispatch ${k(size.dispatch)} pre-loaded, no-op handler`, unit: "events/s", better: "up", target: ">= 1.3x graphile", met: (v) => v[D] >= 1.3 * v[G] },
+  { key: "dispatch2", label: "... 2 destinations per event", unit: "events/s", better: "none", target: "report" },
+  { key: "dispatch4", label: "... 4 destinations per event", unit: "events/s", better: "none", target: "report" },
+  { key: "webhook", label: `dispatch ${k(size.webhook)} to a webhook (keep-alive sink)`, unit: "events/s", better: "up", target: "report" },
+  { key: "p50", label: "commit-to-handler latency at 100/s, p50", unit: "ms", better: "down", target: "<= 1.0 and < graphile", met: (v) => v[D] <= 1 && v[D] < v[G] },
+  { key: "p99", label: "commit-to-handler latency at 100/s, p99", unit: "ms", better: "down", target: "<= 4 and < graphile", met: (v) => v[D] <= 4 && v[D] < v[G] },
+  { key: "idle", label: "transactions/s, worker idle", unit: "tx/s", better: "down", target: "<= 0.1", met: (v) => v[D] <= 0.1 },
+  { key: "pending", label: "transactions/s, idle, uncommitted publish open", unit: "tx/s", better: "down", target: "0", met: (v) => v[D] <= 0 },
+  { key: "control", label: "transactions/s, no worker (noise floor)", unit: "tx/s", better: "none", target: "-" },
+  { key: "rssBefore", label: `worker RSS before a ${k(size.memory)} run`, unit: "MB", better: "none", target: "-" },
+  { key: "rssAfter", label: `worker RSS after a ${k(size.memory)} run`, unit: "MB", better: "none", target: "flat (<= +15%)", met: (v) => v[D] <= 1.15 * medians.get("rssBefore")![D] },
+];
+
+const results = new Map<string, Record<string, number[]>>();
+function record(key: string, peer: string, value: number): void {
+  const row = results.get(key) ?? {};
+  (row[peer] ??= []).push(value);
+  results.set(key, row);
+  process.stderr.write(`  ${key.padEnd(10)} ${peer.padEnd(16)} ${value.toFixed(2)}\n`);
+}
+async function measure(key: string, peer: Peer, run: () => Promise<number>): Promise<void> {
+  try {
+    record(key, peer.name, await run());
+  } catch (err) {
+    process.stderr.write(`  ${key} ${peer.name} failed: ${(err as Error).stack ?? err}\n`);
+    record(key, peer.name, NaN);
+  }
+}
+const wants = (figure: string): boolean => !only || only.includes(figure);
+
+const started = Date.now();
+const db = await benchDatabase();
+const meter = postgres(db.url, { max: 1, onnotice: () => {} });
+const [{ version }] = await meter`select current_setting('server_version') as version`;
+const peers = [dispatchPeer(db.url), graphilePeer(db.url), rawPeer(db.url)];
+const [dispatch, graphile] = peers;
+try {
+  if (wants("idle")) {
+    // First, on an untouched database (no autovacuum work pending), one run each: these are counts, not rates.
+    process.stderr.write("idle\n");
+    for (const peer of [dispatch, graphile]) {
+      await measure("idle", peer, () => idleRate(meter, peer, size.idleS, "empty", size.settle));
+      await measure("pending", peer, () => idleRate(meter, peer, size.idleS, "uncommitted", size.settle));
+    }
+    // Last: autovacuum visits a new database soon after it is created, and that would count here.
+    await measure("control", dispatch, () => idleRate(meter, null, size.idleS, "none", size.settle));
+  }
+  const sink = await startSink();
+  for (let r = 0; r < runs; r++) {
+    const order = peers.map((_, i) => peers[(i + r) % peers.length]);
+    process.stderr.write(`run ${r + 1} of ${runs}\n`);
+    for (const peer of order) {
+      if (wants("publish")) await measure("publish", peer, () => publishRate(peer, size.publishS));
+      if (wants("bulk")) await measure("bulk", peer, () => bulkRate(peer, size.bulk));
+      if (wants("dispatch")) {
+        await measure("dispatch1", peer, () => dispatchRate(peer, size.dispatch));
+        if (peer === dispatch) {
+          await measure("dispatch2", peer, () => dispatchRate(peer, size.dispatch, { destinations: 2 }));
+          await measure("dispatch4", peer, () => dispatchRate(peer, size.dispatch, { destinations: 4 }));
+        }
+        if (peer !== peers[2]) await measure("webhook", peer, () => dispatchRate(peer, size.webhook, { webhookUrl: sink.url }, sink));
+      }
+      if (wants("latency") && peer !== peers[2]) {
+        let p99 = NaN;
+        await measure("p50", peer, async () => {
+          const l = await latency(peer, size.latencyS);
+          p99 = l.p99;
+          return l.p50;
+        });
+        record("p99", peer.name, p99);
+      }
+    }
+  }
+  await sink.close();
+  if (wants("memory")) {
+    process.stderr.write("memory (child processes)\n");
+    const script = fileURLToPath(new URL("./figures/memory.js", import.meta.url));
+    for (const peer of peers) {
+      await measure("rssBefore", peer, async () => {
+        const out = execFileSync(process.execPath, [script, peer.name, String(size.memory), db.url], { encoding: "utf8" });
+        const { before, after } = JSON.parse(out.trim().split("\n").pop()!);
+        record("rssAfter", peer.name, after);
+        return before;
+      });
+    }
+  }
+} finally {
+  for (const peer of peers) await peer.close().catch(() => {});
+  await meter.end({ timeout: 2 });
+  await db.close();
+}
+
+const medians = new Map<string, Values>();
+for (const [key, byPeer] of results) {
+  medians.set(key, Object.fromEntries(Object.entries(byPeer).map(([p, v]) => [p, median(v)])));
+}
+const load = loadavg().map((x) => x.toFixed(2)).join(" ");
+console.log(`pg-dispatch bench${quick ? " (--quick)" : ""}: ${runs === 1 ? "one run" : `medians of ${runs} runs`}, ${Math.round((Date.now() - started) / 1000)} s`);
+console.log(`machine: ${availableParallelism()} cores, PostgreSQL ${version} (${db.where}), Node ${process.version}, load average after the run ${load}\n`);
+console.log(table(ROWS, medians));
