@@ -8,6 +8,7 @@ import { percentEncode } from "../adapters/webhook/binding.ts";
 import { MAX_RETRY_AFTER_MS } from "../adapters/webhook/outcome.ts";
 import type { DeliveryContext, Destination } from "../src/destination.ts";
 import { DeliveryError, DispatchError } from "../src/errors.ts";
+import { testOutbox, waitFor } from "./support/db.ts";
 
 // ---------------------------------------------------------------------------------------------------------------
 // A real HTTP receiver on 127.0.0.1 that records every request and counts TCP connections.
@@ -488,8 +489,12 @@ describe("options", () => {
 });
 
 describe("connection reuse", () => {
+  // Bodies past ~16 KiB pin an undici connection until they are read (cancelling one closes it), so these tests
+  // fail when the webhook leaves response bodies unread.
+  const LARGE = "ok ".repeat(11_000);
+
   it("sends 50 sequential deliveries over a handful of connections", async () => {
-    const r = await receiver((_req, res) => res.writeHead(200, { "content-type": "text/plain" }).end("ok ".repeat(100)));
+    const r = await receiver((_req, res) => res.writeHead(200, { "content-type": "text/plain" }).end(LARGE));
     const dest = webhook({ url: r.url, secret: SECRET });
     for (let i = 0; i < 50; i++) await dest.deliver(sampleEvent({ id: `reuse-${i}` }), ctx(dest));
     expect(r.requests).toHaveLength(50);
@@ -497,10 +502,88 @@ describe("connection reuse", () => {
   });
 
   it("reuses connections after error responses too", async () => {
-    const r = await receiver((_req, res) => res.writeHead(500).end("nope ".repeat(50)));
+    const r = await receiver((_req, res) => res.writeHead(500).end(LARGE));
     const dest = webhook({ url: r.url });
     for (let i = 0; i < 20; i++) await deliverError(dest, sampleEvent());
     expect(r.requests).toHaveLength(20);
     expect(r.connections).toBeLessThanOrEqual(2);
+  });
+});
+
+describe("independent destinations: fan-out through the worker (real PostgreSQL)", () => {
+  it("retries only the failing endpoint; the healthy one sees the event exactly once", async () => {
+    const healthy = await receiver();
+    let recovered = false;
+    const flaky = await receiver((_req, res) => {
+      if (recovered) res.writeHead(200).end();
+      else res.writeHead(500).end("down for maintenance");
+    });
+    const t = await testOutbox({ retry: { maxRetries: 10, baseDelayMs: 20, maxDelayMs: 100 } });
+    // A short safety sweep: this file tests the webhook, not the worker's wake-up timing (a retry falling due
+    // between the claim and the next-due query can otherwise wait for the sweep; reported to the core).
+    const worker = t.outbox.worker({ sweepIntervalMs: 500 });
+    try {
+      t.outbox.register("order.*", webhook({ url: healthy.url, name: "healthy", secret: SECRET }));
+      t.outbox.register("order.*", webhook({ url: flaky.url, name: "flaky", secret: SECRET }));
+      await worker.start();
+      const published = await t.outbox.publishEvent({ type: "order.created", source: "shop", data: { orderId: 7 } });
+
+      // While the flaky endpoint fails: one delivery delivered, the other pending with the HTTP error as lastError.
+      const midway = await waitFor(async () => {
+        const e = await t.outbox.getEvent(published.id);
+        const d = e?.deliveries.find((x) => x.name === "flaky");
+        return d && d.attempts >= 3 ? e : null;
+      }, "two retries at the failing endpoint");
+      const byName = Object.fromEntries(midway.deliveries.map((d) => [d.name, d]));
+      expect(byName.healthy).toMatchObject({ status: "delivered", attempts: 1 });
+      expect(byName.flaky.status).not.toBe("failed");
+      expect(byName.flaky.lastError).toBe(`HTTP 500 from ${flaky.url}: down for maintenance`);
+
+      // Once the endpoint recovers the event is published, and the healthy endpoint was never sent it again.
+      recovered = true;
+      const done = await waitFor(async () => {
+        const e = await t.outbox.getEvent(published.id);
+        return e?.status === "published" ? e : null;
+      }, "the event to be published");
+      const flakyDelivery = done.deliveries.find((d) => d.name === "flaky")!;
+      expect(flakyDelivery.status).toBe("delivered");
+      expect(flakyDelivery.attempts).toBeGreaterThanOrEqual(4);
+      expect(flaky.requests).toHaveLength(flakyDelivery.attempts);
+      expect(healthy.requests).toHaveLength(1);
+      // Every attempt carries the same identity, so the consumer can de-duplicate.
+      const ids = new Set([...healthy.requests, ...flaky.requests].flatMap((r) => [r.headers["ce-id"], r.headers["webhook-id"]]));
+      expect([...ids]).toEqual([published.id]);
+      for (const r of flaky.requests) expect(() => new Webhook(SECRET).verify(r.body, flat(r.headers))).not.toThrow();
+    } finally {
+      await worker.stop();
+      await t.drop();
+    }
+  });
+
+  it("a permanent failure (410) fails that delivery at once, with the status in lastError", async () => {
+    const healthy = await receiver();
+    const gone = await receiver((_req, res) => res.writeHead(410).end("this hook was deleted"));
+    const t = await testOutbox({ retry: { maxRetries: 10, baseDelayMs: 20, maxDelayMs: 100 } });
+    // A short safety sweep: this file tests the webhook, not the worker's wake-up timing (a retry falling due
+    // between the claim and the next-due query can otherwise wait for the sweep; reported to the core).
+    const worker = t.outbox.worker({ sweepIntervalMs: 500 });
+    try {
+      t.outbox.register("order.*", webhook({ url: healthy.url, name: "healthy" }));
+      t.outbox.register("order.*", webhook({ url: gone.url, name: "gone" }));
+      await worker.start();
+      const published = await t.outbox.publishEvent({ type: "order.created", source: "shop", data: { orderId: 8 } });
+      const e = await waitFor(async () => {
+        const got = await t.outbox.getEvent(published.id);
+        return got?.status === "failed" ? got : null;
+      }, "the event to fail");
+      const byName = Object.fromEntries(e.deliveries.map((d) => [d.name, d]));
+      expect(byName.healthy).toMatchObject({ status: "delivered", attempts: 1 });
+      expect(byName.gone).toMatchObject({ status: "failed", attempts: 1, lastError: `HTTP 410 from ${gone.url}: this hook was deleted` });
+      expect(gone.requests).toHaveLength(1);
+      expect(healthy.requests).toHaveLength(1);
+    } finally {
+      await worker.stop();
+      await t.drop();
+    }
   });
 });
