@@ -4,9 +4,13 @@
 //   bun test/conformance.ts
 //   node dist/test/conformance.js          (after `tsc -p tsconfig.conformance.json`; Node 20 cannot run .ts)
 //
-// Needs DATABASE_URL; adds a Pub/Sub topic when PUBSUB_EMULATOR_HOST is set. Works in a fresh schema and drops it.
+// Covers the core, the webhook and the Hono router (served by the runtime's own HTTP server: Deno.serve, Bun.serve,
+// @hono/node-server). Needs DATABASE_URL; adds a Pub/Sub topic when PUBSUB_EMULATOR_HOST is set (gRPC transport;
+// CONFORMANCE_PUBSUB_TRANSPORT=rest for the fetch one). Works in a fresh schema and drops it.
 // Plain code on purpose (no test framework): it prints each step, and exits non-zero with the reason on a mismatch.
+import { Hono } from "hono";
 import postgres from "postgres";
+import { outboxRouter } from "../adapters/hono.ts";
 import { pubsub } from "../adapters/pubsub.ts";
 import { webhook } from "../adapters/webhook.ts";
 import { type DeliveredEvent, type EventRecord, Outbox } from "../mod.ts";
@@ -15,6 +19,7 @@ import { env, exit, runtime, runtimeVersion, serve, type Served } from "./suppor
 
 const SCENARIO_DEADLINE_MS = 60_000;
 const PROJECT = "conformance";
+const TOKEN = "conformance-token";
 
 class Mismatch extends Error {}
 
@@ -130,16 +135,35 @@ async function scenario(): Promise<void> {
     const flaky = await outbox.publishEvent({ type: "conf.flaky", source: "conformance", data: { n: 3 } });
     same(committed.status, "pending", "status of a new event");
 
+    // The Hono router, served by this runtime's own HTTP server: publish one event through it.
+    const app = new Hono();
+    app.route("/outbox", outboxRouter(outbox, { auth: { token: TOKEN } }));
+    const api = await serve((request) => app.fetch(request));
+    servers.push(api);
+    const auth = { authorization: `Bearer ${TOKEN}` };
+    const posted = await fetch(`${api.url}/outbox/events`, {
+      method: "POST",
+      headers: { ...auth, "content-type": "application/json" },
+      body: JSON.stringify({ type: "conf.router", source: "conformance", data: { via: "router" } }),
+    });
+    const postedBody = await posted.json() as { id: string; status: string };
+    same(posted.status, 201, `POST /outbox/events status (body ${JSON.stringify(postedBody)})`);
+    same(postedBody.status, "pending", "status of the event published through the router");
+    const unauthorized = await fetch(`${api.url}/outbox/events/${postedBody.id}`);
+    await unauthorized.body?.cancel();
+    same(unauthorized.status, 401, "GET /outbox/events/:id without a token");
+    step(`router served at ${api.url}/outbox: published one event, refused a request without a token`);
+
     worker = outbox.worker({ concurrency: 4, sweepIntervalMs: 1000 });
     await worker.start();
     step("worker started");
 
-    const ids = [committed.id, scheduled.id, flaky.id];
+    const ids = [committed.id, scheduled.id, flaky.id, postedBody.id];
     const finished = await waitFor(async () => {
       const records = await Promise.all(ids.map((id) => outbox!.getEvent(id)));
       return records.every((r) => r && (r.status === "published" || r.status === "failed")) ? records as EventRecord[] : null;
-    }, "the committed, scheduled and flaky events to finish", 20_000);
-    const [c, s, f] = finished;
+    }, "the committed, scheduled, flaky and router events to finish", 20_000);
+    const [c, s, f, r] = finished;
 
     // Every status through getEvent.
     for (const record of finished) {
@@ -153,6 +177,7 @@ async function scenario(): Promise<void> {
       check(record.publishedAt instanceof Date, `publishedAt of ${record.type} is not a Date`);
     }
     same(c.data, { item: "kept" }, "data of the committed event");
+    same(r.data, { via: "router" }, "data of the event published through the router");
     const flakyDelivery = f.deliveries.find((d) => d.name === "flaky")!;
     same(flakyDelivery.attempts, 2, "attempts of the failing-then-succeeding delivery");
     same(flakyAttempts, [1, 2], "ctx.attempt seen by the failing-then-succeeding handler");
@@ -171,6 +196,25 @@ async function scenario(): Promise<void> {
     check(scheduledHook.at >= scheduledAt.getTime(), `the scheduled event reached the webhook ${scheduledAt.getTime() - scheduledHook.at} ms early`);
     step("handler and webhook each got every event once, the scheduled one not before its time, the rolled-back one never");
 
+    // Every status through the router too: the same records as getEvent, as JSON.
+    for (const record of finished) {
+      const answer = await fetch(`${api.url}/outbox/events/${encodeURIComponent(record.id)}`, { headers: auth });
+      const body = await answer.json() as { status: string; deliveries: { name: string; status: string; attempts: number }[] };
+      same(answer.status, 200, `GET /outbox/events/${record.id} status`);
+      same(body.status, record.status, `router status of ${record.type}`);
+      same(
+        body.deliveries.map((d) => [d.name, d.status, d.attempts]).sort(),
+        record.deliveries.map((d) => [d.name, d.status, d.attempts]).sort(),
+        `router deliveries of ${record.type}`,
+      );
+    }
+    const missing = await fetch(`${api.url}/outbox/events/${encodeURIComponent(rolledBackId)}`, { headers: auth });
+    await missing.body?.cancel();
+    same(missing.status, 404, "GET /outbox/events/:id of the rolled-back event");
+    const routerStats = await (await fetch(`${api.url}/outbox/stats`, { headers: auth })).json() as { published: number };
+    same(routerStats.published, ids.length, "published count from GET /outbox/stats");
+    step("router: every status matches getEvent, the rolled-back event is 404, stats agree");
+
     if (emulatorHost) {
       const pulled: string[] = [];
       await waitFor(async () => {
@@ -188,7 +232,7 @@ async function scenario(): Promise<void> {
     check(!worker.running, "worker.running is still true after stop()");
     step(`worker stopped gracefully in ${Date.now() - stopStarted} ms`);
     const stats = await outbox.stats();
-    same([stats.pending, stats.processing, stats.failed, stats.published], [0, 0, 0, 3], "stats pending/processing/failed/published");
+    same([stats.pending, stats.processing, stats.failed, stats.published], [0, 0, 0, ids.length], "stats pending/processing/failed/published");
   } finally {
     await worker?.stop().catch(() => {});
     await sql.unsafe(`drop schema if exists "${schema}" cascade`).catch(() => {});

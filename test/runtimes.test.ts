@@ -1,0 +1,136 @@
+// One codebase, three runtimes: the conformance scenario (test/conformance.ts) under Node (built JS), Deno and Bun,
+// the CLI worker under each, and the npm tarball installed into fresh Node and Bun projects.
+import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { Outbox } from "../mod.ts";
+import { connect, schemaName, waitFor } from "./support/db.ts";
+import { emulatorAvailable, type RunningEmulator, startEmulator } from "./support/emulator.ts";
+
+const ROOT = join(import.meta.dirname, "..");
+const BIN = join(ROOT, "node_modules", ".bin");
+const DENO = join(BIN, "deno");
+const BUN = join(BIN, "bun");
+const TSC = join(BIN, "tsc");
+const run = promisify(execFile);
+
+interface Outcome {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  output: string;
+}
+
+/** Runs a command to completion (or the deadline), collecting stdout and stderr together. */
+function runCommand(command: string, args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs: number }): Promise<Outcome> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { cwd: options.cwd ?? ROOT, env: options.env ?? process.env, stdio: ["ignore", "pipe", "pipe"] });
+    let output = "";
+    child.stdout.on("data", (chunk: Buffer) => (output += chunk));
+    child.stderr.on("data", (chunk: Buffer) => (output += chunk));
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      output += `\n[killed after ${options.timeoutMs} ms]`;
+    }, options.timeoutMs);
+    child.once("error", reject);
+    child.once("close", (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, output });
+    });
+  });
+}
+
+/** How each runtime runs a TypeScript entry point of this repository (Node: the built JS under dist/). */
+const RUNTIMES = {
+  node: (entry: string) => ({ command: process.execPath, args: [join(ROOT, "dist", entry.replace(/\.ts$/, ".js"))] }),
+  deno: (entry: string) => ({ command: DENO, args: ["run", "-A", join(ROOT, entry)] }),
+  bun: (entry: string) => ({ command: BUN, args: [join(ROOT, entry)] }),
+};
+type RuntimeName = keyof typeof RUNTIMES;
+const NAMES = Object.keys(RUNTIMES) as RuntimeName[];
+
+let emulator: RunningEmulator | null = null;
+
+beforeAll(async () => {
+  // Node 20 cannot run .ts: build the scenario (and everything it imports) into dist/.
+  await run(TSC, ["-p", "tsconfig.conformance.json"], { cwd: ROOT });
+  await run(TSC, ["-p", "tsconfig.build.json"], { cwd: ROOT });
+  if (emulatorAvailable()) emulator = await startEmulator();
+}, 120_000);
+
+afterAll(async () => {
+  await emulator?.stop();
+});
+
+describe("the conformance scenario passes on every runtime", () => {
+  test.each(NAMES)("%s", async (name) => {
+    const { command, args } = RUNTIMES[name]("test/conformance.ts");
+    const outcome = await runCommand(command, args, { timeoutMs: 90_000 });
+    expect(outcome.code, `conformance on ${name} failed:\n${outcome.output}`).toBe(0);
+    expect(outcome.output).toMatch(new RegExp(`PASSED on ${name}`));
+    if (emulator) expect(outcome.output).toContain("Pub/Sub subscription received every event");
+  }, 120_000);
+});
+
+describe("the CLI worker starts, delivers and stops cleanly with SIGTERM on every runtime", () => {
+  const schema = schemaName("cli");
+  const sql = connect();
+  const outbox = new Outbox({ sql, schema, logger: { debug() {}, info() {}, warn() {}, error() {} } });
+
+  beforeAll(async () => {
+    await outbox.migrate();
+  });
+
+  afterAll(async () => {
+    await sql.unsafe(`drop schema if exists "${schema}" cascade`);
+    await sql.end({ timeout: 1 });
+  });
+
+  test.each(NAMES)("%s", async (name) => {
+    const { command, args } = RUNTIMES[name]("src/cli.ts");
+    const child = spawn(command, [...args, "worker", "--config", "test/fixtures/dispatch.config.mjs"], {
+      cwd: ROOT,
+      env: { ...process.env, PGD_CLI_SCHEMA: schema },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let output = "";
+    child.stdout.on("data", (chunk: Buffer) => (output += chunk));
+    child.stderr.on("data", (chunk: Buffer) => (output += chunk));
+    const closed = new Promise<{ code: number | null; signal: string | null }>((resolve) =>
+      child.once("close", (code, signal) => resolve({ code, signal }))
+    );
+    try {
+      await waitFor(() => /worker started/.test(output) || child.exitCode !== null, `the ${name} CLI worker to start`, 30_000);
+      expect(output, `the ${name} CLI worker did not start`).toMatch(/worker started/);
+      // The config's handler refuses an event meant for another runtime, so "published" means this process delivered.
+      const event = await outbox.publishEvent({ type: "cli.ping", source: "runtimes-test", data: { runtime: name } });
+      const done = await waitFor(async () => {
+        const e = await outbox.getEvent(event.id);
+        return e && e.status !== "pending" && e.status !== "processing" ? e : null;
+      }, `the ${name} CLI worker to deliver an event`, 20_000);
+      expect(done.status, JSON.stringify(done.deliveries)).toBe("published");
+      child.kill("SIGTERM");
+      const exit = await withDeadline(closed, 20_000, `the ${name} CLI worker to exit after SIGTERM:\n${output}`);
+      expect(exit, output).toEqual({ code: 0, signal: null });
+      expect(output).toMatch(/"stopping".*"SIGTERM"|SIGTERM.*stopping/);
+    } finally {
+      killIfRunning(child);
+    }
+  }, 60_000);
+});
+
+function killIfRunning(child: ChildProcess): void {
+  if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+}
+
+async function withDeadline<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`Timed out after ${ms} ms waiting for ${what}`)), ms))),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
