@@ -226,6 +226,7 @@ describe("POST /events: plain JSON", () => {
     await refusal(await post({ source: "s" }), 422, "invalid_event", "type");
     await refusal(await post({ type: "", source: "s" }), 422, "invalid_event", "type");
     await refusal(await post({ type: "a", source: "s", colour: "red" }), 422, "invalid_option", "colour");
+    await refusal(await post({ type: "a", source: "s", id: "" }), 422, "invalid_event", "id");
     await refusal(await post({ type: "a", source: "s", time: "yesterday" }), 422, "invalid_event", "time");
     await refusal(await post({ type: "a", source: "s", scheduledAt: "soon" }), 422, "invalid_option", "scheduledAt");
     await refusal(await post({ type: "a", source: "s", maxRetries: -1 }), 422, "invalid_option", "maxRetries");

@@ -58,6 +58,8 @@ export async function parsePublish(request: Request, maxBodyBytes: number): Prom
 
 function plain(value: unknown, where: string): EventInput {
   if (!isObject(value)) throw shape(`Each event (${where}) must be a JSON object with at least type, source and data.`);
+  // The core turns an empty id into a random one, so a resend would be stored twice.
+  if (value.id !== undefined) checkId(value.id, "id");
   return value as unknown as EventInput;
 }
 
@@ -120,7 +122,7 @@ async function binary(request: Request, media: string, maxBodyBytes: number): Pr
   return { form: "binary", inputs: [input as unknown as EventInput], batch: false, rename: toHeader };
 }
 
-/** A CloudEvent must carry its id; the SDK would quietly invent one, and a resend would then be stored twice. */
+/** A CloudEvent must carry its id: the SDK would quietly invent one for a missing or empty id, and a resend would then be stored twice. */
 function checkId(value: unknown, field: string): void {
   if (typeof value === "string" && value.length > 0) return;
   throw new RequestError(422, "invalid_event", `${field} is required in a CloudEvent: a non-empty string, the same on every resend.`, field);
