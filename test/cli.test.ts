@@ -1,0 +1,325 @@
+// The real CLI, built and run as a child process, as `npx pg-dispatch` runs it: node dist/src/cli.js.
+// The worker round trip also runs on Bun and Deno from the .ts sources.
+import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { pathToFileURL } from "node:url";
+import { promisify } from "node:util";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { type EventRecord, PermanentError } from "../mod.ts";
+import { connect, databaseUrl, schemaName, type TestOutbox, testOutbox, waitFor } from "./support/db.ts";
+
+const ROOT = resolve(import.meta.dirname, "..");
+const CLI = join(ROOT, "dist/src/cli.js");
+const BIN = join(ROOT, "node_modules/.bin");
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the CLI to completion. */
+function cli(args: string[], env: Record<string, string | undefined> = {}): Promise<Run> {
+  return finished(start(["node", CLI], args, env));
+}
+
+function start(command: string[], args: string[], env: Record<string, string | undefined> = {}): ChildProcess {
+  return spawn(command[0], [...command.slice(1), ...args], {
+    cwd: ROOT,
+    env: { ...process.env, DATABASE_URL: databaseUrl(), NO_COLOR: "1", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+}
+
+function finished(child: ChildProcess): Promise<Run> & { child: ChildProcess; output: () => string } {
+  let stdout = "";
+  let stderr = "";
+  child.stdout!.on("data", (d) => (stdout += d));
+  child.stderr!.on("data", (d) => (stderr += d));
+  const done = new Promise<Run>((resolve, reject) => {
+    child.on("error", reject);
+    child.on("close", (code) => resolve({ code, stdout, stderr }));
+  });
+  return Object.assign(done, { child, output: () => stdout + stderr });
+}
+
+/** The JSON a `--json` run printed. */
+function json<T>(run: Run): T {
+  expect(run.stderr).toBe("");
+  expect(run.code).toBe(0);
+  return JSON.parse(run.stdout) as T;
+}
+
+const postgresUrl = pathToFileURL(join(ROOT, "node_modules/postgres/src/index.js")).href;
+const modUrl = pathToFileURL(join(ROOT, "dist/mod.js")).href;
+
+/** A config module as a user writes one: it builds the Outbox, registers handlers, and exports it. */
+let configs = 0;
+function configModule(dir: string, schema: string, log: string, body?: string): string {
+  const file = join(dir, `dispatch-${++configs}.config.mjs`);
+  writeFileSync(
+    file,
+    `import { appendFileSync } from "node:fs";
+import postgres from ${JSON.stringify(postgresUrl)};
+import { Outbox } from ${JSON.stringify(modUrl)};
+
+const sql = postgres(process.env.DATABASE_URL, { onnotice: () => {} });
+export const outbox = new Outbox({ sql, schema: ${JSON.stringify(schema)} });
+${body ?? `outbox.register("cli.test", function record(event) {
+  appendFileSync(${JSON.stringify(log)}, event.id + "\\n");
+});`}
+`,
+  );
+  return file;
+}
+
+let dir: string;
+
+beforeAll(async () => {
+  await promisify(execFile)("npm", ["run", "build"], { cwd: ROOT });
+  expect(existsSync(CLI)).toBe(true);
+  dir = mkdtempSync(join(tmpdir(), "pg-dispatch-cli-"));
+}, 120_000);
+
+afterAll(() => {
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+describe("migrate creates the outbox tables in a fresh schema", () => {
+  const schema = schemaName("cli");
+  const sql = connect();
+  afterAll(async () => {
+    await sql.unsafe(`drop schema if exists "${schema}" cascade`);
+    await sql.end();
+  });
+
+  test("applies the migrations once, then finds nothing to do", async () => {
+    const first = await cli(["migrate", "--schema", schema]);
+    expect(first.stderr).toBe("");
+    expect(first.code).toBe(0);
+    expect(first.stdout).toContain(`Applied migration 1 to schema "${schema}"`);
+    const [row] = await sql`select to_regclass(${`"${schema}".events`}) is not null as ready`;
+    expect(row.ready).toBe(true);
+
+    expect(json<{ schema: string; applied: number[] }>(await cli(["migrate", "--schema", schema, "--json"]))).toEqual({
+      schema,
+      applied: [],
+    });
+  });
+
+  test("the other commands say to migrate first when the tables are missing", async () => {
+    const run = await cli(["stats", "--schema", schemaName("cli_none")]);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/outbox tables are missing .* run pg-dispatch migrate first/);
+  });
+});
+
+describe("worker delivers with the config module's destinations and stops gracefully on SIGTERM", () => {
+  let t: TestOutbox;
+  beforeAll(async () => (t = await testOutbox()));
+  afterAll(async () => await t.drop());
+
+  const runtimes: [string, string[]][] = [
+    ["node (built)", ["node", CLI]],
+    ["bun", [join(BIN, "bun"), join(ROOT, "src/cli.ts")]],
+    ["deno", [join(BIN, "deno"), "run", "-A", join(ROOT, "src/cli.ts")]],
+  ];
+  test.each(runtimes)("%s", async (_name, command) => {
+    const log = join(dir, `delivered-${_name.split(" ")[0]}.txt`);
+    const config = configModule(dir, t.schema, log);
+    const worker = finished(start(command, ["worker", "--config", config, "--concurrency", "4", "--log-level", "info"]));
+    try {
+      await waitFor(() => worker.output().includes("worker started") || worker.child.exitCode !== null, "worker start", 20_000);
+      expect(worker.child.exitCode, worker.output()).toBe(null);
+      const event = await t.outbox.publishEvent({ type: "cli.test", source: "cli", data: { n: 1 } });
+      await waitFor(() => existsSync(log) && readFileSync(log, "utf8").includes(event.id), "the handler to run", 10_000);
+      await waitFor(async () => (await t.outbox.getEvent(event.id))?.status === "published", "published status");
+
+      worker.child.kill("SIGTERM");
+      const run = await worker;
+      expect(run.code, run.stderr).toBe(0);
+      expect(run.stderr).toBe("");
+      const lines = run.stdout.trim().split("\n").map((l) => JSON.parse(l) as { level: string; msg: string });
+      expect(lines.map((l) => l.msg)).toEqual(expect.arrayContaining(["worker started", "stopping", "worker stopped"]));
+      expect(lines.at(-1)?.msg).toBe("worker stopped");
+    } finally {
+      if (worker.child.exitCode === null) worker.child.kill("SIGKILL");
+    }
+  }, 60_000);
+
+  test("refuses a config that registers no destinations (it would mark every event published)", async () => {
+    const config = configModule(dir, t.schema, "", "// nothing registered");
+    const run = await cli(["worker", "--config", config]);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/registers no destinations/);
+  });
+});
+
+describe("status, events, retry and stats show what the database holds", () => {
+  let t: TestOutbox;
+  let ok: EventRecord;
+  let bad: EventRecord;
+  let args: string[];
+
+  beforeAll(async () => {
+    t = await testOutbox();
+    args = ["--schema", t.schema];
+    t.outbox.register("cli.ok", function audit() {});
+    t.outbox.register("cli.bad", function mailer() {
+      throw new PermanentError("SMTP refused the message");
+    });
+    ok = await t.outbox.publishEvent({ type: "cli.ok", source: "shop", data: { n: 1 } });
+    bad = await t.outbox.publishEvent({ type: "cli.bad", source: "shop", data: { n: 2 } });
+    const worker = t.outbox.worker();
+    await worker.start();
+    await waitFor(async () => (await t.outbox.getEvent(bad.id))?.status === "failed", "the failing event to fail");
+    await waitFor(async () => (await t.outbox.getEvent(ok.id))?.status === "published", "the good event to publish");
+    await worker.stop();
+  });
+  afterAll(async () => await t.drop());
+
+  test("status <id> shows the event and each delivery", async () => {
+    const human = await cli(["status", bad.id, ...args]);
+    expect(human.code).toBe(0);
+    expect(human.stdout).toMatch(new RegExp(`id:\\s+${bad.id}`));
+    expect(human.stdout).toMatch(/status:\s+failed/);
+    expect(human.stdout).toMatch(/DESTINATION\s+STATUS\s+ATTEMPTS/);
+    expect(human.stdout).toMatch(/mailer\s+failed\s+1\s+-\s+SMTP refused the message/);
+
+    const record = json<EventRecord>(await cli(["status", bad.id, ...args, "--json"]));
+    const stored = (await t.outbox.getEvent(bad.id))!;
+    expect(record.status).toBe(stored.status);
+    expect(record.deliveries).toEqual(JSON.parse(JSON.stringify(stored.deliveries)));
+
+    const missing = await cli(["status", "no-such-id", ...args]);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toBe(`pg-dispatch: No event with id "no-such-id".\n`);
+  });
+
+  test("events lists newest first, filters by status, and pages with a cursor", async () => {
+    const human = await cli(["events", ...args]);
+    expect(human.code).toBe(0);
+    const lines = human.stdout.trim().split("\n");
+    expect(lines[0]).toMatch(/^ID\s+TYPE\s+SOURCE\s+STATUS\s+ATTEMPTS\s+CREATED\s+LAST ERROR$/);
+    expect(lines[1]).toMatch(new RegExp(`^${bad.id}\\s+cli.bad\\s+shop\\s+failed\\s+1\\s.*mailer: SMTP refused`));
+    expect(lines[2]).toMatch(new RegExp(`^${ok.id}\\s+cli.ok\\s+shop\\s+published\\s+1\\s.*-$`));
+
+    const failed = json<{ events: EventRecord[] }>(await cli(["events", "--status", "failed", ...args, "--json"]));
+    expect(failed.events.map((e) => e.id)).toEqual([bad.id]);
+
+    const first = await cli(["events", "--limit", "1", ...args]);
+    const next = first.stdout.match(/More: pg-dispatch (events .*)$/m);
+    expect(next, first.stdout).not.toBe(null);
+    const second = json<{ events: EventRecord[] }>(await cli([...next![1].split(" "), "--json"]));
+    expect(second.events.map((e) => e.id)).toEqual([ok.id]);
+  });
+
+  test("retry <id> makes the failed delivery due again and says so", async () => {
+    const human = await cli(["retry", bad.id, ...args]);
+    expect(human.code).toBe(0);
+    expect(human.stdout.trim()).toBe(`Retrying mailer for event ${bad.id}: due now.`);
+    const after = (await t.outbox.getEvent(bad.id))!;
+    expect(after.status).toBe("pending");
+    expect(after.deliveries).toMatchObject([{ name: "mailer", status: "pending", attempts: 0 }]);
+
+    const again = json<{ retried: string[]; event: EventRecord }>(await cli(["retry", bad.id, ...args, "--json"]));
+    expect(again.retried).toEqual([]);
+    expect(again.event.status).toBe("pending");
+    expect((await cli(["retry", ok.id, ...args])).stdout).toMatch(/has no failed deliveries \(status published\); nothing to retry/);
+  });
+
+  test("stats counts by status, in words and in JSON", async () => {
+    const expected = await t.outbox.stats();
+    const stats = json<typeof expected>(await cli(["stats", ...args, "--json"]));
+    expect({ ...stats, oldestDueAgeMs: 0 }).toEqual({ ...expected, oldestDueAgeMs: 0 });
+    const human = await cli(["stats", ...args]);
+    expect(human.code).toBe(0);
+    for (const status of ["pending", "processing", "published", "failed"] as const) {
+      expect(human.stdout).toMatch(new RegExp(`^${status}:\\s+${stats[status]}$`, "m"));
+    }
+  });
+
+  test("a config module serves the read commands too", async () => {
+    const config = configModule(dir, t.schema, "");
+    const stats = json<{ published: number }>(await cli(["stats", "--config", config, "--json"]));
+    expect(stats.published).toBe((await t.outbox.stats()).published);
+  });
+});
+
+describe("bad command lines exit 2 with the usage on stderr", () => {
+  test.concurrent.for<[string[], RegExp, string]>([
+    [["frobnicate"], /Unknown command "frobnicate"/, "Usage: pg-dispatch <command>"],
+    [["events", "--colour", "red"], /Unknown option '--colour'/, "Usage: pg-dispatch events"],
+    [["events", "--limit", "lots"], /--limit must be a whole number from 1 to 1000, got "lots"/, "Usage: pg-dispatch events"],
+    [["events", "--status", "lost"], /--status must be one of pending, processing, published, failed/, "Usage: pg-dispatch events"],
+    [["status"], /status needs <id>/, "Usage: pg-dispatch status"],
+    [["retry", "a", "b"], /retry takes <id>, got "a" "b"/, "Usage: pg-dispatch retry"],
+    [["worker"], /worker needs --config <module>/, "Usage: pg-dispatch worker"],
+    [["worker", "--config", "x.mjs", "--concurrency", "0"], /--concurrency must be a whole number from 1/, "Usage: pg-dispatch worker"],
+    [["worker", "--config", "x.mjs", "--log-level", "loud"], /--log-level must be one of debug, info, warn, error/, "Usage: pg-dispatch worker"],
+    [["stats", "--config", "x.mjs", "--database-url", "postgres://x"], /either --config, or --database-url/, "Usage: pg-dispatch stats"],
+  ])("%j", async ([argv, message, usage], { expect }) => {
+    const run = await cli(argv);
+    expect(run.code).toBe(2);
+    expect(run.stdout).toBe("");
+    expect(run.stderr).toMatch(message);
+    expect(run.stderr).toContain(usage);
+  });
+
+  test("a value the core refuses (a bad schema name) exits 2 without the full usage", async () => {
+    const run = await cli(["stats", "--schema", "Bad-Name"]);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/^pg-dispatch: Invalid schema name "Bad-Name".*\nSee pg-dispatch stats --help\.\n$/);
+  });
+
+  test("--help prints a command's usage on stdout and exits 0", async () => {
+    const run = await cli(["worker", "--help"]);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain("--handler-timeout-ms");
+    const overview = await cli([]);
+    expect(overview.code).toBe(0);
+    expect(overview.stdout).toMatch(/^Usage: pg-dispatch <command>/);
+  });
+});
+
+describe("an unreachable database or a broken config module fails at once with one clear line", () => {
+  let closedUrl: string;
+  beforeAll(async () => {
+    const server = createServer();
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    const { port } = server.address() as { port: number };
+    await new Promise((r) => server.close(r));
+    closedUrl = `postgres://postgres@127.0.0.1:${port}/test`;
+  });
+
+  test("--database-url on a closed port", async () => {
+    const began = Date.now();
+    const run = await cli(["stats", "--database-url", closedUrl]);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/^pg-dispatch: Cannot reach the database \(postgres:\/\/postgres@127\.0\.0\.1:\d+\/test\): .*ECONNREFUSED.*\n$/);
+    expect(Date.now() - began).toBeLessThan(10_000); // not postgres.js's 30 s default connect timeout
+  });
+
+  test("the worker, when its config module's database is down", async () => {
+    const config = configModule(dir, schemaName("cli_down"), join(dir, "never.txt"));
+    const run = await cli(["worker", "--config", config], { DATABASE_URL: closedUrl });
+    expect(run.code).toBe(1);
+    expect(run.stdout).toBe("");
+    expect(run.stderr).toMatch(/^pg-dispatch: Cannot reach the database .*ECONNREFUSED/);
+  });
+
+  test("a missing config module, and one without an Outbox export", async () => {
+    const missing = await cli(["worker", "--config", "no/such/config.mjs"]);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/^pg-dispatch: Config module no\/such\/config\.mjs not found/);
+
+    const file = join(dir, "not-an-outbox.mjs");
+    writeFileSync(file, "export const settings = { concurrency: 4 };\n");
+    const wrong = await cli(["worker", "--config", file]);
+    expect(wrong.code).toBe(1);
+    expect(wrong.stderr).toMatch(/must export the configured Outbox as default or as `outbox` \(its exports: settings\)/);
+  });
+});
