@@ -18,8 +18,8 @@ export interface DispatchContext {
   lease: string;
   /** Milliseconds to add to the local clock to get the database's. */
   skewMs: number;
-  /** Aborted when the worker gives up on in-flight work. */
-  signal: AbortSignal;
+  /** The attempts in flight, so that a worker giving up on them can abort their signals. */
+  running: Set<AbortController>;
 }
 
 const MAX_ERROR_LENGTH = 2000;
@@ -84,8 +84,7 @@ function outcome(row: Row, destinations: Destination[], state: Record<string, St
 
 async function attempt(d: Destination, event: CloudEvent<unknown>, attempt: number, orderingKey: string | null, ctx: DispatchContext): Promise<void> {
   const controller = new AbortController();
-  const stop = () => controller.abort(ctx.signal.reason);
-  ctx.signal.addEventListener("abort", stop, { once: true });
+  ctx.running.add(controller);
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {
@@ -107,7 +106,7 @@ async function attempt(d: Destination, event: CloudEvent<unknown>, attempt: numb
     ]);
   } finally {
     clearTimeout(timer);
-    ctx.signal.removeEventListener("abort", stop);
+    ctx.running.delete(controller);
   }
 }
 

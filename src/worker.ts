@@ -68,7 +68,9 @@ export class Worker {
   readonly #retention: Retention | null;
   /** This worker's lease token: every event it holds carries it. */
   readonly #lease = crypto.randomUUID();
-  readonly #abort = new AbortController();
+  /** Attempts in flight; aborted when stop() gives up on them. */
+  readonly #attempts = new Set<AbortController>();
+  #abandoned = false;
 
   #listener: Listener | null = null;
   #running = false;
@@ -143,7 +145,9 @@ export class Worker {
     }
     const abandoned = [...this.#inFlight];
     if (abandoned.length) {
-      this.#abort.abort(new DispatchError("worker_stopped", "The worker stopped before this delivery finished."));
+      this.#abandoned = true;
+      const reason = new DispatchError("worker_stopped", "The worker stopped before this delivery finished.");
+      for (const attempt of this.#attempts) attempt.abort(reason);
       await this.#retrying(() => release(this.#deps.query, this.#deps.schema, abandoned, this.#lease), "release");
       this.#deps.logger.warn("released unfinished events", { count: abandoned.length });
     }
@@ -219,7 +223,7 @@ export class Worker {
       handlerTimeoutMs: this.#handlerTimeoutMs,
       lease: this.#lease,
       skewMs: this.#skewMs,
-      signal: this.#abort.signal,
+      running: this.#attempts,
     };
     dispatch(row, ctx).then(
       (outcome) => this.#finish(seq, outcome, row.ordering_key != null || outcome.next_attempt_at !== null),
@@ -233,7 +237,7 @@ export class Worker {
 
   /** `wake`: after writing, the loop should look again (a retry time was set, or an ordering key was freed). */
   #finish(seq: string, outcome: Outcome | null, wake: boolean): void {
-    if (outcome && !this.#abort.signal.aborted) {
+    if (outcome && !this.#abandoned) {
       this.#outcomes.push(outcome);
       if (wake) this.#wakeAfterFlush = true;
       this.#flushing ??= this.#flush();

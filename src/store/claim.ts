@@ -5,7 +5,7 @@ import type { Schema } from "../schema.ts";
  * Claims up to $1 due events for lease $2 lasting $3 ms. SKIP LOCKED lets any number of workers claim side by side;
  * the lease lives in next_attempt_at, so an event whose worker died becomes due again when the lease runs out.
  * An event with an ordering key waits until every earlier event with that key has nothing left to do.
- * Also returns the database clock, so the worker can schedule retries on the database's time, not its own.
+ * Also returns the database clock as the statement ends, so the worker can schedule retries on the database's time.
  */
 export function claimEvents(schema: Schema): string {
   const s = schema.quoted;
@@ -27,7 +27,7 @@ from due
 where e.seq = due.due_seq
 returning e.seq, e.id, e.source, e.type, e.specversion, e.subject, e.time, e.datacontenttype, e.dataschema,
   e.extensions::text as extensions, e.data::text as data, e.max_retries, e.ordering_key,
-  e.deliveries::text as deliveries, e.attempts, extract(epoch from now()) * 1000 as db_now`;
+  e.deliveries::text as deliveries, e.attempts, extract(epoch from clock_timestamp()) * 1000 as db_now`;
 }
 
 /** Claims a batch; see {@link claimEvents}. */
