@@ -40,6 +40,7 @@ const SPECS: Record<CommandName, { flags: Record<string, FlagSpec>; positionals:
       "lease-ms": { type: "string" },
       "sweep-interval-ms": { type: "string" },
       "handler-timeout-ms": { type: "string" },
+      "stop-timeout-ms": { type: "string" },
       "log-level": { type: "string" },
     },
     positionals: [],

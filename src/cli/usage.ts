@@ -21,6 +21,8 @@ Options:
   --lease-ms <ms>              how long a claim lasts before another worker may take it (default 30000)
   --sweep-interval-ms <ms>     the safety sweep for anything a notification missed (default 30000)
   --handler-timeout-ms <ms>    the longest one delivery may take (default 10000)
+  --stop-timeout-ms <ms>       on SIGTERM, how long in-flight deliveries may finish before they are handed back
+                               to other workers (default 10000); keep your process manager's stop timeout above it
   --log-level <level>          debug, info, warn or error (default info)`,
   migrate: `Usage: pg-dispatch migrate [connection] [--json]
 

@@ -7,12 +7,14 @@ import { CliError, type Loaded, oneLine } from "./config.ts";
 const LEVELS = ["debug", "info", "warn", "error"] as const;
 
 /** Worker flags: name, WorkerOptions key, bounds. The Worker itself checks how they relate (lease > timeout). */
-const FLAGS: [string, "concurrency" | "batchSize" | "leaseMs" | "sweepIntervalMs" | "handlerTimeoutMs", number, number][] = [
+type NumericOption = "concurrency" | "batchSize" | "leaseMs" | "sweepIntervalMs" | "handlerTimeoutMs" | "stopTimeoutMs";
+const FLAGS: [string, NumericOption, number, number][] = [
   ["concurrency", "concurrency", 1, 10_000],
   ["batch-size", "batchSize", 1, 10_000],
   ["lease-ms", "leaseMs", 1, 86_400_000],
   ["sweep-interval-ms", "sweepIntervalMs", 10, 86_400_000],
   ["handler-timeout-ms", "handlerTimeoutMs", 1, 86_400_000],
+  ["stop-timeout-ms", "stopTimeoutMs", 0, 86_400_000],
 ];
 
 /**
