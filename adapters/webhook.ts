@@ -6,40 +6,15 @@
  */
 import type { CloudEvent } from "cloudevents";
 import type { DeliveryContext, Destination } from "../src/destination.ts";
-import { DeliveryError, DispatchError, PermanentError } from "../src/errors.ts";
+import { DeliveryError, PermanentError } from "../src/errors.ts";
 import { binaryMessage, type HttpMessage, structuredMessage } from "./webhook/binding.ts";
 import { drainBody, failure } from "./webhook/outcome.ts";
+import { checkHeaders, reservedHeaders, validateOptions, type WebhookOptions } from "./webhook/options.ts";
 import { createSigner, type Signer } from "./webhook/sign.ts";
 
-/** Headers added to every request, or a function that returns them for one event. */
-export type WebhookHeaders =
-  | Record<string, string>
-  | ((event: CloudEvent<unknown>) => Record<string, string> | Promise<Record<string, string>>);
+export type { WebhookHeaders, WebhookOptions } from "./webhook/options.ts";
 
-/** Options of {@link webhook}. */
-export interface WebhookOptions {
-  /** The endpoint, an http or https URL. Redirects are not followed, so give the final URL. */
-  url: string | URL;
-  /**
-   * Standard Webhooks secret(s): base64, usually written `whsec_<base64>`. With several (key rotation) every
-   * request carries one signature per secret.
-   */
-  secret?: string | readonly string[];
-  /** CloudEvents content mode: `binary` (default; `ce-*` headers, data as body) or `structured` (the event as JSON). */
-  mode?: "binary" | "structured";
-  /** Extra headers: a fixed set, or a function of the event. They cannot replace `content-type`, `ce-*` or signing headers. */
-  headers?: WebhookHeaders;
-  /** Per-request timeout in milliseconds, covering the response body too. Default 10000. */
-  timeoutMs?: number;
-  /** The destination's name, which keys its delivery state. Default `webhook:<origin><pathname>`. */
-  name?: string;
-  /** Sent as `Authorization: Bearer <token>`; a function is called on every attempt, so it can refresh the token. */
-  bearerToken?: string | (() => string | Promise<string>);
-}
-
-const OPTION_KEYS = ["url", "secret", "mode", "headers", "timeoutMs", "name", "bearerToken"];
 const DEFAULT_TIMEOUT_MS = 10_000;
-const SIGNING_HEADERS = ["webhook-id", "webhook-timestamp", "webhook-signature"];
 
 /**
  * A destination that POSTs each event to `url`. 2xx means delivered. 3xx (redirects are not followed), 410 and other
@@ -51,7 +26,8 @@ const SIGNING_HEADERS = ["webhook-id", "webhook-timestamp", "webhook-signature"]
  * ```ts
  * import { webhook } from "pg-dispatch/webhook";
  *
- * outbox.register("order.*", webhook({ url: "https://hooks.example.com/orders", secret: process.env.WEBHOOK_SECRET! }));
+ * const secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"; // from your secret store
+ * outbox.register("order.*", webhook({ url: "https://hooks.example.com/orders", secret }));
  * outbox.register("user.created", webhook({
  *   url: "https://crm.example.com/events",
  *   mode: "structured",
@@ -61,7 +37,7 @@ const SIGNING_HEADERS = ["webhook-id", "webhook-timestamp", "webhook-signature"]
  * ```
  */
 export function webhook(options: WebhookOptions): Destination {
-  const url = validate(options);
+  const url = validateOptions(options);
   const target = url.origin + url.pathname; // never the query string: it may carry credentials
   const mode = options.mode ?? "binary";
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
@@ -80,7 +56,7 @@ export function webhook(options: WebhookOptions): Destination {
       } catch (err) {
         throw new DeliveryError(`The headers function of webhook ${target} threw: ${describe(err)}`, { cause: err });
       }
-      checkHeaders(custom, reserved, (msg) => new PermanentError(msg));
+      checkHeaders(custom, reserved, (msg) => new PermanentError(`The headers function of webhook ${target}: ${msg}`));
     } else custom = extra;
     if (bearerToken !== undefined) headers.set("authorization", `Bearer ${await token(bearerToken, target)}`);
     for (const [name, value] of Object.entries({ ...custom, ...message.headers })) headers.set(name, value);
@@ -94,13 +70,14 @@ export function webhook(options: WebhookOptions): Destination {
   return {
     name: options.name ?? `webhook:${target}`,
     async deliver(event: CloudEvent<unknown>, ctx: DeliveryContext): Promise<void> {
-      const message = mode === "structured" ? structuredMessage(event) : binaryMessage(event);
+      let message: HttpMessage;
       let headers: Headers;
       try {
+        message = mode === "structured" ? structuredMessage(event) : binaryMessage(event);
         headers = await requestHeaders(event, message);
       } catch (err) {
         if (err instanceof DeliveryError) throw err;
-        // Headers rejects values it cannot send (line breaks, non-Latin-1); the same event would fail every time.
+        // Data JSON cannot encode, or a header value HTTP cannot carry: the same event would fail every time.
         throw new PermanentError(`Cannot build the request to ${target}: ${describe(err)}`, { cause: err });
       }
 
@@ -119,11 +96,18 @@ export function webhook(options: WebhookOptions): Destination {
       try {
         let res: Response;
         try {
-          res = await fetch(href, { method: "POST", headers, body: message.body, redirect: "manual", signal: controller.signal });
+          res = await fetch(href, {
+            method: "POST",
+            headers,
+            body: message.body,
+            redirect: "manual",
+            signal: controller.signal,
+          });
         } catch (err) {
           if (timedOut) throw new DeliveryError(`No response from ${target} within ${timeoutMs} ms`, { cause: err });
           if (ctx.signal.aborted) {
-            throw new DeliveryError(`Delivery to ${target} was aborted: ${describe(ctx.signal.reason)}`, { cause: err });
+            const reason = describe(ctx.signal.reason);
+            throw new DeliveryError(`Delivery to ${target} was aborted: ${reason}`, { cause: err });
           }
           throw new DeliveryError(`Could not reach ${target}: ${describe(err)}`, { cause: err });
         }
@@ -137,79 +121,6 @@ export function webhook(options: WebhookOptions): Destination {
       }
     },
   };
-}
-
-function validate(options: WebhookOptions): URL {
-  if (typeof options !== "object" || options === null) {
-    throw new DispatchError("invalid_option", "webhook: pass an options object such as webhook({ url: \"https://...\" }).");
-  }
-  for (const key of Object.keys(options)) {
-    if (!OPTION_KEYS.includes(key)) {
-      throw new DispatchError("invalid_option", `webhook: unknown option "${key}"; the options are ${OPTION_KEYS.join(", ")}.`);
-    }
-  }
-  let url: URL;
-  try {
-    url = new URL(options.url);
-  } catch {
-    throw new DispatchError("invalid_option", `webhook: url must be an absolute http(s) URL, got ${JSON.stringify(String(options.url))}.`);
-  }
-  if (url.protocol !== "http:" && url.protocol !== "https:") {
-    throw new DispatchError("invalid_option", `webhook: url must use http or https, got "${url.protocol}".`);
-  }
-  if (url.username || url.password) {
-    throw new DispatchError("invalid_option", "webhook: url must not contain credentials; use bearerToken or headers instead.");
-  }
-  if (options.mode !== undefined && options.mode !== "binary" && options.mode !== "structured") {
-    throw new DispatchError("invalid_option", `webhook: mode must be "binary" or "structured", got ${JSON.stringify(options.mode)}.`);
-  }
-  const t = options.timeoutMs;
-  if (t !== undefined && (typeof t !== "number" || !Number.isFinite(t) || t <= 0)) {
-    throw new DispatchError("invalid_option", `webhook: timeoutMs must be a positive number of milliseconds, got ${String(t)}.`);
-  }
-  if (options.name !== undefined && (typeof options.name !== "string" || options.name.trim() === "")) {
-    throw new DispatchError("invalid_option", "webhook: name must be a non-empty string.");
-  }
-  const b = options.bearerToken;
-  if (b !== undefined && typeof b !== "function" && (typeof b !== "string" || b === "")) {
-    throw new DispatchError("invalid_option", "webhook: bearerToken must be a non-empty string or a function returning one.");
-  }
-  const h = options.headers;
-  if (h !== undefined && typeof h !== "function") {
-    if (typeof h !== "object" || h === null || Array.isArray(h)) {
-      throw new DispatchError("invalid_option", "webhook: headers must be an object of header names to values, or a function of the event.");
-    }
-    checkHeaders(h, reservedHeaders(options), (msg) => new DispatchError("invalid_option", `webhook: ${msg}`));
-  }
-  return url;
-}
-
-/** Header names the webhook sets itself; user headers may not replace them, or the request would lie. */
-function reservedHeaders(options: WebhookOptions): (name: string) => boolean {
-  const signing = options.secret !== undefined;
-  const bearer = options.bearerToken !== undefined;
-  return (name) => {
-    const n = name.toLowerCase();
-    return n === "content-type" || n === "content-length" || n.startsWith("ce-") ||
-      (signing && SIGNING_HEADERS.includes(n)) || (bearer && n === "authorization");
-  };
-}
-
-function checkHeaders(
-  headers: unknown,
-  reserved: (name: string) => boolean,
-  error: (message: string) => Error,
-): asserts headers is Record<string, string> {
-  if (typeof headers !== "object" || headers === null) throw error("headers must be an object of header names to values.");
-  for (const [name, value] of Object.entries(headers)) {
-    if (typeof value !== "string") throw error(`header "${name}" must be a string, got ${typeof value}.`);
-    if (reserved(name)) throw error(`header "${name}" is set by the webhook itself and cannot be overridden.`);
-  }
-  try {
-    new Headers(headers as Record<string, string>);
-  } catch (err) {
-    throw error(`headers are not valid HTTP headers: ${describe(err)}.`);
-  }
 }
 
 async function token(source: string | (() => string | Promise<string>), target: string): Promise<string> {

@@ -429,7 +429,18 @@ describe("headers and authorization", () => {
     const dest = webhook({ url: r.url, secret: SECRET, headers: () => ({ "webhook-signature": "v1,forged" }) });
     const err = await deliverError(dest, sampleEvent());
     expect(err.permanent).toBe(true);
-    expect(err.message).toMatch(/"webhook-signature" is set by the webhook itself/);
+    expect(err.message).toBe(
+      `The headers function of webhook ${r.url}: header "webhook-signature" is set by the webhook itself and cannot be overridden.`,
+    );
+    expect(r.requests).toHaveLength(0);
+  });
+
+  it("fails for good an event whose data cannot be encoded, without sending anything", async () => {
+    const r = await receiver();
+    const dest = webhook({ url: r.url });
+    const err = await deliverError(dest, new CloudEvent({ type: "big", source: "test", data: { n: 1n } }, false));
+    expect(err.permanent).toBe(true);
+    expect(err.message).toMatch(new RegExp(`^Cannot build the request to ${r.url.replace(/[.]/g, "\\.")}: .*BigInt`));
     expect(r.requests).toHaveLength(0);
   });
 
@@ -449,7 +460,7 @@ describe("options", () => {
   });
 
   const bad: Array<[string, unknown, RegExp]> = [
-    ["an unknown key", { url: "https://h.example", retries: 3 }, /unknown option "retries"/],
+    ["an unknown key", { url: "https://h.example", retries: 3 }, /Unknown option "retries" in webhook options; expected one of: url, secret, mode/],
     ["a missing url", {}, /url must be an absolute http\(s\) URL/],
     ["a relative url", { url: "/hook" }, /url must be an absolute http\(s\) URL/],
     ["a non-http url", { url: "ftp://h.example/x" }, /url must use http or https, got "ftp:"/],
@@ -480,7 +491,7 @@ describe("options", () => {
     expect(caught).toBeInstanceOf(DispatchError);
     expect((caught as DispatchError).code).toBe("invalid_option");
     expect((caught as DispatchError).message).toMatch(message);
-    expect((caught as DispatchError).message.startsWith("webhook: ")).toBe(true);
+    expect((caught as DispatchError).message).toMatch(/^webhook: |in webhook options/);
   });
 
   it("allows an Authorization header when no bearerToken is set", () => {

@@ -71,9 +71,10 @@ export function createSigner(secrets: string | readonly string[]): Signer {
       const content = new Uint8Array(prefix.length + (body?.length ?? 0));
       content.set(prefix);
       if (body) content.set(body, prefix.length);
-      const signatures = await Promise.all(
-        (await importKeys()).map(async (key) => "v1," + toBase64(new Uint8Array(await crypto.subtle.sign("HMAC", key, content)))),
-      );
+      const signatures = await Promise.all((await importKeys()).map(async (key) => {
+        const mac = await crypto.subtle.sign("HMAC", key, content);
+        return "v1," + toBase64(new Uint8Array(mac));
+      }));
       return {
         "webhook-id": id,
         "webhook-timestamp": String(timestamp),
