@@ -1,6 +1,9 @@
 // One codebase, three runtimes: the conformance scenario (test/conformance.ts) under Node (built JS), Deno and Bun,
-// the CLI worker under each, and the npm tarball installed into fresh Node and Bun projects.
+// the CLI worker under each, and the npm tarball installed into fresh Node and Bun projects (offline when the npm and
+// Bun caches are warm; with a cold cache they fetch what is missing once, and say so).
 import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
@@ -52,9 +55,8 @@ const NAMES = Object.keys(RUNTIMES) as RuntimeName[];
 let emulator: RunningEmulator | null = null;
 
 beforeAll(async () => {
-  // Node 20 cannot run .ts: build the scenario (and everything it imports) into dist/.
+  // Node 20 cannot run .ts: build the package and the scenario into dist/ (the Node runs and the tarball use it).
   await run(TSC, ["-p", "tsconfig.conformance.json"], { cwd: ROOT });
-  await run(TSC, ["-p", "tsconfig.build.json"], { cwd: ROOT });
   if (emulatorAvailable()) emulator = await startEmulator();
 }, 120_000);
 
@@ -116,6 +118,79 @@ describe("the CLI worker starts, delivers and stops cleanly with SIGTERM on ever
     } finally {
       killIfRunning(child);
     }
+  }, 60_000);
+});
+
+describe("the npm tarball installs and works in fresh projects", () => {
+  let dir: string;
+  let tarball: string;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), "pgd-pack-"));
+    // dist/ is fresh from the build above, so skip the prepack build.
+    const { stdout } = await run("npm", ["pack", "--ignore-scripts", "--json", "--pack-destination", dir], { cwd: ROOT });
+    const [packed] = JSON.parse(stdout) as { filename: string; files: { path: string }[] }[];
+    tarball = join(dir, packed.filename);
+    const paths = packed.files.map((f) => f.path);
+    expect(paths).toEqual(expect.arrayContaining(["dist/mod.js", "dist/mod.d.ts", "dist/adapters/webhook.js", "dist/src/cli.js", "mod.ts"]));
+    expect(paths.filter((p) => /^dist\/(test|bench|examples)\//.test(p)), "test, bench and example builds stay out").toEqual([]);
+  }, 60_000);
+
+  afterAll(() => {
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** A fresh project with the consumer script, the tarball installed by `install(project)`. */
+  function freshProject(name: string): string {
+    const project = join(dir, name);
+    mkdirSync(project);
+    writeFileSync(join(project, "package.json"), JSON.stringify({ name: `${name}-app`, private: true, type: "module" }));
+    copyFileSync(join(ROOT, "test/fixtures/tarball-consumer.mjs"), join(project, "consumer.mjs"));
+    return project;
+  }
+
+  async function consume(command: string, project: string): Promise<Record<string, unknown>> {
+    const outcome = await runCommand(command, ["consumer.mjs"], {
+      cwd: project,
+      env: { ...process.env, PGD_SCHEMA: schemaName("pack") },
+      timeoutMs: 30_000,
+    });
+    expect(outcome.code, outcome.output).toBe(0);
+    return JSON.parse(outcome.output.trim().split("\n").pop()!);
+  }
+
+  test("npm install of the tarball, offline from the npm cache: Node runs the built JS, tsc finds the types", async () => {
+    const project = freshProject("node");
+    const flags = ["--no-audit", "--no-fund", "--ignore-scripts"];
+    await run("npm", ["install", "--offline", ...flags, tarball], { cwd: project }).catch(async (error) => {
+      // A cold npm cache: fetch what is missing once, and say so.
+      console.warn(`npm install --offline failed (${String(error).split("\n")[0]}); retrying with --prefer-offline`);
+      await run("npm", ["install", "--prefer-offline", ...flags, tarball], { cwd: project });
+    });
+    expect(readdirSync(join(project, "node_modules")), "optional peers are not installed").not.toContain("hono");
+    const result = await consume(process.execPath, project);
+    expect(result).toMatchObject({ status: "published", delivered: true, body: JSON.stringify({ ok: true }) });
+    expect(result.entry).toMatch(/node_modules\/pg-dispatch\/dist\/mod\.js$/);
+
+    copyFileSync(join(ROOT, "test/fixtures/tarball-consumer-types.ts"), join(project, "check.ts"));
+    writeFileSync(join(project, "tsconfig.json"), JSON.stringify({
+      compilerOptions: { module: "nodenext", moduleResolution: "nodenext", target: "es2022", lib: ["es2022", "dom"], strict: true, noEmit: true, types: [], skipLibCheck: true },
+      files: ["check.ts"],
+    }));
+    const checked = await runCommand(TSC, ["-p", "tsconfig.json"], { cwd: project, timeoutMs: 30_000 });
+    expect(checked.code, checked.output).toBe(0);
+  }, 60_000);
+
+  test("bun add of the same tarball: Bun runs the TypeScript sources", async () => {
+    const project = freshProject("bun");
+    await run(BUN, ["add", "--offline", tarball], { cwd: project }).catch(async (error) => {
+      // Bun keeps its own cache; a cold one needs the registry once.
+      console.warn(`bun add --offline failed (${String(error).split("\n")[0]}); retrying with --prefer-offline`);
+      await run(BUN, ["add", "--prefer-offline", tarball], { cwd: project });
+    });
+    const result = await consume(BUN, project);
+    expect(result).toMatchObject({ status: "published", delivered: true, body: JSON.stringify({ ok: true }) });
+    expect(result.entry).toMatch(/node_modules\/pg-dispatch\/mod\.ts$/);
   }, 60_000);
 });
 
