@@ -31,7 +31,7 @@ export {
   type PublishCloudEventOptions,
   type PublishOptions,
 } from "./src/outbox.ts";
-export type { DeliveryRecord, DeliveryStatus, EventRecord, EventStatus } from "./src/record.ts";
+export type { DeliveryRecord, DeliveryStatus, EventRecord, EventStatus, PublishedEvent } from "./src/record.ts";
 export type { RegisterOptions, TypePattern } from "./src/registry.ts";
 export type { RetentionOptions } from "./src/retention.ts";
 export { DEFAULT_RETRY, type RetryOptions, type RetryPolicy } from "./src/retry.ts";

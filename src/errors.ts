@@ -14,11 +14,14 @@
 export class DispatchError extends Error {
   /** A stable, machine-readable error code such as `invalid_event` or `invalid_option`. */
   readonly code: string;
+  /** The input field the error is about, when there is one: `type`, `data.user.id`, `extensions.Trace`, `limit`. */
+  readonly field?: string;
 
-  constructor(code: string, message: string, options?: { cause?: unknown }) {
-    super(message, options);
+  constructor(code: string, message: string, options?: { cause?: unknown; field?: string }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = "DispatchError";
     this.code = code;
+    if (options?.field !== undefined) this.field = options.field;
   }
 }
 

@@ -77,15 +77,22 @@ export function fromInput(input: EventInput, maxPayloadBytes: number): NewEvent 
   assertKnownKeys(input, INPUT_KEYS, "the event (CloudEvent extensions go in `extensions`)");
   const { scheduledAt, maxRetries, orderingKey, extensions, data, time, ...attributes } = input;
   if (extensions !== undefined && (extensions === null || typeof extensions !== "object" || Array.isArray(extensions))) {
-    throw new DispatchError("invalid_event", "extensions must be an object of attribute name to string, number or boolean.");
+    throw new DispatchError("invalid_event", "extensions must be an object of attribute name to string, number or boolean.", { field: "extensions" });
   }
   for (const [name, value] of Object.entries(extensions ?? {})) {
     if (CORE_ATTRIBUTES.has(name)) {
-      throw new DispatchError("invalid_event", `Extension "${name}" is a CloudEvent core attribute; set it directly instead.`);
+      throw new DispatchError("invalid_event", `Extension "${name}" is a CloudEvent core attribute; set it directly instead.`, { field: `extensions.${name}` });
     }
     if (!["string", "number", "boolean"].includes(typeof value) || (typeof value === "number" && !Number.isInteger(value))) {
-      throw new DispatchError("invalid_event", `Extension "${name}" must be a string, an integer or a boolean.`);
+      throw new DispatchError("invalid_event", `Extension "${name}" must be a string, an integer or a boolean.`, { field: `extensions.${name}` });
     }
+    if (!/^[a-z0-9]+$/.test(name)) {
+      throw new DispatchError("invalid_event", `Invalid CloudEvent: extension name "${name}" must be lower-case letters and digits only.`, { field: `extensions.${name}` });
+    }
+  }
+  if (attributes.id !== undefined && (typeof attributes.id !== "string" || attributes.id.length === 0)) {
+    // The SDK would quietly replace an empty id with a random one, and a resend would be stored twice.
+    throw new DispatchError("invalid_event", "Invalid CloudEvent: id must be a non-empty string (or left out for a random UUID).", { field: "id" });
   }
   const event = validated({
     ...extensions,
@@ -103,7 +110,7 @@ export function fromCloudEvent(event: CloudEvent<unknown>, options: DeliveryOpti
   }
   assertKnownKeys(options, DELIVERY_KEYS, "publishCloudEvent options");
   if (event.data_base64 !== undefined) {
-    throw new DispatchError("invalid_data", "Binary data (data_base64) is not supported; publish JSON data.");
+    throw new DispatchError("invalid_data", "Binary data (data_base64) is not supported; publish JSON data.", { field: "data_base64" });
   }
   const checked = event instanceof CloudEvent ? revalidated(event) : validated(event as object);
   const extensions: Record<string, ExtensionValue> = {};
@@ -127,12 +134,13 @@ function toRow(
       throw new DispatchError(
         "payload_too_large",
         `Event data is ${size} bytes, over the ${maxPayloadBytes}-byte limit (the outbox's maxPayloadBytes option); store large payloads elsewhere and publish a reference.`,
+        { field: "data" },
       );
     }
   }
   const { orderingKey } = options;
   if (orderingKey !== undefined && (typeof orderingKey !== "string" || orderingKey.length === 0 || orderingKey.length > 1024)) {
-    throw new DispatchError("invalid_option", "orderingKey must be a non-empty string of at most 1024 characters.");
+    throw new DispatchError("invalid_option", "orderingKey must be a non-empty string of at most 1024 characters.", { field: "orderingKey" });
   }
   return {
     id: event.id,
@@ -171,12 +179,15 @@ function revalidated(event: CloudEvent<unknown>): CloudEvent<unknown> {
 /** Rewrites the SDK's schema errors ("must NOT have fewer than 1 characters" at /type) into one plain sentence. */
 function invalid(err: unknown): DispatchError {
   if (err instanceof ValidationError) {
-    const details = (err.errors ?? []) as Array<{ instancePath?: string; message?: string } | string>;
+    const details = (err.errors ?? []) as Array<{ instancePath?: string; message?: string; params?: { missingProperty?: string } } | string>;
     const first = details[0];
+    const field = typeof first === "object" && first
+      ? (first.instancePath ?? "").replace(/^\//, "").replace(/\//g, ".") || first.params?.missingProperty || undefined
+      : /invalid extension name: (\S+)/.exec(err.message)?.[1]?.replace(/^/, "extensions.");
     const reason = typeof first === "object" && first
       ? `${(first.instancePath ?? "").replace(/^\//, "") || "event"} ${first.message}`
       : err.message.split("\n")[0];
-    return new DispatchError("invalid_event", `Invalid CloudEvent: ${reason}.`, { cause: err });
+    return new DispatchError("invalid_event", `Invalid CloudEvent: ${reason}.`, { cause: err, field });
   }
   return new DispatchError("invalid_event", `Invalid CloudEvent: ${(err as Error)?.message ?? err}.`, { cause: err });
 }
@@ -184,7 +195,7 @@ function invalid(err: unknown): DispatchError {
 function isoTime(value: Date | string, name: string): string {
   const date = value instanceof Date ? value : typeof value === "string" ? new Date(value) : undefined;
   if (!date || Number.isNaN(date.getTime())) {
-    throw new DispatchError("invalid_option", `${name} must be a Date or an ISO 8601 string, got ${JSON.stringify(value)}.`);
+    throw new DispatchError("invalid_option", `${name} must be a Date or an ISO 8601 string, got ${JSON.stringify(value)}.`, { field: name });
   }
   return date.toISOString();
 }

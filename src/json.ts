@@ -50,7 +50,7 @@ function check(value: unknown, path: string, seen: Set<object>): void {
 }
 
 function refuse(path: string, what: string): never {
-  throw new DispatchError("invalid_data", `Event ${path} ${what}. Event data must be JSON-serialisable.`);
+  throw new DispatchError("invalid_data", `Event ${path} ${what}. Event data must be JSON-serialisable.`, { field: path });
 }
 
 /** The UTF-8 size of a string, computed only when the cheap bound says it might matter. */

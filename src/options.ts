@@ -7,6 +7,7 @@ export function assertKnownKeys(value: object, known: readonly string[], where: 
       throw new DispatchError(
         "invalid_option",
         `Unknown option "${key}" in ${where}; expected one of: ${known.join(", ")}.`,
+        { field: key },
       );
     }
   }
@@ -19,6 +20,7 @@ export function wholeNumber(value: unknown, name: string, min: number, fallback:
     throw new DispatchError(
       "invalid_option",
       `${name} must be a whole number from ${min} to ${max}, got ${JSON.stringify(value) ?? String(value)}.`,
+      { field: name },
     );
   }
   return value;

@@ -6,7 +6,7 @@ import { DispatchError } from "./errors.ts";
 import { type DeliveryOptions, type EventInput, fromCloudEvent, fromInput, type NewEvent } from "./event.ts";
 import { consoleLogger, type Logger } from "./logger.ts";
 import { assertKnownKeys, optionsObject, wholeNumber } from "./options.ts";
-import { type EventRecord, type EventStatus, toRecord } from "./record.ts";
+import { type EventRecord, type EventStatus, type PublishedEvent, toRecord } from "./record.ts";
 import { type RegisterOptions, Registry, type TypePattern } from "./registry.ts";
 import { type RetryOptions, type RetryPolicy, retryPolicy } from "./retry.ts";
 import { type Schema, schema } from "./schema.ts";
@@ -166,7 +166,7 @@ export class Outbox {
    * const event = await outbox.publishEvent({ type: "user.created", source: "user-service", data: { user_id: 123 } });
    * ```
    */
-  async publishEvent(input: EventInput, options?: PublishOptions): Promise<EventRecord> {
+  async publishEvent(input: EventInput, options?: PublishOptions): Promise<PublishedEvent> {
     const o = this.#publishOptions(options, PUBLISH_KEYS, "publishEvent options");
     return (await this.#publish([fromInput(input, this.maxPayloadBytes)], o))[0];
   }
@@ -179,7 +179,7 @@ export class Outbox {
    * await outbox.publishCloudEvent(new CloudEvent({ type: "order.completed", source: "orders", data, subject: "Order #456" }));
    * ```
    */
-  async publishCloudEvent(event: CloudEvent<unknown>, options?: PublishCloudEventOptions): Promise<EventRecord> {
+  async publishCloudEvent(event: CloudEvent<unknown>, options?: PublishCloudEventOptions): Promise<PublishedEvent> {
     const { tx, notify, ...delivery } = this.#publishOptions(options, [...PUBLISH_KEYS, "scheduledAt", "maxRetries", "orderingKey"], "publishCloudEvent options");
     return (await this.#publish([fromCloudEvent(event, delivery, this.maxPayloadBytes)], { tx, notify }))[0];
   }
@@ -192,11 +192,11 @@ export class Outbox {
    * await outbox.publishEvents(users.map((u) => ({ type: "user.imported", source: "import", data: { id: u.id } })));
    * ```
    */
-  async publishEvents(inputs: EventInput[], options?: PublishOptions): Promise<EventRecord[]> {
+  async publishEvents(inputs: EventInput[], options?: PublishOptions): Promise<PublishedEvent[]> {
     if (!Array.isArray(inputs)) throw new DispatchError("invalid_event", "publishEvents takes an array of events.");
     const o = this.#publishOptions(options, PUBLISH_KEYS, "publishEvents options");
     if (inputs.length === 0) return [];
-    return await this.#publish(inputs.map((input) => fromInput(input, this.maxPayloadBytes)), o);
+    return await this.#publish(inputs.map((input, i) => inBatch(i, () => fromInput(input, this.maxPayloadBytes))), o);
   }
 
   #publishOptions<T extends PublishOptions>(options: T | undefined, keys: readonly string[], where: string): T {
@@ -208,9 +208,10 @@ export class Outbox {
     return o;
   }
 
-  async #publish(rows: NewEvent[], options: PublishOptions): Promise<EventRecord[]> {
+  async #publish(rows: NewEvent[], options: PublishOptions): Promise<PublishedEvent[]> {
     const query = options.tx ? toQuery(options.tx) : this.#query;
-    return (await publish(query, this.schema, rows, options.notify !== false)).map(toRecord);
+    return (await publish(query, this.schema, rows, options.notify !== false))
+      .map((row) => ({ ...toRecord(row), duplicate: row.duplicate === true }));
   }
 
   /**
@@ -226,7 +227,7 @@ export class Outbox {
     const source = this.#lookup(id, options, "getEvent");
     const rows = await events.getEvent(this.#query, this.schema, id, source);
     if (rows.length > 1) {
-      throw new DispatchError("ambiguous_id", `Several sources published an event with id "${id}"; pass { source } to say which.`);
+      throw new DispatchError("ambiguous_id", `Several sources published an event with id "${id}"; pass { source } to say which.`, { field: "source" });
     }
     return rows.length ? toRecord(rows[0]) : null;
   }
@@ -243,10 +244,10 @@ export class Outbox {
     const o = optionsObject(options, "listEvents");
     assertKnownKeys(o, ["status", "type", "source", "limit", "cursor"], "listEvents options");
     if (o.status !== undefined && !STATUSES.includes(o.status)) {
-      throw new DispatchError("invalid_option", `status must be one of ${STATUSES.join(", ")}, got ${JSON.stringify(o.status)}.`);
+      throw new DispatchError("invalid_option", `status must be one of ${STATUSES.join(", ")}, got ${JSON.stringify(o.status)}.`, { field: "status" });
     }
     for (const key of ["type", "source"] as const) {
-      if (o[key] !== undefined && typeof o[key] !== "string") throw new DispatchError("invalid_option", `${key} must be a string.`);
+      if (o[key] !== undefined && typeof o[key] !== "string") throw new DispatchError("invalid_option", `${key} must be a string.`, { field: key });
     }
     const limit = wholeNumber(o.limit, "limit", 1, 100, 1000);
     const rows = await events.listEvents(this.#query, this.schema, {
@@ -316,6 +317,19 @@ export class Outbox {
   }
 }
 
+/** Says which element of a batch was refused: "events[3]: Invalid CloudEvent: ...", field "[3].type". */
+function inBatch<T>(index: number, check: () => T): T {
+  try {
+    return check();
+  } catch (err) {
+    if (!(err instanceof DispatchError)) throw err;
+    throw new DispatchError(err.code, `events[${index}]: ${err.message}`, {
+      cause: err,
+      field: `[${index}]${err.field === undefined ? "" : `.${err.field}`}`,
+    });
+  }
+}
+
 function encodeCursor(seq: string): string {
   return btoa(seq).replace(/=+$/, "");
 }
@@ -328,7 +342,7 @@ function decodeCursor(cursor: unknown): string {
     // reported below
   }
   if (!/^[1-9][0-9]{0,18}$/.test(seq)) {
-    throw new DispatchError("invalid_option", "cursor is not one this outbox returned; pass nextCursor from the previous page.");
+    throw new DispatchError("invalid_option", "cursor is not one this outbox returned; pass nextCursor from the previous page.", { field: "cursor" });
   }
   return seq;
 }

@@ -39,6 +39,12 @@ export interface EventRecord {
   deliveries: DeliveryRecord[];
 }
 
+/** What the publish calls return: the stored event, and whether it was there already (an idempotent repeat). */
+export interface PublishedEvent extends EventRecord {
+  /** True when an event with this source + id was already stored: nothing new was written. */
+  duplicate: boolean;
+}
+
 /** A delivery's state as stored in the `deliveries` column (times in epoch milliseconds). */
 export interface StoredDelivery {
   status: "pending" | "delivered" | "failed";

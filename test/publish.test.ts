@@ -232,3 +232,25 @@ describe("bad input is refused with a clear error and writes nothing", () => {
     expect(() => new Outbox({ sql: t.sql, retry: { backoff: 2 } as never })).toThrow(/Unknown option "backoff"/);
   });
 });
+
+describe("errors name the field they are about", () => {
+  it("sets DispatchError.field for attributes, data paths, extensions, options and batch elements", async () => {
+    const field = (p: Promise<unknown>) => p.then(() => "no error", (e: DispatchError) => e.field);
+    expect(await field(t.outbox.publishEvent({ type: "", source: "s" }))).toBe("type");
+    expect(await field(t.outbox.publishEvent({ source: "s" } as never))).toBe("type");
+    expect(await field(t.outbox.publishEvent({ type: "t", source: "s", id: "" }))).toBe("id");
+    expect(await field(t.outbox.publishEvent({ type: "t", source: "s", data: { user: { id: 1n } } }))).toBe("data.user.id");
+    expect(await field(t.outbox.publishEvent({ type: "t", source: "s", extensions: { Bad: "x" } }))).toBe("extensions.Bad");
+    expect(await field(t.outbox.publishEvent({ type: "t", source: "s", maxRetries: 1.5 }))).toBe("maxRetries");
+    expect(await field(t.outbox.publishEvents([{ type: "t", source: "s" }, { type: "t", source: "s", time: "x" }]))).toBe("[1].time");
+    expect(await field(t.outbox.listEvents({ limit: 0 }))).toBe("limit");
+  });
+
+  it("says whether a publish was a repeat", async () => {
+    const first = await t.outbox.publishEvent({ type: "t", source: "dup", id: "d-1" });
+    const again = await t.outbox.publishEvent({ type: "t", source: "dup", id: "d-1" });
+    expect([first.duplicate, again.duplicate]).toEqual([false, true]);
+    const batch = await t.outbox.publishEvents([{ type: "t", source: "dup", id: "d-1" }, { type: "t", source: "dup", id: "d-2" }]);
+    expect(batch.map((e) => e.duplicate)).toEqual([true, false]);
+  });
+});

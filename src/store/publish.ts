@@ -34,12 +34,16 @@ select ${EVENT_COLUMNS} from ${schema.quoted}.events
 where (id, source) in (select * from unnest($1::text[], $2::text[]))`;
 }
 
-/** Stores events, returning one row per input in input order (the stored one when it already existed). */
+/**
+ * Stores events, returning one row per input in input order: the new row, or (`duplicate: true`) the one already
+ * stored under that source + id.
+ */
 export async function publish(query: Query, schema: Schema, events: NewEvent[], notify: boolean): Promise<Row[]> {
   const rows = await query(insertEvents(schema, notify), [serialise(events)]);
   if (rows.length === events.length) return order(events, rows);
   const missing = events.filter((e) => !rows.some((r) => r.id === e.id && r.source === e.source));
   const existing = await query(selectExisting(schema), [missing.map((e) => e.id), missing.map((e) => e.source)]);
+  for (const row of existing) row.duplicate = true;
   return order(events, rows.concat(existing));
 }
 
