@@ -62,7 +62,8 @@ export const EVENT_COLUMNS =
 export function toRecord(row: Row): EventRecord {
   const status = row.status as EventStatus;
   const stored = json(row.deliveries) as Record<string, StoredDelivery> | null;
-  const deliveries = Object.entries(stored ?? {}).map(([name, d]): DeliveryRecord => ({
+  // Sorted by name: jsonb keeps its keys in its own order (shortest first), which reads as random.
+  const deliveries = Object.entries(stored ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([name, d]): DeliveryRecord => ({
     name,
     status: status === "processing" && d.status === "pending" ? "processing" : d.status,
     attempts: d.attempts,
