@@ -51,6 +51,7 @@ const COMMANDS: Record<CommandName, Command> = {
 export async function main(argv: string[]): Promise<number> {
   let inv: Invocation | null = null;
   let loaded: Loaded | undefined;
+  let failed = true;
   try {
     inv = parseCommandLine(argv);
     if (!inv || inv.help) {
@@ -60,11 +61,14 @@ export async function main(argv: string[]): Promise<number> {
     const run = COMMANDS[inv.command](inv);
     loaded = await loadOutbox(inv, inv.command === "worker");
     await checkDatabase(loaded, inv.command !== "migrate");
-    return await run(loaded);
+    const code = await run(loaded);
+    failed = false;
+    return code;
   } catch (err) {
     return report(err, inv?.command ?? null);
   } finally {
-    await loaded?.outbox.sql.end({ timeout: 5 }).catch(() => {});
+    // After a failure a connection attempt may still hang (a silent host): drop it rather than wait.
+    await loaded?.outbox.sql.end({ timeout: failed ? 0 : 5 }).catch(() => {});
   }
 }
 

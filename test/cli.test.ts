@@ -261,6 +261,7 @@ describe("bad command lines exit 2 with the usage on stderr", () => {
     [["worker", "--config", "x.mjs", "--concurrency", "0"], /--concurrency must be a whole number from 1/, "Usage: pg-dispatch worker"],
     [["worker", "--config", "x.mjs", "--log-level", "loud"], /--log-level must be one of debug, info, warn, error/, "Usage: pg-dispatch worker"],
     [["stats", "--config", "x.mjs", "--database-url", "postgres://x"], /either --config, or --database-url/, "Usage: pg-dispatch stats"],
+    [["stats", "--database-url", "mysql://db/app"], /--database-url must be a postgres:\/\/ URL/, "Usage: pg-dispatch stats"],
   ])("%j", async ([argv, message, usage], { expect }) => {
     const run = await cli(argv);
     expect(run.code).toBe(2);
@@ -299,7 +300,7 @@ describe("an unreachable database or a broken config module fails at once with o
     const began = Date.now();
     const run = await cli(["stats", "--database-url", closedUrl]);
     expect(run.code).toBe(1);
-    expect(run.stderr).toMatch(/^pg-dispatch: Cannot reach the database \(postgres:\/\/postgres@127\.0\.0\.1:\d+\/test\): .*ECONNREFUSED.*\n$/);
+    expect(run.stderr).toMatch(/^pg-dispatch: Cannot connect to the database \(postgres:\/\/postgres@127\.0\.0\.1:\d+\/test\): .*ECONNREFUSED.*\n$/);
     expect(Date.now() - began).toBeLessThan(10_000); // not postgres.js's 30 s default connect timeout
   });
 
@@ -308,7 +309,7 @@ describe("an unreachable database or a broken config module fails at once with o
     const run = await cli(["worker", "--config", config], { DATABASE_URL: closedUrl });
     expect(run.code).toBe(1);
     expect(run.stdout).toBe("");
-    expect(run.stderr).toMatch(/^pg-dispatch: Cannot reach the database .*ECONNREFUSED/);
+    expect(run.stderr).toMatch(/^pg-dispatch: Cannot connect to the database .*ECONNREFUSED/);
   });
 
   test("a missing config module, and one without an Outbox export", async () => {

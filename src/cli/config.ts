@@ -40,6 +40,10 @@ export async function loadOutbox(inv: Invocation, needConfig = false): Promise<L
   if (!databaseUrl) {
     throw new UsageError("No database given: pass --config <module> or --database-url <url>, or set DATABASE_URL.", inv.command);
   }
+  if (!/^postgres(ql)?:\/\//.test(databaseUrl)) {
+    const where = url === undefined ? "DATABASE_URL" : "--database-url";
+    throw new UsageError(`${where} must be a postgres:// URL, e.g. postgres://user:password@host:5432/database.`, inv.command);
+  }
   const sql = postgres(databaseUrl, { max: 2, connect_timeout: CONNECT_TIMEOUT_S, onnotice: () => {} });
   try {
     return { outbox: new Outbox({ sql, schema: text(inv, "schema") }), origin: redact(databaseUrl) };
@@ -102,7 +106,7 @@ export async function checkDatabase(loaded: Loaded, tables = true): Promise<void
     const [row] = await Promise.race([check, timeout]);
     ready = row.ready === true;
   } catch (err) {
-    throw new CliError(`Cannot reach the database (${origin}): ${oneLine(err)}`);
+    throw new CliError(`Cannot connect to the database (${origin}): ${oneLine(err)}`);
   } finally {
     clearTimeout(timer);
   }
