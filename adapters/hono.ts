@@ -7,12 +7,12 @@
 import { type Context, Hono } from "hono";
 import { DispatchError } from "../src/errors.ts";
 import type { Outbox } from "../src/outbox.ts";
+import type { PublishedEvent } from "../src/record.ts";
 import { assertKnownKeys, optionsObject, wholeNumber } from "../src/options.ts";
 import { authMiddleware, type RouterAuth } from "./hono/auth.ts";
 import { errorResponse, refused, RequestError } from "./hono/errors.ts";
 import { openApiDocument } from "./hono/openapi.ts";
 import { parsePublish } from "./hono/parse.ts";
-import { publishNoting } from "./hono/publish.ts";
 
 export type { RouterAuth } from "./hono/auth.ts";
 export type { ErrorBody } from "./hono/errors.ts";
@@ -43,7 +43,8 @@ const LIST_PARAMS = ["status", "type", "source", "limit", "cursor"];
 /**
  * A Hono router over an outbox. Routes, relative to where you mount it:
  * `POST /events` (publish: plain JSON, `application/cloudevents+json`, `application/cloudevents-batch+json`, or a
- * binary-mode CloudEvent), `GET /events/:id`, `GET /events`, `POST /events/:id/retry`, `GET /stats`, `GET /health`,
+ * binary-mode CloudEvent; answers 201 with the stored event, or 200 when its source + id was already stored, each event
+ * carrying `duplicate`), `GET /events/:id`, `GET /events`, `POST /events/:id/retry`, `GET /stats`, `GET /health`,
  * `GET /openapi.json`. Errors answer `{ error: { code, message, field? } }`: 400 for a malformed request or query,
  * 401 without a valid token, 404 for an unknown event, 409 for an id several sources share, 413 over the size limit,
  * 415 for a content type it cannot store, 422 for an invalid event, 500 (details only in `outbox.logger`) otherwise.
@@ -83,10 +84,15 @@ export function outboxRouter(outbox: Outbox, options: OutboxRouterOptions): Hono
 
   app.post("/events", write, async (c) => {
     const request = await parsePublish(c.req.raw, maxBodyBytes);
-    const { events, created } = await publishNoting(outbox, request.inputs).catch((err) => {
+    // A single event goes through publishEvent so that its errors name `type`, not `[0].type`.
+    const publishing: Promise<PublishedEvent[]> = request.batch
+      ? outbox.publishEvents(request.inputs)
+      : outbox.publishEvent(request.inputs[0]).then((event) => [event]);
+    const events = await publishing.catch((err) => {
       throw refused(err, 422, request.rename);
     });
-    const status = created.some(Boolean) ? 201 : 200;
+    // 201 when anything was stored; 200 when every event was already there (an empty batch stores nothing either).
+    const status = events.some((e) => !e.duplicate) ? 201 : 200;
     if (request.batch) return c.json({ events }, status);
     const [event] = events;
     c.header("Location", `${c.req.path}/${encodeURIComponent(event.id)}?source=${encodeURIComponent(event.source)}`);

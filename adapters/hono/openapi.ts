@@ -85,6 +85,19 @@ const schemas: Record<string, Json> = {
       deliveries: { type: "array", items: ref("Delivery") },
     },
   },
+  PublishedEvent: {
+    description: "What `POST /events` answers per event: the stored event, and whether it was stored before.",
+    allOf: [
+      ref("Event"),
+      {
+        type: "object",
+        required: ["duplicate"],
+        properties: {
+          duplicate: { type: "boolean", description: "True when this source + id was already stored; nothing new was written." },
+        },
+      },
+    ],
+  },
   EventList: {
     type: "object",
     properties: {
@@ -155,7 +168,7 @@ export function openApiDocument(options: OpenApiOptions): Json {
   const write = (op: Json): Json => ({ ...op, ...security(options.securePublish), responses: { ...(op.responses as Json), ...unauthorized(options.securePublish) } });
   const one = json(ref("Event"), "The stored event.");
   const published = json(
-    { oneOf: [ref("Event"), { type: "object", properties: { events: { type: "array", items: ref("Event") } } }] },
+    { oneOf: [ref("PublishedEvent"), { type: "object", properties: { events: { type: "array", items: ref("PublishedEvent") } } }] },
     "The stored event, or `{ events }` in request order for a batch.",
   );
   return {
@@ -182,8 +195,12 @@ export function openApiDocument(options: OpenApiOptions): Json {
             },
           },
           responses: {
-            201: { ...published, description: "Stored; `Location` points at the event (a batch answers `{ events }`).", headers: { Location: { schema: { type: "string" } } } },
-            200: { ...published, description: "Already stored under this source + id: the existing event (a batch answers `{ events }`)." },
+            201: {
+              ...published,
+              description: "Stored (in a batch, at least one event was new); `Location` points at the event (a batch answers `{ events }`).",
+              headers: { Location: { schema: { type: "string" } } },
+            },
+            200: { ...published, description: "Every event was already stored under its source + id: the stored events, `duplicate: true`." },
             400: error("The body is not JSON, or not an event object."),
             413: error("The body or the event data is over the size limit."),
             415: error("An unsupported content type, or non-JSON data in binary mode."),

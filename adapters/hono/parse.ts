@@ -11,7 +11,10 @@ export interface PublishRequest {
   inputs: EventInput[];
   /** True when the caller sent a list, so the answer is a list too. */
   batch: boolean;
-  /** Maps a field named by the core (`type`, `data.x`) to the one the caller wrote (`ce-type`, `body`). */
+  /**
+   * Maps a field named by the core (`type`, `data.x`, `[1].extensions.x`) to the one the caller wrote (`ce-type`,
+   * `body`, `[1].x`).
+   */
   rename(field: string): string;
 }
 
@@ -58,8 +61,6 @@ export async function parsePublish(request: Request, maxBodyBytes: number): Prom
 
 function plain(value: unknown, where: string): EventInput {
   if (!isObject(value)) throw shape(`Each event (${where}) must be a JSON object with at least type, source and data.`);
-  // The core turns an empty id into a random one, so a resend would be stored twice.
-  if (value.id !== undefined) checkId(value.id, "id");
   return value as unknown as EventInput;
 }
 
@@ -122,7 +123,10 @@ async function binary(request: Request, media: string, maxBodyBytes: number): Pr
   return { form: "binary", inputs: [input as unknown as EventInput], batch: false, rename: toHeader };
 }
 
-/** A CloudEvent must carry its id: the SDK would quietly invent one for a missing or empty id, and a resend would then be stored twice. */
+/**
+ * A CloudEvent must carry its id. The core would give an event without one a random UUID (right for plain JSON, where
+ * the id is optional), and a resend would then be stored twice.
+ */
 function checkId(value: unknown, field: string): void {
   if (typeof value === "string" && value.length > 0) return;
   throw new RequestError(422, "invalid_event", `${field} is required in a CloudEvent: a non-empty string, the same on every resend.`, field);
@@ -159,8 +163,9 @@ function same(field: string): string {
   return field;
 }
 
+/** CloudEvents carry extensions beside the core attributes: `extensions.x` is `x`, `[1].extensions.x` is `[1].x`. */
 function unwrapExtension(field: string): string {
-  return field.startsWith("extensions.") ? field.slice("extensions.".length) : field;
+  return field.replace(/^(\[\d+\]\.)?extensions\./, "$1");
 }
 
 function toHeader(field: string): string {
