@@ -194,6 +194,19 @@ describe("the npm tarball installs and works in fresh projects", () => {
   }, 60_000);
 });
 
+describe("the JSR package", () => {
+  test("deno lint is clean and deno publish --dry-run passes (type check of every export, no slow types)", async () => {
+    const env = { ...process.env, NO_COLOR: "1" };
+    const lint = await runCommand(DENO, ["lint"], { env, timeoutMs: 60_000 });
+    expect(lint.code, lint.output).toBe(0);
+    const publish = await runCommand(DENO, ["publish", "--dry-run", "--allow-dirty"], { env, timeoutMs: 120_000 });
+    expect(publish.code, publish.output).toBe(0);
+    expect(publish.output).toContain("Success Dry run complete");
+    expect(publish.output).not.toMatch(/^(error|warning)\[(?!unanalyzable-dynamic-import)/m); // the CLI imports the user's config
+    expect(publish.output, "tests stay out of the JSR package").not.toMatch(/file:\/\/\/.*\/test\//);
+  }, 150_000);
+});
+
 function killIfRunning(child: ChildProcess): void {
   if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
 }
