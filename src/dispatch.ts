@@ -54,7 +54,9 @@ export async function dispatch(row: Row, ctx: DispatchContext): Promise<Outcome>
         state[d.name] = permanent || attempts > maxRetries
           ? { status: "failed", attempts, lastError: message, nextAttemptAt: null, deliveredAt: null }
           : { status: "pending", attempts, lastError: message, nextAttemptAt: clock(ctx) + backoffMs(attempts, ctx.retry, retryAfterMs), deliveredAt: null };
-        ctx.logger.debug("delivery failed", { event: row.id, destination: d.name, attempts, permanent, error: message });
+        const fields = { event: row.id, destination: d.name, attempts, permanent, error: message };
+        if (state[d.name].status === "failed") ctx.logger.warn("delivery failed for good", fields);
+        else ctx.logger.debug("delivery failed; will retry", fields);
       }
     }));
   }

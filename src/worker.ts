@@ -181,6 +181,9 @@ export class Worker {
   async #run(): Promise<void> {
     const { query, schema, logger } = this.#deps;
     let failures = 0;
+    // Consecutive "due now, yet nothing claimed": a row locked by another claim in flight, or by someone's open
+    // transaction. Back off, so a long-held lock cannot turn the loop into a busy poll.
+    let idleDue = 0;
     while (!this.#stopping) {
       const free = this.#concurrency - this.#inFlight.size;
       if (free <= 0) {
@@ -208,7 +211,9 @@ export class Worker {
         await this.#sleep(retryMs);
         continue;
       }
-      await this.#sleep(Math.min(waitMs ?? this.#sweepMs, this.#sweepMs));
+      idleDue = rows.length === 0 && waitMs === 0 ? idleDue + 1 : 0;
+      const backoff = idleDue ? Math.min(5 * 2 ** idleDue, 1000) : 0;
+      await this.#sleep(Math.min(Math.max(waitMs ?? this.#sweepMs, backoff), this.#sweepMs));
     }
   }
 

@@ -66,7 +66,7 @@ describe("never lost: a notification missed while the listener was down is recov
       await waitFor(async () => (await listenerPids(role)).length === 1, "the listener to connect");
       // And the startup sweep is over (its last statement asks when the next event is due): the worker sleeps.
       await waitFor(async () => (await t.sql.unsafe(
-        `select 1 from pg_stat_activity where usename = $1 and state = 'idle' and query like '%next_attempt_at > now()%'`,
+        `select 1 from pg_stat_activity where usename = $1 and state = 'idle' and query like '%min(e.next_attempt_at)%'`,
         [role],
       )).length > 0, "the worker to go idle");
 
@@ -93,6 +93,27 @@ describe("never lost: a notification missed while the listener was down is recov
 });
 
 describe("scheduling: nothing is delivered before its scheduledAt", () => {
+  it("does not sleep past an event that falls due between the claim and the next-due query", async () => {
+    // Hold the next-due query back for a second, so the scheduled event falls due while it waits.
+    const proxy = new Proxy(t.sql, {
+      get(target, key, receiver) {
+        const value = Reflect.get(target, key, receiver);
+        if (key !== "unsafe") return value;
+        return (text: string, ...rest: unknown[]) => {
+          const run = () => (value as (...a: unknown[]) => Promise<unknown>).call(target, text, ...rest);
+          return text.includes("min(e.next_attempt_at)") ? new Promise((r) => setTimeout(r, 1000)).then(run) : run();
+        };
+      },
+    });
+    const outbox = new Outbox({ sql: proxy as Sql, schema: t.schema, logger: t.outbox.logger });
+    const seen: string[] = [];
+    outbox.register("tick", (e) => void seen.push(e.id));
+    await start(outbox.worker({ sweepIntervalMs: 600_000 }));
+    await new Promise((r) => setTimeout(r, 1200)); // past the startup sweep's slow next-due query
+    const e = await t.outbox.publishEvent({ type: "tick", source: "test", scheduledAt: new Date(Date.now() + 300) });
+    await waitFor(() => seen.includes(e.id), "the event that fell due while the worker looked", 8000);
+  });
+
   it("sleeps until the scheduled time, then delivers", async () => {
     const seen: Array<{ id: string; at: number }> = [];
     t.outbox.register("reminder.send", (e) => void seen.push({ id: e.id, at: Date.now() }));

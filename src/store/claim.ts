@@ -5,6 +5,8 @@ import type { Schema } from "../schema.ts";
  * Claims up to $1 due events for lease $2 lasting $3 ms. SKIP LOCKED lets any number of workers claim side by side;
  * the lease lives in next_attempt_at, so an event whose worker died becomes due again when the lease runs out.
  * An event with an ordering key waits until every earlier event with that key has nothing left to do.
+ * The claimed rows are found again by primary key (`= any(array(...))`): joining the CTE let the planner hash the
+ * whole table on every claim, which made a batch cost grow with the backlog (EXPLAIN ANALYZE, 20k rows: 10-23 ms).
  * Also returns the database clock as the statement ends, so the worker can schedule retries on the database's time.
  */
 export function claimEvents(schema: Schema): string {
@@ -12,10 +14,7 @@ export function claimEvents(schema: Schema): string {
   return `
 with due as (
   select e.seq as due_seq from ${s}.events e
-  where e.next_attempt_at <= now()
-    and (e.ordering_key is null or not exists (
-      select 1 from ${s}.events p
-      where p.ordering_key = e.ordering_key and p.seq < e.seq and p.next_attempt_at is not null))
+  where e.next_attempt_at <= now() and ${unblocked(s)}
   order by e.next_attempt_at, e.seq
   limit $1
   for update skip locked
@@ -23,8 +22,7 @@ with due as (
 update ${s}.events e
 set status = 'processing', lease = $2::uuid, attempts = e.attempts + 1,
     next_attempt_at = now() + $3::integer * interval '1 millisecond'
-from due
-where e.seq = due.due_seq
+where e.seq = any(array(select due_seq from due))
 returning e.seq, e.id, e.source, e.type, e.specversion, e.subject, e.time, e.datacontenttype, e.dataschema,
   e.extensions::text as extensions, e.data::text as data, e.max_retries, e.ordering_key,
   e.deliveries::text as deliveries, e.attempts, extract(epoch from clock_timestamp()) * 1000 as db_now`;
@@ -35,15 +33,24 @@ export async function claim(query: Query, schema: Schema, limit: number, lease: 
   return await query(claimEvents(schema), [limit, lease, leaseMs]);
 }
 
+/** An event with an ordering key waits until every earlier event with that key has nothing left to do. */
+function unblocked(s: string): string {
+  return `(e.ordering_key is null or not exists (
+      select 1 from ${s}.events p
+      where p.ordering_key = e.ordering_key and p.seq < e.seq and p.next_attempt_at is not null))`;
+}
+
 /**
- * The earliest future due time (a scheduled event, a retry, another worker's lease), or null when nothing is
- * waiting: the worker sleeps until then. Rows already due are left to the claim query, which may be skipping them
- * for a reason (locked by a claim in progress, waiting behind an ordering key).
+ * How long until the earliest claimable event is due (a scheduled event, a retry, another worker's lease), or null
+ * when nothing is waiting: the worker sleeps until then. Zero or less means "claim again now": an event fell due
+ * after the claim looked. Events waiting behind an ordering key are left out; the worker that finishes the event
+ * ahead of them looks again.
  */
 export function nextDueEvent(schema: Schema): string {
+  const s = schema.quoted;
   return `
-select extract(epoch from min(next_attempt_at) - now()) * 1000 as in_ms
-from ${schema.quoted}.events where next_attempt_at > now()`;
+select extract(epoch from min(e.next_attempt_at) - now()) * 1000 as in_ms
+from ${s}.events e where e.next_attempt_at is not null and ${unblocked(s)}`;
 }
 
 /** Milliseconds until the next event falls due, or null. */
