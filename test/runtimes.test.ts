@@ -171,6 +171,9 @@ describe("the npm tarball installs and works in fresh projects", () => {
     const result = await consume(process.execPath, project);
     expect(result).toMatchObject({ status: "published", delivered: true, body: JSON.stringify({ ok: true }) });
     expect(result.entry).toMatch(/node_modules\/pg-dispatch\/dist\/mod\.js$/);
+    const cli = await runCommand(join(project, "node_modules", ".bin", "pg-dispatch"), ["--help"], { cwd: project, timeoutMs: 30_000 });
+    expect(cli.code, cli.output).toBe(0);
+    expect(cli.output).toMatch(/^Usage: pg-dispatch/);
 
     copyFileSync(join(ROOT, "test/fixtures/tarball-consumer-types.ts"), join(project, "check.ts"));
     writeFileSync(join(project, "tsconfig.json"), JSON.stringify({
@@ -191,6 +194,10 @@ describe("the npm tarball installs and works in fresh projects", () => {
     const result = await consume(BUN, project);
     expect(result).toMatchObject({ status: "published", delivered: true, body: JSON.stringify({ ok: true }) });
     expect(result.entry).toMatch(/node_modules\/pg-dispatch\/mod\.ts$/);
+    // Without --bun, bunx follows the bin's `#!/usr/bin/env node` and runs Node.
+    const cli = await runCommand(BUN, ["x", "--bun", "pg-dispatch", "--help"], { cwd: project, timeoutMs: 30_000 });
+    expect(cli.code, cli.output).toBe(0);
+    expect(cli.output).toMatch(/^Usage: pg-dispatch/);
   }, 60_000);
 });
 
