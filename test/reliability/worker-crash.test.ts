@@ -36,8 +36,7 @@ describe("guarantee 2: a crashed worker's claims come back after its lease expir
     const config = {
       url: databaseUrl(),
       schema: t.schema,
-      receiver: receiver.url,
-      dests,
+      urls: receiver.urls,
       worker: { leaseMs: LEASE_MS, handlerTimeoutMs: 500, concurrency: 32, sweepIntervalMs: 60_000, retention: false as const },
     };
     const production = produce(t.outbox, { total: EVENTS, durationMs: PUBLISH_MS });

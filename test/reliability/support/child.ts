@@ -20,8 +20,7 @@ export interface ChildWorker {
 export async function startChildWorker(config: {
   url: string;
   schema: string;
-  receiver: string;
-  dests: string[];
+  urls: Record<string, string>;
   worker: WorkerOptions;
   webhookTimeoutMs?: number;
 }): Promise<ChildWorker> {

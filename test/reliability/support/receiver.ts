@@ -1,5 +1,6 @@
-// A real HTTP server standing in for every webhook endpoint of a scenario: one path per destination, each with a
-// behaviour (answer 204, hang, reset, 500, 429, 410, answer slowly), recording every request it saw.
+// Real HTTP servers standing in for the webhook endpoints of a scenario: one server (own port, so its own client
+// connection pool, like a separate host) per destination, each with a behaviour (answer 204, hang, reset, 500, 429,
+// 410, answer slowly), recording every request they saw.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { webhook } from "../../../adapters/webhook.ts";
@@ -34,23 +35,27 @@ export const healthy: Behaviour = ({ answer }) => answer(204);
 
 export class Receiver {
   readonly arrivals: Arrival[] = [];
-  readonly #server: Server;
+  readonly #servers: Server[] = [];
   readonly #behaviours: Record<string, Behaviour>;
   readonly #counts = new Map<string, number>();
   readonly #open = new Set<ServerResponse>();
-  url = "";
+  /** Endpoint name -> its URL. */
+  readonly urls: Record<string, string> = {};
 
   private constructor(behaviours: Record<string, Behaviour>) {
     this.#behaviours = behaviours;
-    this.#server = createServer((req, res) => this.#handle(req, res));
-    this.#server.keepAliveTimeout = 30_000;
   }
 
-  /** Starts a receiver on an ephemeral port of 127.0.0.1 with one endpoint per behaviour. */
+  /** Starts one server per behaviour on ephemeral ports of 127.0.0.1. */
   static async start(behaviours: Record<string, Behaviour>): Promise<Receiver> {
     const r = new Receiver(behaviours);
-    await new Promise<void>((resolve) => r.#server.listen(0, "127.0.0.1", resolve));
-    r.url = `http://127.0.0.1:${(r.#server.address() as AddressInfo).port}`;
+    for (const name of Object.keys(behaviours)) {
+      const server = createServer((req, res) => r.#handle(req, res));
+      server.keepAliveTimeout = 30_000;
+      r.#servers.push(server);
+      await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+      r.urls[name] = `http://127.0.0.1:${(server.address() as AddressInfo).port}/${name}`;
+    }
     return r;
   }
 
@@ -61,7 +66,7 @@ export class Receiver {
 
   /** A webhook destination per endpoint (or the given ones), named after it. */
   destinations(names = this.names, timeoutMs = 10_000): Destination[] {
-    return names.map((name) => webhook({ url: `${this.url}/${name}`, name, timeoutMs }));
+    return names.map((name) => webhook({ url: this.urls[name], name, timeoutMs }));
   }
 
   /** Requests answered 2xx, per endpoint, per event id. */
@@ -88,8 +93,10 @@ export class Receiver {
 
   async close(): Promise<void> {
     for (const res of this.#open) res.destroy();
-    this.#server.closeAllConnections();
-    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    await Promise.all(this.#servers.map((server) => {
+      server.closeAllConnections();
+      return new Promise<void>((resolve) => server.close(() => resolve()));
+    }));
   }
 
   #handle(req: IncomingMessage, res: ServerResponse): void {
