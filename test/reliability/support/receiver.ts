@@ -18,6 +18,8 @@ export interface Arrival {
   /** `data.key` and `data.seq` of the event, when the scenario sets them. */
   orderingKey: string | null;
   seq: number | null;
+  /** The `x-worker` header, when the scenario's destinations send one. */
+  worker: string | null;
 }
 
 /** What an endpoint does with one request; call `answer(status)` to respond. */
@@ -65,8 +67,8 @@ export class Receiver {
   }
 
   /** A webhook destination per endpoint (or the given ones), named after it. */
-  destinations(names = this.names, timeoutMs = 10_000): Destination[] {
-    return names.map((name) => webhook({ url: this.urls[name], name, timeoutMs }));
+  destinations(names = this.names, timeoutMs = 10_000, headers?: Record<string, string>): Destination[] {
+    return names.map((name) => webhook({ url: this.urls[name], name, timeoutMs, headers }));
   }
 
   /** Requests answered 2xx, per endpoint, per event id. */
@@ -123,6 +125,7 @@ export class Receiver {
         end: 0,
         status: 0,
         orderingKey: key,
+        worker: (req.headers["x-worker"] as string | undefined) ?? null,
         seq,
       };
       this.arrivals.push(arrival);
