@@ -1,0 +1,88 @@
+// Reliability scenario 8, the soak (not part of `npm test`): a steady publish rate for ten minutes with a retention
+// policy on; the table size and the worker's memory must stay flat. Prints a sample every 30 s and a verdict.
+//   DATABASE_URL=postgres://postgres@127.0.0.1:5432/test node_modules/.bin/bun bench/soak.ts
+//   (or: npm run build && node dist/bench/soak.js)   SOAK_MS=600000 SOAK_RATE=100 to change length and rate.
+import postgres from "postgres";
+import { Outbox } from "../mod.ts";
+import { startEmbeddedPostgres } from "../examples/embedded-postgres.ts";
+
+const SOAK_MS = Number(process.env.SOAK_MS ?? 600_000);
+const RATE = Number(process.env.SOAK_RATE ?? 100);
+const SAMPLE_MS = Math.min(30_000, SOAK_MS / 10);
+
+interface Sample {
+  atS: number;
+  published: number;
+  delivered: number;
+  rows: number;
+  tableKb: number;
+  rssMb: number;
+  heapMb: number;
+}
+
+async function main(): Promise<void> {
+  const server = process.env.DATABASE_URL ? null : await startEmbeddedPostgres();
+  const url = process.env.DATABASE_URL ?? server!.url;
+  const sql = postgres(url, { max: 8, onnotice: () => {} });
+  const schema = `soak_${Date.now().toString(36)}`;
+  const noop = (): void => {};
+  const outbox = new Outbox({ sql, schema, logger: { debug: noop, info: noop, warn: noop, error: (m, f) => console.error(m, f) } });
+  await outbox.migrate();
+  let delivered = 0;
+  outbox.register("*", function soakHandler(): void {
+    delivered++;
+  });
+  const worker = outbox.worker({ retention: { publishedMs: 60_000, intervalMs: 10_000 } });
+  await worker.start();
+
+  const samples: Sample[] = [];
+  const started = Date.now();
+  let published = 0;
+  const sample = async (): Promise<void> => {
+    const [r] = await sql.unsafe(
+      `select count(*)::int as rows, pg_total_relation_size('"${schema}".events')::bigint as bytes from "${schema}".events`,
+    );
+    const m = process.memoryUsage();
+    const s: Sample = {
+      atS: Math.round((Date.now() - started) / 1000),
+      published,
+      delivered,
+      rows: r.rows,
+      tableKb: Math.round(Number(r.bytes) / 1024),
+      rssMb: Math.round(m.rss / 1048576),
+      heapMb: Math.round(m.heapUsed / 1048576),
+    };
+    samples.push(s);
+    console.log(JSON.stringify(s));
+  };
+  const timer = setInterval(() => void sample(), SAMPLE_MS);
+  // A steady rate: one event every 1000/RATE ms, on schedule (not drifting with publish latency).
+  while (Date.now() - started < SOAK_MS) {
+    await outbox.publishEvent({ type: "soak.tick", source: "soak", data: { n: published } });
+    published++;
+    const aheadMs = started + (published * 1000) / RATE - Date.now();
+    if (aheadMs > 0) await new Promise((r) => setTimeout(r, aheadMs));
+  }
+  clearInterval(timer);
+  await sample();
+  await worker.stop();
+
+  // Flat: the last third of the samples is within 50% (table) and 30% (RSS) of the middle third.
+  const third = Math.max(1, Math.floor(samples.length / 3));
+  const avg = (xs: Sample[], k: keyof Sample): number => xs.reduce((a, s) => a + s[k], 0) / xs.length;
+  const middle = samples.slice(third, 2 * third);
+  const last = samples.slice(-third);
+  const tableGrowth = avg(last, "tableKb") / Math.max(1, avg(middle, "tableKb"));
+  const rssGrowth = avg(last, "rssMb") / Math.max(1, avg(middle, "rssMb"));
+  const lag = published - delivered;
+  console.log(
+    `[reliability] soak load=${RATE}ev/s,${SOAK_MS / 1000}s,retention=60s published=${published} delivered=${delivered} ` +
+      `lost=${Math.max(0, lag)} tableGrowth=${tableGrowth.toFixed(2)} rssGrowth=${rssGrowth.toFixed(2)} ` +
+      `verdict=${tableGrowth < 1.5 && rssGrowth < 1.3 && lag === 0 ? "flat" : "GROWING-or-behind"}`,
+  );
+  await sql.unsafe(`drop schema "${schema}" cascade`);
+  await sql.end({ timeout: 1 });
+  await server?.stop();
+}
+
+await main();
