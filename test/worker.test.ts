@@ -56,8 +56,8 @@ describe("never lost: a notification missed while the listener was down is recov
   it("sweeps on reconnect after its LISTEN connection is terminated", async () => {
     // The worker logs in as its own role, so the test can hold its reconnection off while an event commits.
     const role = `${t.schema}_worker`;
-    await t.sql.unsafe(`create role "${role}" login superuser`);
-    const workerSql = connect({ user: role, max: 2 });
+    await t.sql.unsafe(`create role "${role}" login superuser password 'worker'`);
+    const workerSql = connect({ user: role, password: "worker", max: 2 });
     try {
       const seen: string[] = [];
       const outbox = new Outbox({ sql: workerSql, schema: t.schema, logger: t.outbox.logger });
