@@ -2,29 +2,25 @@ import type { Query, Row } from "../client.ts";
 import type { NewEvent } from "../event.ts";
 import { EVENT_COLUMNS } from "../record.ts";
 import type { Schema } from "../schema.ts";
-import { pgArray } from "./array.ts";
 
 /**
  * Inserts events in one statement (however many) and, in the same statement, queues one NOTIFY on the schema's
  * channel with an empty payload. PostgreSQL folds identical notifications within a transaction, so a transaction
  * that publishes many times still sends one. Conflicting (source, id) pairs insert nothing.
- *
- * The batch arrives as one array per column ({@link pgArray}) unpacked by `unnest`: the JSON text and
- * json_to_recordset it replaces cost 2.4x the server time (EXPLAIN ANALYZE, 1,000 events: median 45.6 ms -> 18.8 ms).
  */
 export function insertEvents(schema: Schema, notify: boolean): string {
   const s = schema.quoted;
   return `
-with inserted as (
+with input as (
+  select * from json_to_recordset($1::text::json) as x(
+    id text, source text, type text, specversion text, subject text, time text, datacontenttype text,
+    dataschema text, extensions jsonb, data jsonb, scheduled_at timestamptz, max_retries integer, ordering_key text)
+), inserted as (
   insert into ${s}.events (id, source, type, specversion, subject, time, datacontenttype, dataschema, extensions, data,
                            scheduled_at, next_attempt_at, max_retries, ordering_key)
-  select id, source, type, specversion, subject, time, datacontenttype, dataschema, extensions::jsonb, data::jsonb,
+  select id, source, type, specversion, subject, time, datacontenttype, dataschema, extensions, data,
          scheduled_at, coalesce(scheduled_at, now()), max_retries, ordering_key
-  from unnest($1::text::text[], $2::text::text[], $3::text::text[], $4::text::text[], $5::text::text[],
-              $6::text::text[], $7::text::text[], $8::text::text[], $9::text::text[], $10::text::text[],
-              $11::text::timestamptz[], $12::text::integer[], $13::text::text[])
-    as x(id, source, type, specversion, subject, time, datacontenttype, dataschema, extensions, data, scheduled_at,
-         max_retries, ordering_key)
+  from input
   on conflict (id, source) do nothing
   returning ${EVENT_COLUMNS}
 )
@@ -43,7 +39,7 @@ where (id, source) in (select * from unnest($1::text[], $2::text[]))`;
  * stored under that source + id.
  */
 export async function publish(query: Query, schema: Schema, events: NewEvent[], notify: boolean): Promise<Row[]> {
-  const rows = await query(insertEvents(schema, notify), columns(events));
+  const rows = await query(insertEvents(schema, notify), [serialise(events)]);
   if (rows.length === events.length) return order(events, rows);
   const missing = events.filter((e) => !rows.some((r) => r.id === e.id && r.source === e.source));
   const existing = await query(selectExisting(schema), [missing.map((e) => e.id), missing.map((e) => e.source)]);
@@ -57,22 +53,13 @@ function order(events: NewEvent[], rows: Row[]): Row[] {
   return events.map((e) => byKey.get(`${e.source}\u0000${e.id}`)!);
 }
 
-/** The batch as one array literal per column, in the order of {@link insertEvents}' parameters. */
-function columns(events: NewEvent[]): string[] {
-  const column = (pick: (e: NewEvent) => string | number | null): string => pgArray(events.map(pick));
-  return [
-    column((e) => e.id),
-    column((e) => e.source),
-    column((e) => e.type),
-    column((e) => e.specversion),
-    column((e) => e.subject),
-    column((e) => e.time),
-    column((e) => e.datacontenttype),
-    column((e) => e.dataschema),
-    column((e) => (e.extensions === null ? null : JSON.stringify(e.extensions))),
-    column((e) => e.data),
-    column((e) => e.scheduled_at),
-    column((e) => e.max_retries),
-    column((e) => e.ordering_key),
-  ];
+/** One JSON text for the whole batch; the data is embedded as-is, it was serialised once already. */
+function serialise(events: NewEvent[]): string {
+  let out = "[";
+  for (let i = 0; i < events.length; i++) {
+    const { data, ...rest } = events[i];
+    const head = JSON.stringify(rest);
+    out += (i ? "," : "") + (data === null ? head : `${head.slice(0, -1)},"data":${data}}`);
+  }
+  return out + "]";
 }
