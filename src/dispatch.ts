@@ -1,5 +1,6 @@
 import { CloudEvent } from "cloudevents";
 import type { Row } from "./client.ts";
+import type { Congestion, Tracker } from "./congestion.ts";
 import type { Destination } from "./destination.ts";
 import { DeliveryError } from "./errors.ts";
 import type { Logger } from "./logger.ts";
@@ -20,6 +21,10 @@ export interface DispatchContext {
   skewMs: number;
   /** The attempts in flight, so that a worker giving up on them can abort their signals. */
   running: Set<AbortController>;
+  /** Which destinations are saturated with slow deliveries. */
+  congestion: Congestion;
+  /** This event's deliveries in flight. */
+  tracker: Tracker;
 }
 
 const MAX_ERROR_LENGTH = 2000;
@@ -42,7 +47,13 @@ export async function dispatch(row: Row, ctx: DispatchContext): Promise<Outcome>
     const maxRetries = row.max_retries == null ? ctx.retry.maxRetries : Number(row.max_retries);
     await Promise.all(due.map(async (d) => {
       const prev = state[d.name];
+      if (ctx.congestion.saturated(d.name)) {
+        // Deferred, not attempted: a slow destination holds enough slots already.
+        state[d.name] = { ...(prev ?? { attempts: 0, lastError: null, deliveredAt: null }), status: "pending", nextAttemptAt: clock(ctx) + deferMs(ctx) };
+        return;
+      }
       const attempts = (prev?.attempts ?? 0) + 1;
+      ctx.tracker.running.add(d.name);
       try {
         await attempt(d, event, attempts, row.ordering_key as string | null, ctx);
         state[d.name] = { status: "delivered", attempts, lastError: prev?.lastError ?? null, nextAttemptAt: null, deliveredAt: clock(ctx) };
@@ -57,6 +68,8 @@ export async function dispatch(row: Row, ctx: DispatchContext): Promise<Outcome>
         const fields = { event: row.id, destination: d.name, attempts, permanent, error: message };
         if (state[d.name].status === "failed") ctx.logger.warn("delivery failed for good", fields);
         else ctx.logger.debug("delivery failed; will retry", fields);
+      } finally {
+        ctx.congestion.ended(ctx.tracker, d.name);
       }
     }));
   }
@@ -125,6 +138,12 @@ export function toCloudEvent(row: Row): CloudEvent<unknown> {
   if (row.dataschema != null) attributes.dataschema = row.dataschema;
   if (row.data != null) attributes.data = JSON.parse(row.data as string);
   return new CloudEvent<unknown>(attributes as never, false);
+}
+
+/** Until a saturated destination is likely to have room again: about one timeout, with jitter. */
+function deferMs(ctx: DispatchContext): number {
+  const base = Math.min(ctx.handlerTimeoutMs, 5000);
+  return Math.round(base / 2 + (Math.random() * base) / 2);
 }
 
 function clock(ctx: DispatchContext): number {

@@ -1,5 +1,6 @@
 import type { Sql } from "postgres";
 import type { Query, Row } from "./client.ts";
+import { Congestion, SLOW_MS, type Tracker } from "./congestion.ts";
 import { dispatch, type DispatchContext } from "./dispatch.ts";
 import { DispatchError } from "./errors.ts";
 import { Listener, type WakeReason } from "./listener.ts";
@@ -70,6 +71,10 @@ export class Worker {
   readonly #lease = crypto.randomUUID();
   /** Attempts in flight; aborted when stop() gives up on them. */
   readonly #attempts = new Set<AbortController>();
+  readonly #congestion: Congestion;
+  /** Events that ran past SLOW_MS: still held (leased), but no longer using a slot. */
+  readonly #detached = new Map<string, Tracker>();
+  #slowCheck: ReturnType<typeof setInterval> | null = null;
   #abandoned = false;
 
   #listener: Listener | null = null;
@@ -79,7 +84,8 @@ export class Worker {
   #woken = false;
   #wakeUp: (() => void) | null = null;
   #slotFree: (() => void) | null = null;
-  #inFlight = new Set<string>();
+  /** Events using a slot, by sequence number. */
+  #inFlight = new Map<string, Tracker>();
   #idle: (() => void) | null = null;
   #outcomes: Outcome[] = [];
   #flushing: Promise<void> | null = null;
@@ -106,6 +112,7 @@ export class Worker {
       );
     }
     this.#retention = o.retention === false ? null : new Retention(this.#deps, o.retention);
+    this.#congestion = new Congestion(Math.max(1, Math.floor(this.#concurrency / 2)));
   }
 
   /** True between `start()` and `stop()`. */
@@ -122,6 +129,7 @@ export class Worker {
     await this.#listener.start();
     this.#running = true;
     this.#loop = this.#run();
+    this.#slowCheck = setInterval(() => this.#detachSlow(), SLOW_MS / 4);
     this.#retention?.start();
     logger.info("worker started", { schema: schema.name, concurrency: this.#concurrency, lease: this.#lease });
   }
@@ -137,13 +145,14 @@ export class Worker {
     this.#wake();
     this.#slotFree?.();
     await this.#loop;
-    if (this.#inFlight.size) {
+    if (this.#held() > 0) {
       const drained = new Promise<void>((resolve) => (this.#idle = resolve));
       let timer: ReturnType<typeof setTimeout> | undefined;
       await Promise.race([drained, new Promise((r) => (timer = setTimeout(r, this.#stopTimeoutMs)))]);
       clearTimeout(timer);
     }
-    const abandoned = [...this.#inFlight];
+    if (this.#slowCheck) clearInterval(this.#slowCheck);
+    const abandoned = [...this.#inFlight.keys(), ...this.#detached.keys()];
     if (abandoned.length) {
       this.#abandoned = true;
       const reason = new DispatchError("worker_stopped", "The worker stopped before this delivery finished.");
@@ -217,10 +226,31 @@ export class Worker {
     }
   }
 
+  /** Events this worker holds, with a slot or without. */
+  #held(): number {
+    return this.#inFlight.size + this.#detached.size;
+  }
+
+  /** Gives back the slots of events that have run past SLOW_MS; their running deliveries now count as slow. */
+  #detachSlow(): void {
+    const cutoff = Date.now() - SLOW_MS;
+    let freed = false;
+    for (const [seq, tracker] of this.#inFlight) {
+      if (tracker.startedAt > cutoff) continue;
+      if (tracker.running.size === 0) continue; // finishing; its outcome is on its way
+      this.#congestion.slow(tracker);
+      this.#inFlight.delete(seq);
+      this.#detached.set(seq, tracker);
+      freed = true;
+    }
+    if (freed) this.#slotFree?.();
+  }
+
   #start(row: Row): void {
     const seq = String(row.seq);
-    if (this.#inFlight.has(seq)) return;
-    this.#inFlight.add(seq);
+    if (this.#inFlight.has(seq) || this.#detached.has(seq)) return;
+    const tracker: Tracker = { running: new Set(), slow: false, startedAt: Date.now() };
+    this.#inFlight.set(seq, tracker);
     const ctx: DispatchContext = {
       registry: this.#deps.registry,
       retry: this.#deps.retry,
@@ -229,6 +259,8 @@ export class Worker {
       lease: this.#lease,
       skewMs: this.#skewMs,
       running: this.#attempts,
+      congestion: this.#congestion,
+      tracker,
     };
     dispatch(row, ctx).then(
       (outcome) => this.#finish(seq, outcome, row.ordering_key != null || outcome.next_attempt_at !== null),
@@ -248,8 +280,9 @@ export class Worker {
       this.#flushing ??= this.#flush();
     }
     this.#inFlight.delete(seq);
+    this.#detached.delete(seq);
     this.#slotFree?.();
-    if (this.#inFlight.size === 0) this.#idle?.();
+    if (this.#held() === 0) this.#idle?.();
   }
 
   /** Writes outcomes in batches: while one write is in flight, the next batch gathers. */

@@ -130,6 +130,27 @@ describe("scheduling: nothing is delivered before its scheduledAt", () => {
   });
 });
 
+describe("a handler that hangs fails that delivery only: it does not stall other destinations", () => {
+  it("keeps delivering to a healthy destination while another hangs until its timeout", async () => {
+    const healthy = new Set<string>();
+    let hanging = 0;
+    t.outbox.register("order.created", async (_e, ctx) => {
+      hanging++;
+      await new Promise((r) => ctx.signal.addEventListener("abort", r));
+    }, { name: "stuck-endpoint" });
+    t.outbox.register("order.created", (e) => void healthy.add(e.id), { name: "healthy" });
+    await start(t.outbox.worker({ concurrency: 4, handlerTimeoutMs: 6000, leaseMs: 20_000 }));
+    const events = await t.outbox.publishEvents(Array.from({ length: 40 }, (_, i) => ({ type: "order.created", source: "shop", data: { i } })));
+    // Without the congestion rule the four slots fill with events waiting on the stuck endpoint, and the healthy
+    // one gets four events per 6 s timeout; with it, everything reaches the healthy one long before the first timeout.
+    await waitFor(() => healthy.size === 40, "the healthy destination to get all 40 events", 5000);
+    expect(hanging).toBeLessThanOrEqual(4 + 2); // the stuck one holds at most its share, plus the events that detached
+    const deferred = await t.outbox.getEvent(events[39].id);
+    expect(deferred?.deliveries.find((d) => d.name === "healthy")?.status).toBe("delivered");
+    expect(deferred?.deliveries.find((d) => d.name === "stuck-endpoint")).toMatchObject({ status: expect.stringMatching(/pending|processing/), attempts: 0 });
+  });
+});
+
 describe("graceful stop: no new claims; in-flight work finishes or is handed back", () => {
   it("lets in-flight deliveries finish and records them", async () => {
     let release!: () => void;

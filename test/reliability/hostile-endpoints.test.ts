@@ -122,11 +122,9 @@ describe("guarantee 3 and 6: hostile endpoints fail only their own deliveries, w
     });
   }, 120_000);
 
-  // KNOWN BUG (reported, not fixed here): an event's deliveries run together and the event holds one of the
-  // worker's `concurrency` slots until the slowest finishes, so a destination that hangs up to its timeout takes
-  // every slot and the healthy destination waits behind it. `it.fails` keeps the suite green while the bug stands
-  // and turns red once it is fixed: then make this a plain `it`.
-  it.fails("keeps serving a healthy endpoint while another one hangs", async () => {
+  // An event holds a worker slot until its slowest delivery ends, so before src/congestion.ts a destination that
+  // hangs up to its timeout took every slot and the healthy destination waited behind it.
+  it("keeps serving a healthy endpoint while another one hangs", async () => {
     t = await testOutbox();
     const held: (() => void)[] = [];
     receiver = await Receiver.start({ healthy, hang: ({ answer }) => held.push(() => answer(204)) });
