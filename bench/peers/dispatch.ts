@@ -8,8 +8,8 @@ import type { OnEvent, Peer, WorkerSetup } from "./peer.ts";
 const SCHEMA = "bench_dispatch";
 const TYPE = "user.created";
 
-/** The worker settings the bench runs pg-dispatch with. */
-export const DISPATCH_WORKER: WorkerOptions = { concurrency: 64, batchSize: 64, sweepIntervalMs: 30_000 };
+/** The worker settings the bench runs pg-dispatch with: claim batches of 500, like graphile-worker's localQueue. */
+export const DISPATCH_WORKER: WorkerOptions = { concurrency: 500, batchSize: 500 };
 
 /** pg-dispatch on its own schema, its own pool of `poolSize` connections (plus the worker's LISTEN one). */
 export function dispatchPeer(url: string, poolSize = 10): Peer {

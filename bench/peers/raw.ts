@@ -35,7 +35,7 @@ export function rawPeer(url: string, poolSize = 10): Peer {
           update bench_raw.events set status = 'published', next_attempt_at = null, published_at = now()
           where seq = any(${rows.map((r) => r.seq as string)}::bigint[])`;
       }
-      if (rows.length === BATCH || woken) continue;
+      if (rows.length === BATCH || woken || !running) continue;
       await new Promise<void>((resolve) => (wake = resolve));
       wake = null;
     }
