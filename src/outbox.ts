@@ -4,6 +4,7 @@ import { type Client, type Query, toQuery } from "./client.ts";
 import type { Destination, Handler } from "./destination.ts";
 import { DispatchError } from "./errors.ts";
 import { type DeliveryOptions, type EventInput, fromCloudEvent, fromInput, type NewEvent } from "./event.ts";
+import { decodeCursor, encodeCursor } from "./cursor.ts";
 import { consoleLogger, type Logger } from "./logger.ts";
 import { assertKnownKeys, optionsObject, wholeNumber } from "./options.ts";
 import { type EventRecord, type EventStatus, type PublishedEvent, toRecord } from "./record.ts";
@@ -328,21 +329,4 @@ function inBatch<T>(index: number, check: () => T): T {
       field: `[${index}]${err.field === undefined ? "" : `.${err.field}`}`,
     });
   }
-}
-
-function encodeCursor(seq: string): string {
-  return btoa(seq).replace(/=+$/, "");
-}
-
-function decodeCursor(cursor: unknown): string {
-  let seq = "";
-  try {
-    seq = typeof cursor === "string" ? atob(cursor) : "";
-  } catch {
-    // reported below
-  }
-  if (!/^[1-9][0-9]{0,18}$/.test(seq)) {
-    throw new DispatchError("invalid_option", "cursor is not one this outbox returned; pass nextCursor from the previous page.", { field: "cursor" });
-  }
-  return seq;
 }
