@@ -36,9 +36,14 @@ export class Listener {
     } as never);
   }
 
-  /** Connects and listens; rejects if the first attempt fails. */
+  /** Connects and listens; if the first attempt fails it closes everything and rejects. */
   async start(): Promise<void> {
-    await this.#listen();
+    try {
+      await this.#listen();
+    } catch (err) {
+      await this.stop();
+      throw err;
+    }
   }
 
   async #listen(): Promise<void> {

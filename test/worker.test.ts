@@ -192,3 +192,19 @@ describe("graceful stop: no new claims; in-flight work finishes or is handed bac
     await waitFor(() => delivered.includes(e.id), "another worker to deliver the handed-back event");
   });
 });
+
+describe("start() on an unreachable database", () => {
+  it("rejects, and leaves nothing running behind", async () => {
+    const sql = connect({ port: 1, connect_timeout: 2 });
+    const warnings: string[] = [];
+    const logger = { ...t.outbox.logger, warn: (m: string) => void warnings.push(m) };
+    const outbox = new Outbox({ sql, schema: t.schema, logger });
+    const worker = outbox.worker();
+    await expect(worker.start()).rejects.toThrow(/ECONNREFUSED|connect/);
+    expect(worker.running).toBe(false);
+    // Proving an absence takes a wait: a listener left behind would retry (and warn) within 50, 100, 200 ms.
+    await new Promise((r) => setTimeout(r, 600));
+    expect(warnings).toEqual([]);
+    await sql.end();
+  });
+});
