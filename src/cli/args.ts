@@ -103,6 +103,9 @@ export function parseCommandLine(argv: string[]): Invocation | null {
 /** node:util's messages differ between Node, Deno and Bun; this keeps the useful part on one line. */
 function parseErrorMessage(err: unknown): string {
   const message = err instanceof Error ? err.message : String(err);
+  // `--limit -5`: node:util reads "-5" as the next option and says only "argument is ambiguous" on the first line.
+  const ambiguous = /^Option '(-[^' ]+)' argument is ambiguous/.exec(message);
+  if (ambiguous) return `${ambiguous[1]} needs a value; for one that starts with a dash write ${ambiguous[1]}=<value>.`;
   return message.split("\n")[0].replace(/\.? To specify a positional argument.*$/, "").replace(/\.?$/, ".");
 }
 

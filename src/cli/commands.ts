@@ -49,7 +49,13 @@ export function eventsCommand(inv: Invocation): (loaded: Loaded) => Promise<numb
     cursor: text(inv, "cursor"),
   };
   return async ({ outbox }) => {
-    const page = await outbox.listEvents(filter);
+    const page = await outbox.listEvents(filter).catch((err: unknown) => {
+      // The core speaks of nextCursor; the CLI user only ever saw the "More:" line.
+      if ((err as { field?: unknown })?.field === "cursor" && err instanceof Error) {
+        err.message = `--cursor ${JSON.stringify(filter.cursor)} is not one pg-dispatch events printed; copy it from the "More:" line of the previous page.`;
+      }
+      throw err;
+    });
     print(inv, page, () => formatEvents(page, (cursor) => nextPage(inv, cursor)));
     return 0;
   };
