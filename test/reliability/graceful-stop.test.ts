@@ -1,6 +1,6 @@
 // Scenario 6, graceful stop under load: SIGTERM a child-process worker during a burst (it calls worker.stop());
 // in-flight deliveries finish or are released, and after the process exits no row is left `processing` with a
-// live lease. (Uses the fixture until the CLI's own SIGTERM handling lands.)
+// live lease. (The fixture drives a Worker directly; graceful-stop-cli.test.ts does the same to `pg-dispatch worker`.)
 import { afterAll, describe, expect, it } from "vitest";
 import type { Worker } from "../../src/worker.ts";
 import { databaseUrl, testOutbox, type TestOutbox, waitFor } from "../support/db.ts";
