@@ -124,12 +124,9 @@ describe("graceful stop of the CLI worker: nothing is left processing with a liv
     expect((await worker.done).code).toBe(0);
 
     const result = await audit(t.sql, t.schema, receiver, receiver.names, production.committed);
-    if (result.problems.length) console.log(result.problems);
-    expect(production.failures).toEqual([]);
-    expect(result.lost).toBe(0);
-    expect(result.delivered).toBe(EVENTS);
-    expect(result.afterDelivered).toBe(0);
-    expect(result.untruthful).toBe(0);
+    const { lost, delivered, afterDelivered, untruthful, problems } = result;
+    expect({ failures: production.failures, lost, delivered, afterDelivered, untruthful }, problems.join("\n"))
+      .toEqual({ failures: [], lost: 0, delivered: EVENTS, afterDelivered: 0, untruthful: 0 });
     summary("graceful-stop/cli", {
       load: `${EVENTS}ev/6s,4producers,2webhooks(20-420ms,then 0)`,
       faults: `${STOPS}xSIGTERM(node dist/src/cli.js worker,--concurrency=32,--stop-timeout-ms=200)`,
