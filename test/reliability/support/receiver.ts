@@ -104,6 +104,9 @@ export class Receiver {
   #handle(req: IncomingMessage, res: ServerResponse): void {
     const dest = (req.url ?? "/").slice(1).split("?")[0];
     const behaviour = this.#behaviours[dest];
+    // The request's time is when its headers arrived: reading the body can lag on a loaded machine, and the audit
+    // compares this time with when the delivery was recorded.
+    const receivedAt = Date.now();
     const chunks: Buffer[] = [];
     req.on("data", (c: Buffer) => chunks.push(c));
     req.on("end", () => {
@@ -121,7 +124,7 @@ export class Receiver {
       const arrival: Arrival = {
         dest,
         id: String(req.headers["ce-id"] ?? ""),
-        start: Date.now(),
+        start: receivedAt,
         end: 0,
         status: 0,
         orderingKey: key,
