@@ -1,12 +1,11 @@
 // The real CLI, built and run as a child process, as `npx pg-dispatch` runs it: node dist/src/cli.js.
 // The worker round trip also runs on Bun and Deno from the .ts sources.
-import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
-import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { type EventRecord, PermanentError } from "../mod.ts";
 import { connect, databaseUrl, schemaName, type TestOutbox, testOutbox, waitFor } from "./support/db.ts";
@@ -79,8 +78,7 @@ ${body ?? `outbox.register("cli.test", function record(event) {
 let dir: string;
 
 beforeAll(async () => {
-  await promisify(execFile)("npm", ["run", "build"], { cwd: ROOT });
-  expect(existsSync(CLI)).toBe(true);
+  expect(existsSync(CLI)).toBe(true); // built by the global setup
   dir = mkdtempSync(join(tmpdir(), "pg-dispatch-cli-"));
 }, 120_000);
 

@@ -55,8 +55,8 @@ const NAMES = Object.keys(RUNTIMES) as RuntimeName[];
 let emulator: RunningEmulator | null = null;
 
 beforeAll(async () => {
-  // Node 20 cannot run .ts: build the package and the scenario into dist/ (the Node runs and the tarball use it).
-  await run(TSC, ["-p", "tsconfig.conformance.json"], { cwd: ROOT });
+  // Node 20 cannot run .ts: the global setup built the package and the scenario into dist/ (the Node runs and the
+  // tarball use it).
   if (emulatorAvailable()) emulator = await startEmulator();
 }, 120_000);
 

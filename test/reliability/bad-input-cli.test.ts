@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PermanentError } from "../../mod.ts";
 import { testOutbox, type TestOutbox, waitFor } from "../support/db.ts";
 import { summary } from "./support/check.ts";
-import { buildCli, cli } from "./support/cli.ts";
+import { cli } from "./support/cli.ts";
 
 const SQL = `'; drop table x; --`;
 const SQL_EVENTS = `'); delete from events; select pg_sleep(5); --`;
@@ -55,7 +55,6 @@ describe("guarantee 9 at the CLI: bad command lines exit non-zero with one clear
   };
 
   beforeAll(async () => {
-    await buildCli();
     t = await testOutbox();
     // A table named like the one the SQL-looking strings try to drop, in the schema the CLI works on.
     await t.sql.unsafe(`create table "${t.schema}".x (n int); insert into "${t.schema}".x values (1), (2)`);

@@ -9,7 +9,7 @@ import { pathToFileURL } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { testOutbox, type TestOutbox, waitFor } from "../support/db.ts";
 import { audit, drained, summary } from "./support/check.ts";
-import { buildCli, ROOT, startCli } from "./support/cli.ts";
+import { ROOT, startCli } from "./support/cli.ts";
 import { produce } from "./support/produce.ts";
 import { type Behaviour, Receiver } from "./support/receiver.ts";
 
@@ -57,7 +57,6 @@ describe("graceful stop of the CLI worker: nothing is left processing with a liv
   let worker: ReturnType<typeof startCli> | null = null;
 
   beforeAll(async () => {
-    await buildCli();
     dir = mkdtempSync(join(tmpdir(), "pg-dispatch-stop-"));
   }, 120_000);
   afterAll(async () => {

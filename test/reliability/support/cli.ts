@@ -1,9 +1,7 @@
-// The real CLI for the scenarios: built once per file with `npm run build` and run as `node dist/src/cli.js`, as
+// The real CLI for the scenarios: built by the suite's global setup and run as `node dist/src/cli.js`, as
 // `npx pg-dispatch` runs it (Node 20 cannot run the .ts sources).
-import { type ChildProcess, execFile, spawn } from "node:child_process";
-import { mkdirSync } from "node:fs";
+import { type ChildProcess, spawn } from "node:child_process";
 import { join } from "node:path";
-import { promisify } from "node:util";
 import { databaseUrl } from "../../support/db.ts";
 
 export const ROOT = join(import.meta.dirname, "..", "..", "..");
@@ -15,15 +13,6 @@ export interface CliRun {
   signal: string | null;
   stdout: string;
   stderr: string;
-}
-
-/**
- * Builds dist/. The lock keeps two scenario files of one run from rewriting dist/ under each other's children
- * (tsc rewrites every output file, unchanged or not).
- */
-export async function buildCli(): Promise<void> {
-  mkdirSync(join(ROOT, "dist"), { recursive: true });
-  await promisify(execFile)("flock", [join(ROOT, "dist", ".reliability-build.lock"), "npm", "run", "build"], { cwd: ROOT });
 }
 
 /** Starts `node dist/src/cli.js <args>` with DATABASE_URL set to the test database. */
