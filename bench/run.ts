@@ -39,6 +39,8 @@ const ROWS: RowSpec[] = [
   { key: "p99", label: "commit-to-handler latency at 100/s, p99", unit: "ms", better: "down", target: "<= 4 and < graphile", met: (v) => v[D] <= 4 && v[D] < v[G] },
   { key: "idle", label: "transactions/s, worker idle", unit: "tx/s", better: "down", target: "<= 0.1", met: (v) => v[D] <= 0.1 },
   { key: "pending", label: "transactions/s, idle, uncommitted publish open", unit: "tx/s", better: "down", target: "0", met: (v) => v[D] <= 0 },
+  { key: "idleSent", label: "statements/s the worker sent, idle (client count)", unit: "stmt/s", better: "none", target: "<= 0.1", met: (v) => v[D] <= 0.1 },
+  { key: "pendingSent", label: "statements/s the worker sent, uncommitted publish open", unit: "stmt/s", better: "none", target: "0", met: (v) => v[D] <= 0 },
   { key: "control", label: "transactions/s, no worker (noise floor)", unit: "tx/s", better: "none", target: "-" },
   { key: "rssBefore", label: `worker RSS before a ${k(size.memory)} run`, unit: "MB", better: "none", target: "-" },
   { key: "rssAfter", label: `worker RSS after a ${k(size.memory)} run`, unit: "MB", better: "none", target: "flat (<= +15%)", met: (v) => v[D] <= 1.15 * medians.get("rssBefore")![D] },
@@ -66,34 +68,42 @@ const db = await benchDatabase();
 const meter = postgres(db.url, { max: 1, onnotice: () => {} });
 const [{ version }] = await meter`select current_setting('server_version') as version`;
 const peers = [dispatchPeer(db.url), graphilePeer(db.url), rawPeer(db.url)];
-const [dispatch, graphile] = peers;
+const [dispatch, graphile, raw] = peers;
 try {
   if (wants("idle")) {
     // First, on an untouched database (no autovacuum work pending), one run each: these are counts, not rates.
     process.stderr.write("idle\n");
     for (const peer of [dispatch, graphile]) {
-      await measure("idle", peer, () => idleRate(meter, peer, size.idleS, "empty", size.settle));
-      await measure("pending", peer, () => idleRate(meter, peer, size.idleS, "uncommitted", size.settle));
+      for (const [key, idle] of [["idle", "empty"], ["pending", "uncommitted"]] as const) {
+        await measure(key, peer, async () => {
+          const { commits, statements } = await idleRate(meter, peer, size.idleS, idle, size.settle);
+          if (!Number.isNaN(statements)) record(`${key}Sent`, peer.name, statements);
+          return commits;
+        });
+      }
     }
     // Last: autovacuum visits a new database soon after it is created, and that would count here.
-    await measure("control", dispatch, () => idleRate(meter, null, size.idleS, "none", size.settle));
+    await measure("control", dispatch, async () => (await idleRate(meter, null, size.idleS, "none", size.settle)).commits);
   }
   const sink = await startSink();
+  // Figure by figure, the peers back to back (in a rotating order), so that a change in the machine's load between
+  // figures does not land on one peer only.
   for (let r = 0; r < runs; r++) {
     const order = peers.map((_, i) => peers[(i + r) % peers.length]);
     process.stderr.write(`run ${r + 1} of ${runs}\n`);
-    for (const peer of order) {
-      if (wants("publish")) await measure("publish", peer, () => publishRate(peer, size.publishS));
-      if (wants("bulk")) await measure("bulk", peer, () => bulkRate(peer, size.bulk));
-      if (wants("dispatch")) {
-        await measure("dispatch1", peer, () => dispatchRate(peer, size.dispatch));
-        if (peer === dispatch) {
-          await measure("dispatch2", peer, () => dispatchRate(peer, size.dispatch, { destinations: 2 }));
-          await measure("dispatch4", peer, () => dispatchRate(peer, size.dispatch, { destinations: 4 }));
-        }
-        if (peer !== peers[2]) await measure("webhook", peer, () => dispatchRate(peer, size.webhook, { webhookUrl: sink.url }, sink));
+    if (wants("publish")) for (const peer of order) await measure("publish", peer, () => publishRate(peer, size.publishS));
+    if (wants("bulk")) for (const peer of order) await measure("bulk", peer, () => bulkRate(peer, size.bulk));
+    if (wants("dispatch")) {
+      for (const peer of order) await measure("dispatch1", peer, () => dispatchRate(peer, size.dispatch));
+      await measure("dispatch2", dispatch, () => dispatchRate(dispatch, size.dispatch, { destinations: 2 }));
+      await measure("dispatch4", dispatch, () => dispatchRate(dispatch, size.dispatch, { destinations: 4 }));
+      for (const peer of order) {
+        if (peer !== raw) await measure("webhook", peer, () => dispatchRate(peer, size.webhook, { webhookUrl: sink.url }, sink));
       }
-      if (wants("latency") && peer !== peers[2]) {
+    }
+    if (wants("latency")) {
+      for (const peer of order) {
+        if (peer === raw) continue;
         let p99 = NaN;
         await measure("p50", peer, async () => {
           const l = await latency(peer, size.latencyS);

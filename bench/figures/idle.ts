@@ -1,5 +1,7 @@
 // Database transactions per second while the worker has nothing to do, from pg_stat_database.xact_commit of the
 // bench's own database (nothing else connects to it), minus the one transaction of the first reading itself.
+// Autovacuum also commits there when it visits the database (about once a minute), so where the peer can count
+// the statements it sends (pg-dispatch, through postgres.js's debug hook), that exact count is reported too.
 import type { Sql } from "postgres";
 import type { Peer } from "../peers/peer.ts";
 import { sleep } from "../support.ts";
@@ -11,7 +13,13 @@ export type IdleCase = "empty" | "uncommitted" | "none";
  * Committed transactions per second over `seconds` with `peer`'s worker running (or none, the control), when the
  * queue is empty, or while another transaction holds an uncommitted publish (its NOTIFY pending until commit).
  */
-export async function idleRate(sql: Sql, peer: Peer | null, seconds: number, idle: IdleCase, settleS = 2.5): Promise<number> {
+export async function idleRate(
+  sql: Sql,
+  peer: Peer | null,
+  seconds: number,
+  idle: IdleCase,
+  settleS = 2.5,
+): Promise<{ commits: number; statements: number }> {
   let rollback: (() => Promise<void>) | null = null;
   if (peer) {
     await peer.reset();
@@ -22,9 +30,11 @@ export async function idleRate(sql: Sql, peer: Peer | null, seconds: number, idl
     // Backends flush their statistics at most once a second: let start-up traffic land before the first reading.
     await sleep(settleS * 1000);
     const a = await commits(sql);
+    const sentBefore = peer?.statements?.() ?? NaN;
     await sleep(seconds * 1000);
+    const sent = (peer?.statements?.() ?? NaN) - sentBefore;
     const b = await commits(sql);
-    return (b - a - 1) / seconds;
+    return { commits: (b - a - 1) / seconds, statements: sent / seconds };
   } finally {
     await rollback?.();
     await peer?.stop();

@@ -4,6 +4,8 @@ import type { Peer } from "../peers/peer.ts";
 /** Events committed per second by `producers` loops, each publishing one event per transaction. */
 export async function publishRate(peer: Peer, seconds: number, producers = 8): Promise<number> {
   await peer.reset();
+  // Open every producer's connection and prepare its statement before the clock starts.
+  await Promise.all(Array.from({ length: producers }, (_, p) => peer.publish(`warm${p}`, p)));
   let n = 0;
   let i = 0;
   const started = performance.now();

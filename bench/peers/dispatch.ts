@@ -13,7 +13,9 @@ export const DISPATCH_WORKER: WorkerOptions = { concurrency: 500, batchSize: 500
 
 /** pg-dispatch on its own schema, its own pool of `poolSize` connections (plus the worker's LISTEN one). */
 export function dispatchPeer(url: string, poolSize = 10): Peer {
-  const sql: Sql = postgres(url, { max: poolSize, onnotice: () => {} });
+  let sent = 0;
+  // debug sees every statement of this pool, and of the worker's LISTEN connection (built from these options).
+  const sql: Sql = postgres(url, { max: poolSize, onnotice: () => {}, debug: () => void sent++ });
   const outbox = new Outbox({ sql, schema: SCHEMA, logger: quiet });
   let worker: Worker | null = null;
   const source = "bench";
@@ -66,6 +68,9 @@ export function dispatchPeer(url: string, poolSize = 10): Peer {
         await held;
         throw new Error("rollback");
       }));
+    },
+    statements() {
+      return sent;
     },
     async close() {
       await worker?.stop();

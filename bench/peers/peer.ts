@@ -31,4 +31,6 @@ export interface Peer {
    * published (with its NOTIFY) but not committed. Returns a function that rolls it back. */
   holdUncommitted(): Promise<() => Promise<void>>;
   close(): Promise<void>;
+  /** Statements its clients have sent so far, where the peer can count them (an exact idle figure). */
+  statements?(): number;
 }
