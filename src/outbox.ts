@@ -307,6 +307,27 @@ export class Outbox {
     );
   }
 
+  /**
+   * Releases what the destinations hold (a Pub/Sub client, for one), so the process can exit. Call it after your
+   * workers have stopped; the `sql` client is yours to end. A destination that fails to close is logged, not thrown.
+   *
+   * @example
+   * ```ts
+   * await worker.stop();
+   * await outbox.close();
+   * await sql.end();
+   * ```
+   */
+  async close(): Promise<void> {
+    for (const d of this.#registry.all()) {
+      try {
+        await d.close?.();
+      } catch (err) {
+        this.logger.warn("closing a destination failed", { destination: d.name, error: err });
+      }
+    }
+  }
+
   #lookup(id: string, options: LookupOptions | undefined, where: string): string | null {
     if (typeof id !== "string" || id.length === 0) {
       throw new DispatchError("invalid_option", `${where} needs an event id (a non-empty string).`);

@@ -92,3 +92,20 @@ describe("retention: old finished events are deleted in small batches; failed on
     }
   });
 });
+
+describe("close: destinations release what they hold", () => {
+  it("closes every destination once, and keeps going when one fails", async () => {
+    const closed: string[] = [];
+    const c = await testOutbox({ logger: { debug() {}, info() {}, warn: (m: string) => void closed.push(`warn:${m}`), error() {} } });
+    try {
+      c.outbox.register("a", { name: "first", deliver: async () => {}, close: async () => void closed.push("first") });
+      c.outbox.register("b", { name: "broken", deliver: async () => {}, close: async () => { throw new Error("nope"); } });
+      c.outbox.register("c", { name: "third", deliver: async () => {}, close: async () => void closed.push("third") });
+      c.outbox.register("d", function plainHandler() {});
+      await c.outbox.close();
+      expect(closed).toEqual(["first", "warn:closing a destination failed", "third"]);
+    } finally {
+      await c.drop();
+    }
+  });
+});

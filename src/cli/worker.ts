@@ -2,7 +2,7 @@ import process from "node:process";
 import { jsonLogger, type Logger } from "../logger.ts";
 import type { Worker, WorkerOptions } from "../worker.ts";
 import { integer, type Invocation, oneOf } from "./args.ts";
-import { CliError, type Loaded, oneLine } from "./config.ts";
+import { CliError, type Loaded } from "./config.ts";
 
 const LEVELS = ["debug", "info", "warn", "error"] as const;
 
@@ -61,12 +61,6 @@ async function run({ outbox, origin }: Loaded, options: WorkerOptions, logger: L
   const signal = await signalled;
   logger.info("stopping", { signal });
   await worker.stop();
-  for (const d of destinations) {
-    try {
-      await d.close?.();
-    } catch (err) {
-      logger.warn("closing a destination failed", { destination: d.name, error: oneLine(err) });
-    }
-  }
+  await outbox.close();
   return 0;
 }
