@@ -18,7 +18,7 @@ export async function idleRate(
   peer: Peer | null,
   seconds: number,
   idle: IdleCase,
-  settleS = 2.5,
+  settleS = 11,
 ): Promise<{ commits: number; statements: number }> {
   let rollback: (() => Promise<void>) | null = null;
   if (peer) {
@@ -27,7 +27,8 @@ export async function idleRate(
     if (idle === "uncommitted") rollback = await peer.holdUncommitted();
   }
   try {
-    // Backends flush their statistics at most once a second: let start-up traffic land before the first reading.
+    // Backends flush their statistics late (an idle backend can hold them ~10 s): let the start-up transactions
+    // (reset, migrate, LISTEN, first claim) land before the first reading, or they count as idle traffic.
     await sleep(settleS * 1000);
     const a = await commits(sql);
     const sentBefore = peer?.statements?.() ?? NaN;
