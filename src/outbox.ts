@@ -211,8 +211,7 @@ export class Outbox {
 
   async #publish(rows: NewEvent[], options: PublishOptions): Promise<PublishedEvent[]> {
     const query = options.tx ? toQuery(options.tx) : this.#query;
-    return (await publish(query, this.schema, rows, options.notify !== false))
-      .map((row) => ({ ...toRecord(row), duplicate: row.duplicate === true }));
+    return await publish(query, this.schema, rows, options.notify !== false);
   }
 
   /**

@@ -1,5 +1,5 @@
 import type { Row } from "./client.ts";
-import type { ExtensionValue } from "./event.ts";
+import type { ExtensionValue, NewEvent } from "./event.ts";
 
 /** An event's status, in the seed's words. */
 export type EventStatus = "pending" | "processing" | "published" | "failed";
@@ -91,6 +91,31 @@ export function toRecord(row: Row): EventRecord {
     createdAt: date(row.created_at) as Date,
     publishedAt: date(row.published_at),
     deliveries,
+  };
+}
+
+/** The record of an event just inserted: what was sent, plus what the database made up (`created_at`). */
+export function newRecord(e: NewEvent, row: Row): EventRecord {
+  return {
+    id: e.id,
+    type: e.type,
+    source: e.source,
+    specversion: e.specversion,
+    subject: e.subject,
+    time: e.time,
+    datacontenttype: e.datacontenttype,
+    dataschema: e.dataschema,
+    extensions: e.extensions ?? {},
+    data: e.data === null ? undefined : JSON.parse(e.data),
+    status: "pending",
+    attempts: 0,
+    maxRetries: e.max_retries,
+    lastError: null,
+    orderingKey: e.ordering_key,
+    scheduledAt: date(e.scheduled_at),
+    createdAt: date(row.created_at) as Date,
+    publishedAt: null,
+    deliveries: [],
   };
 }
 

@@ -254,3 +254,32 @@ describe("errors name the field they are about", () => {
     expect(batch.map((e) => e.duplicate)).toEqual([true, false]);
   });
 });
+
+describe("what publish returns is what is stored", () => {
+  it("returns the same record getEvent reads back, for one event and for a batch", async () => {
+    const one = await t.outbox.publishEvent({
+      type: "full.event", source: "records", subject: "s", data: { nested: [1, "two", null], when: new Date(0) },
+      dataschema: "https://example.com/s.json", extensions: { tenant: "acme", level: 2 }, maxRetries: 3,
+      orderingKey: "k", scheduledAt: new Date(Date.now() + 60_000),
+    });
+    const { duplicate, ...stored } = one;
+    expect(duplicate).toBe(false);
+    expect(stored).toEqual(await t.outbox.getEvent(one.id, { source: "records" }));
+    const many = await t.outbox.publishEvents([{ type: "a", source: "records" }, { type: "b", source: "records", data: "text" }]);
+    for (const e of many) {
+      const { duplicate: d, ...rest } = e;
+      expect(d).toBe(false);
+      expect(rest).toEqual(await t.outbox.getEvent(e.id, { source: "records" }));
+    }
+  });
+
+  it("stores one event when a batch repeats a source + id, and marks the repeat", async () => {
+    const batch = await t.outbox.publishEvents([
+      { type: "x", source: "twice", id: "same", data: 1 },
+      { type: "x", source: "twice", id: "same", data: 2 },
+    ]);
+    expect(batch.map((e) => [e.duplicate, e.data])).toEqual([[false, 1], [true, 1]]);
+    const [{ n }] = await t.sql.unsafe(`select count(*)::int as n from "${t.schema}".events where source = 'twice'`);
+    expect(n).toBe(1);
+  });
+});
