@@ -4,7 +4,7 @@
 import { afterAll, describe, expect, it } from "vitest";
 import type { Worker } from "../../src/worker.ts";
 import { databaseUrl, testOutbox, type TestOutbox, waitFor } from "../support/db.ts";
-import { audit, drained, summary } from "./support/check.ts";
+import { audit, drained, expectClean, summary } from "./support/check.ts";
 import { type ChildWorker, killChild, startChildWorker } from "./support/child.ts";
 import { produce } from "./support/produce.ts";
 import { type Behaviour, Receiver } from "./support/receiver.ts";
@@ -65,12 +65,7 @@ describe("graceful stop: nothing is left processing with a live lease", () => {
     await production.done;
     await waitFor(() => drained(t.sql, t.schema), "every event to be delivered", 60_000);
     const result = await audit(t.sql, t.schema, receiver, receiver.names, production.committed);
-    if (result.problems.length) console.log(result.problems);
-    expect(production.failures).toEqual([]);
-    expect(result.lost).toBe(0);
-    expect(result.delivered).toBe(EVENTS);
-    expect(result.afterDelivered).toBe(0);
-    expect(result.untruthful).toBe(0);
+    expectClean(result, production.failures, EVENTS);
     summary("graceful-stop", {
       load: `${EVENTS}ev/6s,4producers,2webhooks(20-420ms)`,
       faults: `${STOPS}xSIGTERM(stopTimeoutMs=200)`,

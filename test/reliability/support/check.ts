@@ -1,5 +1,6 @@
 // The end-of-scenario audit: what the database says against what the receivers saw.
 import type { Sql } from "postgres";
+import { expect } from "vitest";
 import type { Receiver } from "./receiver.ts";
 
 /** Figures of one scenario, printed as one summary line. */
@@ -88,6 +89,19 @@ export async function audit(sql: Sql, schema: string, receiver: Receiver, dests:
 }
 
 /** Prints the scenario's figures as one line, the source of README's Reliability table. */
+/**
+ * The audit's verdict as assertions: the producers saw no failure, nothing was lost, every one of `events` reached
+ * every destination, nothing arrived after it was recorded delivered, and every status tells the truth.
+ */
+export function expectClean(result: Audit, producerFailures: unknown[], events: number): void {
+  if (result.problems.length) console.log(result.problems);
+  expect(producerFailures).toEqual([]);
+  expect(result.lost).toBe(0);
+  expect(result.delivered).toBe(events);
+  expect(result.afterDelivered).toBe(0);
+  expect(result.untruthful).toBe(0);
+}
+
 export function summary(scenario: string, figures: Record<string, string | number>): void {
   const parts = Object.entries(figures).map(([k, v]) => `${k}=${v}`);
   console.log(`[reliability] ${scenario} ${parts.join(" ")}`);
