@@ -1,4 +1,4 @@
-import type { Query, Row } from "../client.ts";
+import type { Query } from "../client.ts";
 import type { NewEvent } from "../event.ts";
 import { EVENT_COLUMNS, type EventRecord, newRecord, type PublishedEvent, toRecord } from "../record.ts";
 import type { Schema } from "../schema.ts";
