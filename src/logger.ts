@@ -6,7 +6,8 @@ export type LogFields = Record<string, unknown>;
  *
  * @example
  * ```ts
- * const outbox = new Outbox({ sql, logger: { debug() {}, info: console.info, warn: console.warn, error: console.error } });
+ * import pino from "pino";
+ * const outbox = new Outbox({ sql, logger: pino() }); // or any object with debug, info, warn and error
  * ```
  */
 export interface Logger {

@@ -81,7 +81,7 @@ const STATUSES = ["pending", "processing", "published", "failed"];
  * const sql = postgres(process.env.DATABASE_URL!);
  * const outbox = new Outbox({ sql });
  * await outbox.migrate();
- * outbox.register("user.created", (event) => console.log("welcome", event.data));
+ * outbox.register("user.created", (event) => sendWelcomeEmail(event.data));
  * await sql.begin(async (tx) => {
  *   await tx`insert into users (name) values ('ada')`;
  *   await outbox.publishEvent({ type: "user.created", source: "users", data: { name: "ada" } }, { tx });
@@ -220,7 +220,7 @@ export class Outbox {
    * @example
    * ```ts
    * const e = await outbox.getEvent(event.id);
-   * if (e?.status === "failed") console.log(`Event failed: ${e.lastError}`);
+   * if (e?.status === "failed") alertOps(`Event failed: ${e.lastError}`);
    * ```
    */
   async getEvent(id: string, options?: LookupOptions): Promise<EventRecord | null> {
