@@ -6,8 +6,8 @@ export type LogFields = Record<string, unknown>;
  *
  * @example
  * ```ts
- * import pino from "pino";
- * const outbox = new Outbox({ sql, logger: pino() }); // or any object with debug, info, warn and error
+ * // any object with debug, info, warn and error methods; here the JSON-lines logger below
+ * const outbox = new Outbox({ sql, logger: jsonLogger((line) => process.stderr.write(line + "\n"), "warn") });
  * ```
  */
 export interface Logger {
