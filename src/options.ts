@@ -34,3 +34,12 @@ export function optionsObject<T extends object>(value: T | undefined, where: str
   }
   return value;
 }
+
+/** Asserts an optional logger has the four methods pg-dispatch calls. */
+export function assertLogger(logger: unknown): void {
+  if (logger === undefined) return;
+  const l = logger as Record<string, unknown> | null;
+  if (!["debug", "info", "warn", "error"].every((m) => typeof l?.[m] === "function")) {
+    throw new DispatchError("invalid_option", "logger must have debug, info, warn and error methods.", { field: "logger" });
+  }
+}

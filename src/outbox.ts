@@ -6,7 +6,7 @@ import { DispatchError } from "./errors.ts";
 import { type DeliveryOptions, type EventInput, fromCloudEvent, fromInput, type NewEvent } from "./event.ts";
 import { decodeCursor, encodeCursor } from "./cursor.ts";
 import { consoleLogger, type Logger } from "./logger.ts";
-import { assertKnownKeys, optionsObject, wholeNumber } from "./options.ts";
+import { assertKnownKeys, assertLogger, optionsObject, wholeNumber } from "./options.ts";
 import { type EventRecord, type EventStatus, type PublishedEvent, toRecord } from "./record.ts";
 import { type RegisterOptions, Registry, type TypePattern } from "./registry.ts";
 import { type RetryOptions, type RetryPolicy, retryPolicy } from "./retry.ts";
@@ -107,6 +107,7 @@ export class Outbox {
       throw new DispatchError("invalid_option", "Outbox needs { sql }: a postgres.js client, e.g. postgres(process.env.DATABASE_URL).");
     }
     this.sql = o.sql;
+    assertLogger(o.logger);
     this.schema = schema(o.schema);
     this.logger = o.logger ?? consoleLogger;
     this.retry = retryPolicy(o.retry);

@@ -5,7 +5,7 @@ import { dispatch, type DispatchContext } from "./dispatch.ts";
 import { DispatchError } from "./errors.ts";
 import { Listener, type WakeReason } from "./listener.ts";
 import type { Logger } from "./logger.ts";
-import { assertKnownKeys, optionsObject, wholeNumber } from "./options.ts";
+import { assertKnownKeys, assertLogger, optionsObject, wholeNumber } from "./options.ts";
 import type { Registry } from "./registry.ts";
 import type { RetryPolicy } from "./retry.ts";
 import type { Schema } from "./schema.ts";
@@ -95,9 +95,7 @@ export class Worker {
   constructor(deps: WorkerDeps, options: WorkerOptions = {}) {
     const o = optionsObject(options, "worker");
     assertKnownKeys(o, WORKER_KEYS, "worker options");
-    if (o.logger !== undefined && !["debug", "info", "warn", "error"].every((m) => typeof (o.logger as unknown as Record<string, unknown>)?.[m] === "function")) {
-      throw new DispatchError("invalid_option", "logger must have debug, info, warn and error methods.");
-    }
+    assertLogger(o.logger);
     this.#deps = o.logger ? { ...deps, logger: o.logger } : deps;
     this.#concurrency = wholeNumber(o.concurrency, "concurrency", 1, 32, 10_000);
     this.#batchSize = wholeNumber(o.batchSize, "batchSize", 1, Math.min(this.#concurrency, 1000), 10_000);

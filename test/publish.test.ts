@@ -1,7 +1,7 @@
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CloudEvent, DispatchError, Outbox } from "../mod.ts";
-import { databaseUrl, testOutbox, type TestOutbox } from "./support/db.ts";
+import { databaseUrl, testOutbox, type TestOutbox, waitFor } from "./support/db.ts";
 
 let t: TestOutbox;
 beforeAll(async () => {
@@ -58,46 +58,49 @@ describe("atomic publish: the event exists iff the caller's transaction commits"
     }
   });
 
-  it("sends exactly one notification for a transaction that publishes many events", async () => {
+  /** A separate session listening on the outbox's channel and a marker channel; `seen` lists what arrived. */
+  async function listening(): Promise<{ seen: string[]; marked: () => Promise<void>; end: () => Promise<void> }> {
     const listener = new pg.Client({ connectionString: databaseUrl() });
     await listener.connect();
     const seen: string[] = [];
     listener.on("notification", (n) => seen.push(n.channel));
     await listener.query(`listen "${t.schema}"`);
+    await listener.query(`listen "${t.schema}_marker"`);
+    return {
+      seen,
+      // A marker sent after the commit: once it arrives, every notification sent before it has arrived.
+      async marked() {
+        await t.sql.unsafe(`select pg_notify('${t.schema}_marker', '')`);
+        await waitFor(() => seen.includes(`${t.schema}_marker`), "the marker notification", 5000);
+      },
+      end: () => listener.end(),
+    };
+  }
+
+  it("sends exactly one notification for a transaction that publishes many events", async () => {
+    const { seen, marked, end } = await listening();
     try {
       await t.sql.begin(async (tx) => {
         await t.outbox.publishEvent({ type: "a", source: "n" }, { tx });
         await t.outbox.publishEvent({ type: "b", source: "n" }, { tx });
         await t.outbox.publishEvents([{ type: "c", source: "n" }, { type: "d", source: "n" }], { tx });
       });
-      // A marker sent after the commit: once it arrives, every notification of the transaction has arrived.
-      await t.sql.unsafe(`select pg_notify('${t.schema}_marker', '')`);
-      await listener.query(`listen "${t.schema}_marker"`);
-      await t.sql.unsafe(`select pg_notify('${t.schema}_marker', '')`);
-      const deadline = Date.now() + 5000;
-      while (!seen.includes(`${t.schema}_marker`) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      await marked();
       expect(seen.filter((c) => c === t.schema)).toHaveLength(1);
     } finally {
-      await listener.end();
+      await end();
     }
   });
 
   it("publishes without a notification when notify is false", async () => {
-    const listener = new pg.Client({ connectionString: databaseUrl() });
-    await listener.connect();
-    const seen: string[] = [];
-    listener.on("notification", (n) => seen.push(n.channel));
-    await listener.query(`listen "${t.schema}"`);
-    await listener.query(`listen "${t.schema}_end"`);
+    const { seen, marked, end } = await listening();
     try {
       const events = await t.outbox.publishEvents([{ type: "bulk", source: "n" }], { notify: false });
-      await t.sql.unsafe(`select pg_notify('${t.schema}_end', '')`);
-      const deadline = Date.now() + 5000;
-      while (!seen.includes(`${t.schema}_end`) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
-      expect(seen).toEqual([`${t.schema}_end`]);
+      await marked();
+      expect(seen).toEqual([`${t.schema}_marker`]);
       expect((await t.outbox.getEvent(events[0].id))?.status).toBe("pending");
     } finally {
-      await listener.end();
+      await end();
     }
   });
 });
@@ -228,6 +231,7 @@ describe("bad input is refused with a clear error and writes nothing", () => {
     }
     expect(() => new Outbox({ sql: t.sql, schemaName: "x" } as never)).toThrow(/Unknown option "schemaName"/);
     expect(() => new Outbox({} as never)).toThrow(/needs \{ sql \}/);
+    expect(() => new Outbox({ sql: t.sql, logger: console.log as never })).toThrow(/logger must have debug, info, warn and error/);
     expect(() => new Outbox({ sql: t.sql, retry: { maxRetries: -1 } })).toThrow(/retry.maxRetries/);
     expect(() => new Outbox({ sql: t.sql, retry: { backoff: 2 } as never })).toThrow(/Unknown option "backoff"/);
   });
