@@ -95,7 +95,7 @@ export function toRecord(row: Row): EventRecord {
 }
 
 /** The record of an event just inserted: what was sent, plus what the database made up (`created_at`). */
-export function newRecord(e: NewEvent, row: Row): EventRecord {
+export function newRecord(e: NewEvent, row: Row): PublishedEvent {
   return {
     id: e.id,
     type: e.type,
@@ -116,6 +116,7 @@ export function newRecord(e: NewEvent, row: Row): EventRecord {
     createdAt: date(row.created_at) as Date,
     publishedAt: null,
     deliveries: [],
+    duplicate: false,
   };
 }
 

@@ -277,6 +277,20 @@ describe("what publish returns is what is stored", () => {
     }
   });
 
+  it("stores a batch's text exactly: quotes, backslashes, braces, commas, NULL as a word, empty strings", async () => {
+    const tricky = ['say "hi"', "back\\slash", "{braces}", "a,b", "NULL", "", "ünï ✓", "line\nbreak", "\\\"\\"];
+    const many = await t.outbox.publishEvents(tricky.map((s, i) => ({
+      type: `t${i}`, source: "records", id: `id-${i}-${s}`, subject: `subject ${s}`, data: { s, list: [s, null] },
+      extensions: { note: s }, orderingKey: `k${s}`,
+    })));
+    for (const [i, e] of many.entries()) {
+      const { duplicate, ...rest } = e;
+      expect(duplicate).toBe(false);
+      expect(rest).toMatchObject({ id: `id-${i}-${tricky[i]}`, subject: `subject ${tricky[i]}`, extensions: { note: tricky[i] }, orderingKey: `k${tricky[i]}`, data: { s: tricky[i], list: [tricky[i], null] } });
+      expect(rest).toEqual(await t.outbox.getEvent(e.id, { source: e.source }));
+    }
+  });
+
   it("stores one event when a batch repeats a source + id, and marks the repeat", async () => {
     const batch = await t.outbox.publishEvents([
       { type: "x", source: "twice", id: "same", data: 1 },
