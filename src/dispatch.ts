@@ -15,8 +15,6 @@ export interface DispatchContext {
   retry: RetryPolicy;
   logger: Logger;
   handlerTimeoutMs: number;
-  /** The worker's lease token, written back with the outcome. */
-  lease: string;
   /** Milliseconds to add to the local clock to get the database's. */
   skewMs: number;
   /** The attempts in flight, so that a worker giving up on them can abort their signals. */
@@ -73,11 +71,11 @@ export async function dispatch(row: Row, ctx: DispatchContext): Promise<Outcome>
       }
     }));
   }
-  return outcome(row, destinations, state, lastError, ctx.lease);
+  return outcome(row, destinations, state, lastError);
 }
 
 /** An event's status follows from its deliveries: failed if any failed, pending while any has work left, else published. */
-function outcome(row: Row, destinations: Destination[], state: Record<string, StoredDelivery>, lastError: string | null, lease: string): Outcome {
+function outcome(row: Row, destinations: Destination[], state: Record<string, StoredDelivery>, lastError: string | null): Outcome {
   let failed = false;
   let next: number | null = null;
   for (const d of destinations) {
@@ -89,7 +87,6 @@ function outcome(row: Row, destinations: Destination[], state: Record<string, St
   const status: EventStatus = failed ? "failed" : next !== null ? "pending" : "published";
   return {
     seq: String(row.seq),
-    lease,
     status,
     deliveries: state,
     next_attempt_at: next === null ? null : new Date(next).toISOString(),

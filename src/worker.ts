@@ -254,7 +254,6 @@ export class Worker {
       retry: this.#deps.retry,
       logger: this.#deps.logger,
       handlerTimeoutMs: this.#handlerTimeoutMs,
-      lease: this.#lease,
       skewMs: this.#skewMs,
       running: this.#attempts,
       congestion: this.#congestion,
@@ -289,7 +288,7 @@ export class Worker {
       const batch = this.#outcomes.splice(0, 5000);
       const wake = this.#wakeAfterFlush;
       this.#wakeAfterFlush = false;
-      await this.#retrying(() => complete(this.#deps.query, this.#deps.schema, batch), "completing");
+      await this.#retrying(() => complete(this.#deps.query, this.#deps.schema, batch, this.#lease), "completing");
       if (wake) this.#wake();
     }
     this.#flushing = null;

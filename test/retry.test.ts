@@ -101,6 +101,18 @@ describe("permanent errors skip the remaining retries", () => {
     expect(done).toMatchObject({ status: "failed", lastError: "billing: invoice has no customer" });
   });
 
+  it("keeps the error's text exactly, quotes, backslashes, braces and all", async () => {
+    const message = 'bad "field" at C:\\tmp\\{x}, value NULL';
+    t.outbox.register("odd.error", () => {
+      throw new PermanentError(message);
+    }, { name: "strict" });
+    await run();
+    const e = await t.outbox.publishEvent({ type: "odd.error", source: "billing" });
+    const done = await settled(e.id);
+    expect(done).toMatchObject({ status: "failed", lastError: `strict: ${message}` });
+    expect(done.deliveries[0]).toMatchObject({ name: "strict", lastError: message });
+  });
+
   it("waits as long as a DeliveryError's retryAfterMs asks", async () => {
     const at: number[] = [];
     t.outbox.register("limited", () => {
