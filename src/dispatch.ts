@@ -1,4 +1,5 @@
 import { CloudEvent } from "cloudevents";
+import { type Abortable, LazyAbortController } from "./abort.ts";
 import type { Row } from "./client.ts";
 import type { Congestion, Tracker } from "./congestion.ts";
 import type { Destination } from "./destination.ts";
@@ -18,7 +19,7 @@ export interface DispatchContext {
   /** Milliseconds to add to the local clock to get the database's. */
   skewMs: number;
   /** The attempts in flight, so that a worker giving up on them can abort their signals. */
-  running: Set<AbortController>;
+  running: Set<Abortable>;
   /** Which destinations are saturated with slow deliveries. */
   congestion: Congestion;
   /** This event's deliveries in flight. */
@@ -95,7 +96,7 @@ function outcome(row: Row, destinations: Destination[], state: Record<string, St
 }
 
 async function attempt(d: Destination, event: CloudEvent<unknown>, attempt: number, orderingKey: string | null, ctx: DispatchContext): Promise<void> {
-  const controller = new AbortController();
+  const controller = new LazyAbortController();
   ctx.running.add(controller);
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<never>((_, reject) => {
@@ -108,7 +109,9 @@ async function attempt(d: Destination, event: CloudEvent<unknown>, attempt: numb
   try {
     await Promise.race([
       d.deliver(event, {
-        signal: controller.signal,
+        get signal() {
+          return controller.signal;
+        },
         attempt,
         destination: d.name,
         logger: ctx.logger,

@@ -1,4 +1,5 @@
 import type { Sql } from "postgres";
+import type { Abortable } from "./abort.ts";
 import type { Query, Row } from "./client.ts";
 import { Congestion, SLOW_MS, type Tracker } from "./congestion.ts";
 import { dispatch, type DispatchContext } from "./dispatch.ts";
@@ -70,7 +71,7 @@ export class Worker {
   /** This worker's lease token: every event it holds carries it. */
   readonly #lease = crypto.randomUUID();
   /** Attempts in flight; aborted when stop() gives up on them. */
-  readonly #attempts = new Set<AbortController>();
+  readonly #attempts = new Set<Abortable>();
   readonly #congestion: Congestion;
   /** Events that ran past SLOW_MS: still held (leased), but no longer using a slot. */
   readonly #detached = new Map<string, Tracker>();

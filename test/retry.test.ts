@@ -206,4 +206,18 @@ describe("a handler that throws or hangs fails that delivery only", () => {
     expect(done.status).toBe("published");
     expect(done.deliveries.find((d) => d.name === "hanger")).toMatchObject({ attempts: 2, lastError: "Timed out after 200 ms" });
   });
+
+  it("gives a handler that looks at its signal only after the timeout an aborted signal, with the reason", async () => {
+    let seen: { aborted: boolean; reason: string } | null = null;
+    t.outbox.register("late.look", async (_e, ctx) => {
+      if (ctx.attempt > 1) return;
+      await new Promise((r) => setTimeout(r, 400));
+      seen = { aborted: ctx.signal.aborted, reason: String((ctx.signal.reason as Error)?.message) };
+    }, { name: "late" });
+    await run({ handlerTimeoutMs: 100, leaseMs: 5000 });
+    const e = await t.outbox.publishEvent({ type: "late.look", source: "s" });
+    await settled(e.id);
+    await waitFor(async () => seen, "the handler to look at its signal");
+    expect(seen).toEqual({ aborted: true, reason: "Timed out after 100 ms" });
+  });
 });

@@ -1,0 +1,31 @@
+/** Something a stopping worker can abort: an attempt in flight. */
+export interface Abortable {
+  abort(reason?: unknown): void;
+}
+
+/**
+ * An AbortController made only when someone reads its signal. Most local handlers never do, and on Node 20 creating
+ * an AbortSignal cost more than the rest of a no-op delivery (CPU profile of dispatch: 23% in createAbortSignal,
+ * plus its share of garbage collection). Aborting before the signal is read is remembered: the signal, once made,
+ * is already aborted with that reason.
+ */
+export class LazyAbortController implements Abortable {
+  #controller: AbortController | null = null;
+  #aborted = false;
+  #reason: unknown;
+
+  get signal(): AbortSignal {
+    if (!this.#controller) {
+      this.#controller = new AbortController();
+      if (this.#aborted) this.#controller.abort(this.#reason);
+    }
+    return this.#controller.signal;
+  }
+
+  abort(reason?: unknown): void {
+    if (this.#aborted) return;
+    this.#aborted = true;
+    this.#reason = reason;
+    this.#controller?.abort(reason);
+  }
+}
