@@ -14,8 +14,6 @@ import { createSigner, type Signer } from "./webhook/sign.ts";
 
 export type { WebhookHeaders, WebhookOptions } from "./webhook/options.ts";
 
-const DEFAULT_TIMEOUT_MS = 10_000;
-
 /**
  * A destination that POSTs each event to `url`. 2xx means delivered. 3xx (redirects are not followed), 410 and other
  * 4xx fail the delivery for good, except 408 and 429; 5xx, network errors and timeouts are retried, after
@@ -40,7 +38,7 @@ export function webhook(options: WebhookOptions): Destination {
   const url = validateOptions(options);
   const target = url.origin + url.pathname; // never the query string: it may carry credentials
   const mode = options.mode ?? "binary";
-  const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const timeoutMs = options.timeoutMs;
   const signer: Signer | undefined = options.secret === undefined ? undefined : createSigner(options.secret);
   const reserved = reservedHeaders(options);
   const extra = options.headers;
@@ -81,28 +79,31 @@ export function webhook(options: WebhookOptions): Destination {
         throw new PermanentError(`Cannot build the request to ${target}: ${describe(err)}`, { cause: err });
       }
 
-      // One controller for both the per-request timeout and the worker's signal: works on every runtime (no need
-      // for AbortSignal.any) and tells the two apart in the error message.
-      const controller = new AbortController();
+      // With a timeout of its own: one controller for both it and the worker's signal (works on every runtime, no
+      // need for AbortSignal.any) that tells the two apart in the error message. Without: the worker's signal as is.
+      let signal = ctx.signal;
       let timedOut = false;
-      const timer = setTimeout(() => {
-        timedOut = true;
-        controller.abort(new DOMException(`Timed out after ${timeoutMs} ms`, "TimeoutError"));
-      }, timeoutMs);
-      const onAbort = (): void => controller.abort(ctx.signal.reason);
-      if (ctx.signal.aborted) onAbort();
-      else ctx.signal.addEventListener("abort", onAbort, { once: true });
+      let stopTimer = (): void => {};
+      if (timeoutMs !== undefined) {
+        const controller = new AbortController();
+        const timer = setTimeout(() => {
+          timedOut = true;
+          controller.abort(new DOMException(`Timed out after ${timeoutMs} ms`, "TimeoutError"));
+        }, timeoutMs);
+        const onAbort = (): void => controller.abort(ctx.signal.reason);
+        if (ctx.signal.aborted) onAbort();
+        else ctx.signal.addEventListener("abort", onAbort, { once: true });
+        signal = controller.signal;
+        stopTimer = () => {
+          clearTimeout(timer);
+          ctx.signal.removeEventListener("abort", onAbort);
+        };
+      }
 
       try {
         let res: Response;
         try {
-          res = await fetch(href, {
-            method: "POST",
-            headers,
-            body: message.body,
-            redirect: "manual",
-            signal: controller.signal,
-          });
+          res = await fetch(href, { method: "POST", headers, body: message.body, redirect: "manual", signal });
         } catch (err) {
           if (timedOut) throw new DeliveryError(`No response from ${target} within ${timeoutMs} ms`, { cause: err });
           if (ctx.signal.aborted) {
@@ -116,8 +117,7 @@ export function webhook(options: WebhookOptions): Destination {
         if (res.status >= 200 && res.status < 300) return;
         throw failure(res, target, snippet);
       } finally {
-        clearTimeout(timer);
-        ctx.signal.removeEventListener("abort", onAbort);
+        stopTimer();
       }
     },
   };

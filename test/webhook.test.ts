@@ -597,4 +597,25 @@ describe("independent destinations: fan-out through the worker (real PostgreSQL)
       await t.drop();
     }
   });
+
+  it("without a timeoutMs of its own, the worker's handlerTimeoutMs cuts a hanging request off and cancels it", async () => {
+    let closed = 0;
+    const hang = await receiver((_req, res) => void res.on("close", () => closed++));
+    const t = await testOutbox({ retry: { maxRetries: 0 } });
+    const worker = t.outbox.worker({ handlerTimeoutMs: 300, leaseMs: 5000, sweepIntervalMs: 500 });
+    try {
+      t.outbox.register("order.*", webhook({ url: hang.url, name: "slow" }));
+      await worker.start();
+      const published = await t.outbox.publishEvent({ type: "order.created", source: "shop" });
+      const e = await waitFor(async () => {
+        const got = await t.outbox.getEvent(published.id);
+        return got?.status === "failed" ? got : null;
+      }, "the event to fail");
+      expect(e.deliveries[0]).toMatchObject({ name: "slow", status: "failed", attempts: 1, lastError: "Timed out after 300 ms" });
+      await waitFor(() => closed === 1 || null, "the request to be cancelled");
+    } finally {
+      await worker.stop();
+      await t.drop();
+    }
+  });
 });

@@ -20,7 +20,10 @@ export interface WebhookOptions {
   mode?: "binary" | "structured";
   /** Extra headers, fixed or per event. They cannot replace `content-type`, `ce-*` or the signing headers. */
   headers?: WebhookHeaders;
-  /** Per-request timeout in milliseconds, covering the response body too. Default 10000. */
+  /**
+   * Per-request timeout in milliseconds, covering the response body too. Default: none of its own; the worker's
+   * `handlerTimeoutMs` (10 s unless set) bounds every delivery, and its abort cancels the request.
+   */
   timeoutMs?: number;
   /** The destination's name, which keys its delivery state. Default `webhook:<origin><pathname>`. */
   name?: string;
