@@ -50,7 +50,7 @@ export function dispatchPeer(url: string, poolSize = 10): Peer {
         });
         for (let k = 1; k < (setup.destinations ?? 1); k++) o.register(TYPE, () => {}, { name: `noop${k}` });
       }
-      worker = o.worker(DISPATCH_WORKER);
+      worker = o.worker(setup.sweepIntervalMs ? { ...DISPATCH_WORKER, sweepIntervalMs: setup.sweepIntervalMs } : DISPATCH_WORKER);
       await worker.start();
     },
     async stop() {

@@ -9,6 +9,8 @@ export interface WorkerSetup {
   destinations?: number;
   /** POST each event to this URL instead (pg-dispatch: adapters/webhook.ts; others: fetch). */
   webhookUrl?: string;
+  /** pg-dispatch's safety sweep, when a figure needs it moved out of its window. Default: the worker's (30 s). */
+  sweepIntervalMs?: number;
 }
 
 /** One system under test, on its own schema. */
