@@ -25,7 +25,10 @@ export function toQuery(client: Client): Query {
   if (typeof c.unsafe === "function") {
     const unsafe = c.unsafe as (t: string, p: unknown[], o?: unknown) => PromiseLike<Row[]>;
     // postgres.js instances carry `options`; Bun SQL does not know the third argument, and ignores it.
-    return async (text, params) => Array.from(await unsafe.call(client, text, params, { prepare: true }));
+    return async (text, params) => {
+      const rows = await unsafe.call(client, text, params, { prepare: true });
+      return Array.isArray(rows) ? rows : Array.from(rows);
+    };
   }
   if (typeof c.query === "function") {
     const query = c.query as (t: string, p: unknown[]) => PromiseLike<{ rows?: Row[] } | Row[]>;
