@@ -44,7 +44,7 @@ export async function dispatch(row: Row, ctx: DispatchContext): Promise<Outcome>
   if (due.length) {
     const event = toCloudEvent(row);
     const maxRetries = row.max_retries == null ? ctx.retry.maxRetries : Number(row.max_retries);
-    await Promise.all(due.map(async (d) => {
+    const deliverTo = async (d: Destination): Promise<void> => {
       const prev = state[d.name];
       if (ctx.congestion.saturated(d.name)) {
         // Deferred, not attempted: a slow destination holds enough slots already.
@@ -70,7 +70,9 @@ export async function dispatch(row: Row, ctx: DispatchContext): Promise<Outcome>
       } finally {
         ctx.congestion.ended(ctx.tracker, d.name);
       }
-    }));
+    };
+    if (due.length === 1) await deliverTo(due[0]);
+    else await Promise.all(due.map(deliverTo));
   }
   return outcome(row, destinations, state, lastError);
 }
@@ -95,20 +97,24 @@ function outcome(row: Row, destinations: Destination[], state: Record<string, St
   };
 }
 
-async function attempt(d: Destination, event: CloudEvent<unknown>, attempt: number, orderingKey: string | null, ctx: DispatchContext): Promise<void> {
+/** One delivery under the worker's timeout: one promise that settles once, whichever comes first. */
+function attempt(d: Destination, event: CloudEvent<unknown>, attempt: number, orderingKey: string | null, ctx: DispatchContext): Promise<void> {
   const controller = new LazyAbortController();
   ctx.running.add(controller);
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
+  return new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => {
       const err = new DeliveryError(`Timed out after ${ctx.handlerTimeoutMs} ms`);
       controller.abort(err);
+      done();
       reject(err);
     }, ctx.handlerTimeoutMs);
-  });
-  try {
-    await Promise.race([
-      d.deliver(event, {
+    const done = (): void => {
+      clearTimeout(timer);
+      ctx.running.delete(controller);
+    };
+    let delivery: Promise<void>;
+    try {
+      delivery = d.deliver(event, {
         get signal() {
           return controller.signal;
         },
@@ -116,13 +122,18 @@ async function attempt(d: Destination, event: CloudEvent<unknown>, attempt: numb
         destination: d.name,
         logger: ctx.logger,
         orderingKey: orderingKey ?? undefined,
-      }),
-      timeout,
-    ]);
-  } finally {
-    clearTimeout(timer);
-    ctx.running.delete(controller);
-  }
+      });
+    } catch (err) {
+      delivery = Promise.reject(err);
+    }
+    Promise.resolve(delivery).then(() => {
+      done();
+      resolve();
+    }, (err: unknown) => {
+      done();
+      reject(err ?? new Error("The destination failed without a reason."));
+    });
+  });
 }
 
 /** Rebuilds the CloudEvent from its row. It was validated when published, so it is not validated again. */

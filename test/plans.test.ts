@@ -34,7 +34,7 @@ describe("batch statements find events by primary key, before and after ANALYZE"
       if (analyzed) await t.sql.unsafe(`analyze "${t.schema}".events`);
       const seqs = rows.map((r) => String(r.seq));
       const text = await plan(completeEvents(t.outbox.schema), [
-        arrayLiteral(seqs), arrayLiteral(seqs.map(() => "published")), arrayLiteral(seqs.map(() => "{}")),
+        arrayLiteral(seqs), arrayLiteral(seqs.map(() => "published")), JSON.stringify(seqs.map(() => ({}))),
         arrayLiteral(seqs.map(() => null)), arrayLiteral(seqs.map(() => null)), lease, seqs.length,
       ]);
       expect(text).toMatch(/Nested Loop[\s\S]*Function Scan on x[\s\S]*Index Scan using events_pkey on events e/);

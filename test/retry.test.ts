@@ -207,6 +207,14 @@ describe("a handler that throws or hangs fails that delivery only", () => {
     expect(done.deliveries.find((d) => d.name === "hanger")).toMatchObject({ attempts: 2, lastError: "Timed out after 200 ms" });
   });
 
+  it("counts a rejection without a reason as a failure, not a success", async () => {
+    t.outbox.register("no.reason", () => Promise.reject(), { name: "silent" });
+    await run();
+    const e = await t.outbox.publishEvent({ type: "no.reason", source: "s", maxRetries: 0 });
+    const done = await settled(e.id);
+    expect(done.deliveries[0]).toMatchObject({ name: "silent", status: "failed", lastError: "The destination failed without a reason." });
+  });
+
   it("gives a handler that looks at its signal only after the timeout an aborted signal, with the reason", async () => {
     let seen: { aborted: boolean; reason: string } | null = null;
     t.outbox.register("late.look", async (_e, ctx) => {

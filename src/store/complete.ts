@@ -14,9 +14,11 @@ export interface Outcome {
 }
 
 /**
- * Writes many outcomes of lease $6 in one statement, one array per field (cheaper for the server than one JSON
- * document: 500 outcomes, EXPLAIN ANALYZE 7.3-8.3 -> 5.2-6.0 ms). The lease check makes a late write from a worker
- * that lost its lease (it stalled past the lease and another worker took over) change nothing.
+ * Writes many outcomes of lease $6 in one statement: one array literal per short field, and the deliveries as one
+ * JSON array read by position (JSON inside an array literal would need every quote escaped: that escaping was 19% of
+ * the worker's allocations). Cheaper for the server than one JSON document of outcomes (500 outcomes, EXPLAIN
+ * ANALYZE 7.3-8.3 -> 4.3-5.9 ms). The lease check makes a late write from a worker that lost its lease (it stalled
+ * past the lease and another worker took over) change nothing.
  *
  * The plan must walk the outcomes and find each event by primary key, whatever the statistics say. So the arrays
  * sit behind sub-selects (the planner cannot count them, and guesses few rows) and the lease is a join condition,
@@ -26,21 +28,34 @@ export interface Outcome {
 export function completeEvents(schema: Schema): string {
   return `
 update ${schema.quoted}.events e
-set status = x.status, deliveries = x.deliveries::jsonb, next_attempt_at = x.next_attempt_at,
+set status = x.status, deliveries = (select $3::text::jsonb) -> (x.i - 1)::integer, next_attempt_at = x.next_attempt_at,
     last_error = coalesce(x.last_error, e.last_error), lease = null,
     published_at = case when x.status = 'published' then now() end
-from unnest((select $1::text::bigint[]), (select $2::text::text[]), (select $3::text::text[]),
-            (select $4::text::timestamptz[]), (select $5::text::text[]), (select array_fill($6::uuid, array[$7::integer])))
-  as x(seq, status, deliveries, next_attempt_at, last_error, lease)
+from unnest((select $1::text::bigint[]), (select $2::text::text[]), (select $4::text::timestamptz[]),
+            (select $5::text::text[]), (select array_fill($6::uuid, array[$7::integer]))) with ordinality
+  as x(seq, status, next_attempt_at, last_error, lease, i)
 where e.seq = x.seq and e.lease = x.lease`;
 }
 
 /** Writes outcomes; see {@link completeEvents}. */
 export async function complete(query: Query, schema: Schema, outcomes: Outcome[], lease: string): Promise<void> {
-  const column = (pick: (o: Outcome) => string | null): string => arrayLiteral(outcomes.map(pick));
+  const n = outcomes.length;
+  const seqs = new Array<string>(n);
+  const statuses = new Array<string>(n);
+  const deliveries = new Array<Outcome["deliveries"]>(n);
+  const next = new Array<string | null>(n);
+  const errors = new Array<string | null>(n);
+  for (let i = 0; i < n; i++) {
+    const o = outcomes[i];
+    seqs[i] = o.seq;
+    statuses[i] = o.status;
+    deliveries[i] = o.deliveries;
+    next[i] = o.next_attempt_at;
+    errors[i] = o.last_error;
+  }
   await query(completeEvents(schema), [
-    column((o) => o.seq), column((o) => o.status), column((o) => JSON.stringify(o.deliveries)),
-    column((o) => o.next_attempt_at), column((o) => o.last_error), lease, outcomes.length,
+    arrayLiteral(seqs), arrayLiteral(statuses), JSON.stringify(deliveries), arrayLiteral(next), arrayLiteral(errors),
+    lease, n,
   ]);
 }
 
