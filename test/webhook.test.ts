@@ -530,9 +530,8 @@ describe("independent destinations: fan-out through the worker (real PostgreSQL)
       else res.writeHead(500).end("down for maintenance");
     });
     const t = await testOutbox({ retry: { maxRetries: 10, baseDelayMs: 20, maxDelayMs: 100 } });
-    // A short safety sweep: this file tests the webhook, not the worker's wake-up timing (a retry falling due
-    // between the claim and the next-due query can otherwise wait for the sweep; reported to the core).
-    const worker = t.outbox.worker({ sweepIntervalMs: 500 });
+    // A sweep longer than the test: retries must be picked up by the worker's own wake-up, not by the safety net.
+    const worker = t.outbox.worker({ sweepIntervalMs: 600_000 });
     try {
       t.outbox.register("order.*", webhook({ url: healthy.url, name: "healthy", secret: SECRET }));
       t.outbox.register("order.*", webhook({ url: flaky.url, name: "flaky", secret: SECRET }));
@@ -575,9 +574,8 @@ describe("independent destinations: fan-out through the worker (real PostgreSQL)
     const healthy = await receiver();
     const gone = await receiver((_req, res) => res.writeHead(410).end("this hook was deleted"));
     const t = await testOutbox({ retry: { maxRetries: 10, baseDelayMs: 20, maxDelayMs: 100 } });
-    // A short safety sweep: this file tests the webhook, not the worker's wake-up timing (a retry falling due
-    // between the claim and the next-due query can otherwise wait for the sweep; reported to the core).
-    const worker = t.outbox.worker({ sweepIntervalMs: 500 });
+    // A sweep longer than the test: retries must be picked up by the worker's own wake-up, not by the safety net.
+    const worker = t.outbox.worker({ sweepIntervalMs: 600_000 });
     try {
       t.outbox.register("order.*", webhook({ url: healthy.url, name: "healthy" }));
       t.outbox.register("order.*", webhook({ url: gone.url, name: "gone" }));
