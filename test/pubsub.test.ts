@@ -124,9 +124,10 @@ describeEmulator("pubsub destination against the Pub/Sub emulator", () => {
         const text = new CloudEvent({ type: "note.added", source: "/notes", datacontenttype: "text/plain", data: "plain ✓ text" });
         const bytes = new CloudEvent({ type: "blob.stored", source: "/blobs", data: new Uint8Array([0, 1, 2, 255]) });
         const empty = new CloudEvent({ type: "ping", source: "/health" });
-        for (const event of [json, text, bytes, empty]) await dest.deliver(event, ctx());
+        const nullData = new CloudEvent({ type: "cleared", source: "/health", data: null });
+        for (const event of [json, text, bytes, empty, nullData]) await dest.deliver(event, ctx());
 
-        await waitFor("4 messages", () => received.length === 4);
+        await waitFor("5 messages", () => received.length === 5);
         const byId = new Map(received.map((m) => [m.attributes["ce-id"], m]));
 
         const a = byId.get(json.id)!;
@@ -160,6 +161,11 @@ describeEmulator("pubsub destination against the Pub/Sub emulator", () => {
         expect(d.data.length).toBe(0);
         expect(d.attributes["ce-type"]).toBe("ping");
         expect(d.attributes.contentType).toBeUndefined();
+
+        // JSON null is data, not its absence: the bytes `null`, as the webhook's body carries it.
+        const e = byId.get(nullData.id)!;
+        expect(decoder.decode(e.data)).toBe("null");
+        expect(e.attributes.contentType).toBe("application/json");
       }, 30_000);
 
       it("passes the ordering key, and messages sharing a key arrive in publish order", async () => {

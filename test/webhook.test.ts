@@ -167,6 +167,14 @@ describe("CloudEvents HTTP binding, binary mode (the default)", () => {
     expect(parsed.data).toBeUndefined();
   });
 
+  it("sends JSON null as the body null: data, not its absence (Pub/Sub sends the same bytes)", async () => {
+    const r = await receiver();
+    const dest = webhook({ url: r.url });
+    await dest.deliver(new CloudEvent({ id: "e3", type: "cleared", source: "test", data: null }), ctx(dest));
+    expect(r.requests[0].body).toBe("null");
+    expect(r.requests[0].headers["content-type"]).toBe("application/json");
+  });
+
   it("sends a string as it is when datacontenttype is not JSON", async () => {
     const r = await receiver();
     const dest = webhook({ url: r.url });

@@ -93,7 +93,8 @@ export function toPubSubMessage(event: CloudEvent<unknown>, orderingKey?: string
 function encodeData(event: CloudEvent<unknown>): { data: Uint8Array; contentType?: string } {
   const declared = event.datacontenttype;
   const data = event.data;
-  if (data === undefined || data === null) return { data: new Uint8Array(0), contentType: declared };
+  // No data is no bytes; JSON null is data, the bytes `null`, as the webhook sends it.
+  if (data === undefined) return { data: new Uint8Array(0), contentType: declared };
   if (data instanceof Uint8Array) return { data, contentType: declared ?? "application/octet-stream" };
   if (typeof data === "string" && declared && !isJson(declared)) return { data: encoder.encode(data), contentType: declared };
   return { data: encoder.encode(JSON.stringify(data)), contentType: declared ?? "application/json" };
