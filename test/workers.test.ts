@@ -1,6 +1,9 @@
 import { spawn } from "node:child_process";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { Worker } from "../mod.ts";
+import { toQuery } from "../src/client.ts";
+import { claim } from "../src/store/claim.ts";
+import { complete, type Outcome } from "../src/store/complete.ts";
 import { databaseUrl, testOutbox, type TestOutbox, waitFor } from "./support/db.ts";
 
 let t: TestOutbox;
@@ -42,6 +45,23 @@ describe("many workers: SKIP LOCKED and leases keep them apart", () => {
     expect(overlaps).toEqual([]);
     expect([...runs.values()].every((n) => n === 1)).toBe(true);
     expect(byWorker[0] + byWorker[1]).toBe(400);
+  });
+
+  it("ignores the late outcome of a worker whose lease was taken over, and keeps the new holder's", async () => {
+    const query = toQuery(t.sql);
+    const [published] = await t.outbox.publishEvents([{ type: "job", source: "test" }, { type: "job", source: "test" }]);
+    const [stalled, fresh] = [crypto.randomUUID(), crypto.randomUUID()];
+    expect(await claim(query, t.outbox.schema, 2, stalled, 1)).toHaveLength(2); // a 1-ms lease: expired at once
+    await new Promise((r) => setTimeout(r, 20));
+    const taken = await claim(query, t.outbox.schema, 2, fresh, 30_000);
+    expect(taken).toHaveLength(2);
+    const outcome = (seq: unknown, status: Outcome["status"]): Outcome => ({
+      seq: String(seq), status, deliveries: {}, next_attempt_at: null, last_error: status === "failed" ? "stale" : null,
+    });
+    await complete(query, t.outbox.schema, taken.map((r) => outcome(r.seq, "failed")), stalled);
+    expect((await t.outbox.getEvent(published.id))?.status).toBe("processing");
+    await complete(query, t.outbox.schema, taken.map((r) => outcome(r.seq, "published")), fresh);
+    expect(await t.outbox.getEvent(published.id)).toMatchObject({ status: "published", lastError: null });
   });
 
   it("loses nothing when a worker is killed mid-batch: its lease expires and another worker finishes", async () => {

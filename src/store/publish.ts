@@ -58,24 +58,25 @@ export async function publish(query: Query, schema: Schema, events: NewEvent[], 
     : await query(insertEvents(schema, notify), columns(events));
   const inserted = new Map<string, Row>();
   for (const row of rows) inserted.set(key(row.source, row.id), row);
-  const existing = new Map<string, EventRecord | PublishedEvent>();
+  // Records by source + id: those already stored (read back), and each new one once made.
+  const stored = new Map<string, EventRecord>();
   if (inserted.size < events.length) {
     const missing = events.filter((e) => !inserted.has(key(e.source, e.id)));
     if (missing.length) {
       const found = await query(selectExisting(schema), [arrayLiteral(missing.map((e) => e.id)), arrayLiteral(missing.map((e) => e.source))]);
-      for (const row of found) existing.set(key(row.source, row.id), toRecord(row));
+      for (const row of found) stored.set(key(row.source, row.id), toRecord(row));
     }
   }
   // The same source + id twice in one batch: the first is new, the second a duplicate of it.
   return events.map((e) => {
     const k = key(e.source, e.id);
     const row = inserted.get(k);
-    if (row && !existing.has(k)) {
+    if (row && !stored.has(k)) {
       const fresh = newRecord(e, row);
-      existing.set(k, fresh);
+      stored.set(k, fresh);
       return fresh;
     }
-    return { ...existing.get(k)!, duplicate: true };
+    return { ...stored.get(k)!, duplicate: true };
   });
 }
 
