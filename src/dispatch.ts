@@ -9,6 +9,7 @@ import type { EventStatus, StoredDelivery } from "./record.ts";
 import type { Registry } from "./registry.ts";
 import { backoffMs, type RetryPolicy } from "./retry.ts";
 import type { Outcome } from "./store/complete.ts";
+import { storable } from "./text.ts";
 
 /** What dispatching needs from the worker. */
 export interface DispatchContext {
@@ -34,7 +35,8 @@ const MAX_ERROR_LENGTH = 2000;
  */
 export async function dispatch(row: Row, ctx: DispatchContext): Promise<Outcome> {
   const now = Number(row.db_now);
-  const state = JSON.parse(row.deliveries as string) as Record<string, StoredDelivery>;
+  // A null-prototype map: a destination named "constructor" or "__proto__" is a key like any other.
+  const state: Record<string, StoredDelivery> = Object.assign(Object.create(null), JSON.parse(row.deliveries as string));
   const destinations = ctx.registry.match(row.type as string);
   const due = destinations.filter((d) => {
     const s = state[d.name];
@@ -52,18 +54,20 @@ export async function dispatch(row: Row, ctx: DispatchContext): Promise<Outcome>
         return;
       }
       const attempts = (prev?.attempts ?? 0) + 1;
+      // Attempts since the budget last started: a retry by hand starts a fresh one without forgetting the count.
+      const budgetFrom = prev?.budgetFrom ?? 0;
+      const kept = budgetFrom ? { budgetFrom } : {};
       ctx.tracker.running.add(d.name);
       try {
         await attempt(d, event, attempts, row.ordering_key as string | null, ctx);
-        state[d.name] = { status: "delivered", attempts, lastError: prev?.lastError ?? null, nextAttemptAt: null, deliveredAt: clock(ctx) };
+        state[d.name] = { status: "delivered", attempts, lastError: null, nextAttemptAt: null, deliveredAt: clock(ctx), ...kept };
       } catch (err) {
-        const message = errorMessage(err);
+        const { message, permanent, retryAfterMs } = failureOf(err);
         lastError = `${d.name}: ${message}`;
-        const permanent = err instanceof DeliveryError && err.permanent;
-        const retryAfterMs = err instanceof DeliveryError ? err.retryAfterMs : undefined;
-        state[d.name] = permanent || attempts > maxRetries
-          ? { status: "failed", attempts, lastError: message, nextAttemptAt: null, deliveredAt: null }
-          : { status: "pending", attempts, lastError: message, nextAttemptAt: clock(ctx) + backoffMs(attempts, ctx.retry, retryAfterMs), deliveredAt: null };
+        const used = attempts - budgetFrom;
+        state[d.name] = permanent || used > maxRetries
+          ? { status: "failed", attempts, lastError: message, nextAttemptAt: null, deliveredAt: null, ...kept }
+          : { status: "pending", attempts, lastError: message, nextAttemptAt: clock(ctx) + backoffMs(used, ctx.retry, retryAfterMs), deliveredAt: null, ...kept };
         const fields = { event: row.id, destination: d.name, attempts, permanent, error: message };
         if (state[d.name].status === "failed") ctx.logger.warn("delivery failed for good", fields);
         else ctx.logger.debug("delivery failed; will retry", fields);
@@ -161,7 +165,45 @@ function clock(ctx: DispatchContext): number {
   return Date.now() + ctx.skewMs;
 }
 
-function errorMessage(err: unknown): string {
-  const message = err instanceof Error ? err.message || err.name : String(err);
-  return message.length > MAX_ERROR_LENGTH ? `${message.slice(0, MAX_ERROR_LENGTH)}...` : message;
+/** How a failed attempt is recorded and retried. */
+export interface Failure {
+  /** The delivery's `lastError`: well-formed, NUL-free, at most 2000 characters. */
+  message: string;
+  permanent: boolean;
+  retryAfterMs: number | undefined;
+}
+
+/**
+ * Reads whatever a destination threw. Total: a thrown value whose `toString`, `message` getter or prototype throws
+ * (an `Object.create(null)`, a revoked Proxy) still yields a failure, so one bad value fails one delivery only.
+ */
+export function failureOf(err: unknown): Failure {
+  let permanent = false;
+  let retryAfterMs: number | undefined;
+  try {
+    if (err instanceof DeliveryError) {
+      permanent = err.permanent === true;
+      const after = err.retryAfterMs;
+      retryAfterMs = typeof after === "number" && Number.isFinite(after) ? after : undefined;
+    }
+  } catch {
+    // A value that cannot even be inspected is an ordinary, retryable failure.
+  }
+  return { message: storable(describe(err), MAX_ERROR_LENGTH), permanent, retryAfterMs };
+}
+
+function describe(err: unknown): string {
+  try {
+    if (typeof err === "string") return err || "The destination failed with an empty message.";
+    if (err instanceof Error) {
+      const message: unknown = err.message;
+      if (typeof message === "string" && message) return message;
+      const name: unknown = err.name;
+      return typeof name === "string" && name ? name : "Error";
+    }
+    const text = String(err);
+    return typeof text === "string" && text ? text : "The destination failed without a reason.";
+  } catch {
+    return "The destination failed with a value that cannot be printed.";
+  }
 }

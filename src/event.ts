@@ -2,6 +2,7 @@ import { CloudEvent, ValidationError } from "cloudevents";
 import { DispatchError } from "./errors.ts";
 import { dataToJson, utf8Length } from "./json.ts";
 import { assertKnownKeys, wholeNumber } from "./options.ts";
+import { isStorable } from "./text.ts";
 
 /** Values a CloudEvent extension attribute may hold. */
 export type ExtensionValue = string | number | boolean;
@@ -68,6 +69,23 @@ const CORE_ATTRIBUTES = new Set([
   "id", "type", "source", "specversion", "subject", "time", "datacontenttype", "dataschema", "data",
   "data_base64", "schemaurl", "datacontentencoding",
 ]);
+
+/**
+ * The longest value each string attribute may have, in UTF-8 bytes. `id` + `source` and `orderingKey` are indexed,
+ * and an index entry must stay under PostgreSQL's ~2.7 kB btree limit; `type` keys the registry's cache. The rest are
+ * bounded so that a producer cannot make every read of the event, every log line and every delivery huge.
+ */
+export const ATTRIBUTE_LIMITS = {
+  id: 1024,
+  source: 1024,
+  type: 1024,
+  orderingKey: 1024,
+  subject: 4096,
+  datacontenttype: 1024,
+  dataschema: 4096,
+  time: 64,
+  extension: 4096,
+} as const;
 
 /** Checks a plain event input and turns it into a row; throws a DispatchError naming what is wrong. */
 export function fromInput(input: EventInput, maxPayloadBytes: number): NewEvent {
@@ -139,9 +157,18 @@ function toRow(
     }
   }
   const { orderingKey } = options;
-  if (orderingKey !== undefined && (typeof orderingKey !== "string" || orderingKey.length === 0 || orderingKey.length > 1024)) {
-    throw new DispatchError("invalid_option", "orderingKey must be a non-empty string of at most 1024 characters.", { field: "orderingKey" });
+  if (orderingKey !== undefined && (typeof orderingKey !== "string" || orderingKey.length === 0)) {
+    throw new DispatchError("invalid_option", "orderingKey must be a non-empty string.", { field: "orderingKey" });
   }
+  checkText("id", event.id, ATTRIBUTE_LIMITS.id);
+  checkText("source", event.source, ATTRIBUTE_LIMITS.source);
+  checkText("type", event.type, ATTRIBUTE_LIMITS.type);
+  checkText("subject", event.subject, ATTRIBUTE_LIMITS.subject);
+  checkText("datacontenttype", event.datacontenttype, ATTRIBUTE_LIMITS.datacontenttype);
+  checkText("dataschema", event.dataschema, ATTRIBUTE_LIMITS.dataschema);
+  checkText("time", event.time, ATTRIBUTE_LIMITS.time);
+  checkText("orderingKey", orderingKey, ATTRIBUTE_LIMITS.orderingKey);
+  for (const [name, value] of Object.entries(extensions ?? {})) checkText(`extensions.${name}`, value, ATTRIBUTE_LIMITS.extension);
   return {
     id: event.id,
     source: event.source,
@@ -157,6 +184,25 @@ function toRow(
     max_retries: options.maxRetries === undefined ? null : wholeNumber(options.maxRetries, "maxRetries", 0, 0, 1000),
     ordering_key: orderingKey ?? null,
   };
+}
+
+/**
+ * Refuses a string PostgreSQL cannot store as it is (NUL, a lone surrogate: the driver would silently rewrite it, and
+ * two different ids could then collide) or one over its limit. Non-strings are the SDK's business.
+ */
+function checkText(field: string, value: unknown, limit: number): void {
+  if (typeof value !== "string") return;
+  if (!isStorable(value)) {
+    throw new DispatchError(
+      "invalid_event",
+      `Invalid CloudEvent: ${field} contains a NUL character or an unpaired UTF-16 surrogate, which cannot be stored; send well-formed text.`,
+      { field },
+    );
+  }
+  const bytes = utf8Length(value, limit);
+  if (bytes > limit) {
+    throw new DispatchError("invalid_event", `Invalid CloudEvent: ${field} is ${bytes} bytes, over its ${limit}-byte limit.`, { field });
+  }
 }
 
 function validated(attributes: object): CloudEvent<unknown> {

@@ -52,6 +52,8 @@ export interface StoredDelivery {
   lastError: string | null;
   nextAttemptAt: number | null;
   deliveredAt: number | null;
+  /** Attempts made before a retry by hand started a fresh budget (`retryEvent`); absent until then. */
+  budgetFrom?: number;
 }
 
 /** The columns every read returns, in one place so reads and the mapping below agree. */
@@ -83,7 +85,8 @@ export function toRecord(row: Row): EventRecord {
     extensions: (json(row.extensions) as Record<string, ExtensionValue> | null) ?? {},
     data: json(row.data) ?? undefined,
     status,
-    attempts: Number(row.attempts),
+    // The most attempts at any one destination: what an operator means by "how often was this tried".
+    attempts: deliveries.length ? Math.max(...deliveries.map((d) => d.attempts)) : Number(row.attempts),
     maxRetries: row.max_retries == null ? null : Number(row.max_retries),
     lastError: (row.last_error as string | null) ?? null,
     orderingKey: (row.ordering_key as string | null) ?? null,

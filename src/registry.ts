@@ -1,6 +1,7 @@
 import type { Destination, Handler } from "./destination.ts";
 import { DispatchError } from "./errors.ts";
 import { assertKnownKeys } from "./options.ts";
+import { isStorable } from "./text.ts";
 
 /** Options for `register`. */
 export interface RegisterOptions {
@@ -24,6 +25,7 @@ interface Entry {
  */
 export class Registry {
   #entries = new Map<string, Entry>();
+  /** Matches by event type. Bounded: types come from producers, and one entry per distinct type would grow forever. */
   #cache = new Map<string, Destination[]>();
 
   /** Adds a destination for some types (undefined: every type). Returns the destination. */
@@ -34,6 +36,9 @@ export class Registry {
       throw new DispatchError("invalid_option", "register needs at least one event type, or none at all for every type.");
     }
     const name = options.name ?? nameOf(target, patterns);
+    if (typeof name !== "string" || name.length === 0 || name.length > 1000 || !isStorable(name)) {
+      throw new DispatchError("invalid_option", "A destination name must be well-formed text of 1 to 1000 characters without NUL; it keys each event's delivery state.");
+    }
     const existing = this.#entries.get(name);
     if (existing && existing.target !== target) {
       throw new DispatchError(
@@ -61,9 +66,15 @@ export class Registry {
           }
         }
       }
+      if (this.#cache.size >= MATCH_CACHE_SIZE) this.#cache.delete(this.#cache.keys().next().value as string);
       this.#cache.set(type, found);
     }
     return found;
+  }
+
+  /** How many event types have their destinations remembered (bounded by {@link MATCH_CACHE_SIZE}). */
+  get cachedTypes(): number {
+    return this.#cache.size;
   }
 
   /** Every registered destination. */
@@ -71,6 +82,9 @@ export class Registry {
     return [...this.#entries.values()].map((e) => e.destination);
   }
 }
+
+/** The most event types whose destinations are remembered; the oldest is forgotten first. */
+export const MATCH_CACHE_SIZE = 1000;
 
 function matches(pattern: TypePattern, type: string): boolean {
   if (pattern === "*") return true;

@@ -11,7 +11,8 @@ import type { Registry } from "./registry.ts";
 import type { RetryPolicy } from "./retry.ts";
 import type { Schema } from "./schema.ts";
 import { claim, nextDue } from "./store/claim.ts";
-import { complete, type Outcome, release } from "./store/complete.ts";
+import { type Outcome, release } from "./store/complete.ts";
+import { writeOutcomes } from "./worker/outcomes.ts";
 import { Retention, type RetentionOptions } from "./retention.ts";
 
 /** Worker settings. */
@@ -289,10 +290,14 @@ export class Worker {
       const batch = this.#outcomes.splice(0, 5000);
       const wake = this.#wakeAfterFlush;
       this.#wakeAfterFlush = false;
-      await this.#retrying(() => complete(this.#deps.query, this.#deps.schema, batch, this.#lease), "completing");
+      await this.#retrying(() => this.#complete(batch), "completing");
       if (wake) this.#wake();
     }
     this.#flushing = null;
+  }
+
+  #complete(batch: Outcome[]): Promise<void> {
+    return writeOutcomes(this.#deps.query, this.#deps.schema, batch, this.#lease, this.#deps.logger);
   }
 
   /** Retries a write until it lands or the worker is stopping and has waited long enough. */
@@ -306,7 +311,9 @@ export class Worker {
           return;
         }
         const retryMs = Math.min(100 * 2 ** attempt, 5000);
-        this.#deps.logger.warn(`${what} failed; retrying`, { error: err, retryInMs: retryMs });
+        // Loud once it keeps failing: while outcomes cannot be written, every event this worker holds is redelivered.
+        const log = attempt >= 5 ? this.#deps.logger.error : this.#deps.logger.warn;
+        log.call(this.#deps.logger, `${what} failed; retrying`, { error: err, attempt, retryInMs: retryMs });
         await new Promise((r) => setTimeout(r, retryMs));
       }
     }

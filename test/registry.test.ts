@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { DispatchError } from "../mod.ts";
 import type { Destination } from "../mod.ts";
-import { Registry } from "../src/registry.ts";
+import { MATCH_CACHE_SIZE, Registry } from "../src/registry.ts";
 
 const names = (r: Registry, type: string) => r.match(type).map((d) => d.name);
 
@@ -52,5 +52,22 @@ describe("register: one verb for handlers and destinations", () => {
     expect(() => r.add("a", {} as never)).toThrow(/needs a name/);
     expect(() => r.add("a", { name: "n" } as never)).toThrow(/handler function or a destination/);
     expect(() => r.add("a", () => {}, { nmae: "typo" } as never)).toThrow(/Unknown option "nmae"/);
+  });
+});
+
+describe("guarantee 9: producers cannot grow the registry's memory", () => {
+  it("remembers at most MATCH_CACHE_SIZE event types, and still matches every one", () => {
+    const r = new Registry();
+    r.add("order.*", { name: "orders", deliver: async () => {} });
+    for (let i = 0; i < MATCH_CACHE_SIZE * 3; i++) expect(names(r, `order.t${i}`)).toEqual(["orders"]);
+    expect(r.cachedTypes).toBe(MATCH_CACHE_SIZE);
+    expect(names(r, "order.t0")).toEqual(["orders"]);
+  });
+
+  it("refuses a destination name that cannot key delivery state", () => {
+    const r = new Registry();
+    for (const name of ["a\u0000b", "\uD800", "x".repeat(1001)]) {
+      expect(() => r.add("t", () => {}, { name })).toThrow(DispatchError);
+    }
   });
 });

@@ -4,7 +4,8 @@ import type { Schema } from "../schema.ts";
 
 /**
  * Makes an event's failed deliveries due now with a fresh retry budget, and wakes the workers. Delivered ones stay
- * delivered. An event a worker holds right now (it has a lease) is left alone.
+ * delivered. The attempt count goes on (it is the truth about what was tried); `budgetFrom` marks where the fresh
+ * budget starts. An event a worker holds right now (it has a lease) is left alone.
  */
 export function retryFailed(schema: Schema): string {
   const s = schema.quoted;
@@ -13,7 +14,7 @@ with retried as (
   update ${s}.events
   set deliveries = (
         select jsonb_object_agg(k, case when v->>'status' = 'failed'
-          then v || '{"status": "pending", "attempts": 0, "nextAttemptAt": null}'::jsonb else v end)
+          then v || jsonb_build_object('status', 'pending', 'nextAttemptAt', null, 'budgetFrom', v->'attempts') else v end)
         from jsonb_each(deliveries) as d(k, v)),
       status = 'pending', next_attempt_at = now(), published_at = null
   where id = $1 and ($2::text is null or source = $2) and lease is null
