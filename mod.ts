@@ -18,12 +18,13 @@
  */
 export { CloudEvent } from "cloudevents";
 export type { Client, Query, Row } from "./src/client.ts";
-export type { DeliveredEvent, DeliveryContext, Destination, Handler } from "./src/destination.ts";
+export type { DeliveredEvent, DeliveryContext, DeliveryReceipt, Destination, Handler } from "./src/destination.ts";
 export { DeliveryError, type DeliveryErrorOptions, DispatchError, PermanentError } from "./src/errors.ts";
-export type { DeliveryOptions, EventInput, ExtensionValue } from "./src/event.ts";
+export { ATTRIBUTE_LIMITS, type DeliveryOptions, type EventInput, type ExtensionValue } from "./src/event.ts";
 export { consoleLogger, jsonLogger, type LogFields, type Logger } from "./src/logger.ts";
 export {
   type EventPage,
+  type GetEventOptions,
   type ListOptions,
   type LookupOptions,
   Outbox,
@@ -31,7 +32,15 @@ export {
   type PublishCloudEventOptions,
   type PublishOptions,
 } from "./src/outbox.ts";
-export type { DeliveryRecord, DeliveryStatus, EventRecord, EventStatus, PublishedEvent } from "./src/record.ts";
+export type {
+  AttemptOutcome,
+  AttemptRecord,
+  DeliveryRecord,
+  DeliveryStatus,
+  EventRecord,
+  EventStatus,
+  PublishedEvent,
+} from "./src/record.ts";
 export type { RegisterOptions, TypePattern } from "./src/registry.ts";
 export type { RetentionOptions } from "./src/retention.ts";
 export { DEFAULT_RETRY, type RetryOptions, type RetryPolicy } from "./src/retry.ts";

@@ -18,6 +18,12 @@ export interface DeliveryContext {
   orderingKey?: string;
 }
 
+/** What a destination may report about an accepted delivery, for the attempt history. */
+export interface DeliveryReceipt {
+  /** The destination's status code (a webhook's HTTP status). */
+  status?: number;
+}
+
 /**
  * Anything that can receive an event: a local handler, a webhook, a Pub/Sub topic. `deliver` resolves when the
  * event is accepted; it throws to fail the attempt (a {@link DeliveryError} says whether and when to retry).
@@ -36,8 +42,8 @@ export interface DeliveryContext {
 export interface Destination {
   /** A stable name: it keys the delivery's state, so renaming a destination makes it a new one. */
   readonly name: string;
-  /** Delivers one event. */
-  deliver(event: DeliveredEvent, ctx: DeliveryContext): Promise<void>;
+  /** Delivers one event; may say what the destination answered, for the attempt history. */
+  deliver(event: DeliveredEvent, ctx: DeliveryContext): Promise<void | DeliveryReceipt>;
   /** Releases connections or clients when the worker stops. */
   close?(): Promise<void>;
 }

@@ -2,10 +2,10 @@ import { CloudEvent } from "cloudevents";
 import { type Abortable, LazyAbortController } from "./abort.ts";
 import type { Row } from "./client.ts";
 import type { Congestion, Tracker } from "./congestion.ts";
-import type { Destination } from "./destination.ts";
+import type { Destination, DeliveryReceipt } from "./destination.ts";
 import { DeliveryError } from "./errors.ts";
 import type { Logger } from "./logger.ts";
-import type { EventStatus, StoredDelivery } from "./record.ts";
+import type { AttemptOutcome, EventStatus, NewAttempt, StoredDelivery } from "./record.ts";
 import type { Registry } from "./registry.ts";
 import { backoffMs, type RetryPolicy } from "./retry.ts";
 import type { Outcome } from "./store/complete.ts";
@@ -25,6 +25,8 @@ export interface DispatchContext {
   congestion: Congestion;
   /** This event's deliveries in flight. */
   tracker: Tracker;
+  /** Whether to record each attempt in the attempt history. */
+  history: boolean;
 }
 
 const MAX_ERROR_LENGTH = 2000;
@@ -43,6 +45,7 @@ export async function dispatch(row: Row, ctx: DispatchContext): Promise<Outcome>
     return !s || (s.status === "pending" && (s.nextAttemptAt == null || s.nextAttemptAt <= now));
   });
   let lastError: string | null = null;
+  const history: NewAttempt[] = [];
   if (due.length) {
     const event = toCloudEvent(row);
     const maxRetries = row.max_retries == null ? ctx.retry.maxRetries : Number(row.max_retries);
@@ -58,18 +61,22 @@ export async function dispatch(row: Row, ctx: DispatchContext): Promise<Outcome>
       const budgetFrom = prev?.budgetFrom ?? 0;
       const kept = budgetFrom ? { budgetFrom } : {};
       ctx.tracker.running.add(d.name);
+      const startedAt = clock(ctx);
       try {
-        await attempt(d, event, attempts, row.ordering_key as string | null, ctx);
+        const receipt = await attempt(d, event, attempts, row.ordering_key as string | null, ctx);
         state[d.name] = { status: "delivered", attempts, lastError: null, nextAttemptAt: null, deliveredAt: clock(ctx), ...kept };
+        if (ctx.history) history.push(tried(d.name, attempts, startedAt, ctx, "delivered", statusOf(receipt), null));
       } catch (err) {
-        const { message, permanent, retryAfterMs } = failureOf(err);
+        const { message, permanent, retryAfterMs, status } = failureOf(err);
         lastError = `${d.name}: ${message}`;
         const used = attempts - budgetFrom;
         state[d.name] = permanent || used > maxRetries
           ? { status: "failed", attempts, lastError: message, nextAttemptAt: null, deliveredAt: null, ...kept }
           : { status: "pending", attempts, lastError: message, nextAttemptAt: clock(ctx) + backoffMs(used, ctx.retry, retryAfterMs), deliveredAt: null, ...kept };
+        const failed = state[d.name].status === "failed";
+        if (ctx.history) history.push(tried(d.name, attempts, startedAt, ctx, failed ? "failed" : "retry", status, message));
         const fields = { event: row.id, destination: d.name, attempts, permanent, error: message };
-        if (state[d.name].status === "failed") ctx.logger.warn("delivery failed for good", fields);
+        if (failed) ctx.logger.warn("delivery failed for good", fields);
         else ctx.logger.debug("delivery failed; will retry", fields);
       } finally {
         ctx.congestion.ended(ctx.tracker, d.name);
@@ -78,11 +85,11 @@ export async function dispatch(row: Row, ctx: DispatchContext): Promise<Outcome>
     if (due.length === 1) await deliverTo(due[0]);
     else await Promise.all(due.map(deliverTo));
   }
-  return outcome(row, destinations, state, lastError);
+  return outcome(row, destinations, state, lastError, history);
 }
 
 /** An event's status follows from its deliveries: failed if any failed, pending while any has work left, else published. */
-function outcome(row: Row, destinations: Destination[], state: Record<string, StoredDelivery>, lastError: string | null): Outcome {
+function outcome(row: Row, destinations: Destination[], state: Record<string, StoredDelivery>, lastError: string | null, history: NewAttempt[]): Outcome {
   let failed = false;
   let next: number | null = null;
   for (const d of destinations) {
@@ -98,14 +105,29 @@ function outcome(row: Row, destinations: Destination[], state: Record<string, St
     deliveries: state,
     next_attempt_at: next === null ? null : new Date(next).toISOString(),
     last_error: lastError,
+    attempts: history,
   };
 }
 
+function tried(destination: string, attempt: number, startedAt: number, ctx: DispatchContext, outcome: AttemptOutcome, status: number | null, error: string | null): NewAttempt {
+  return { destination, attempt, startedAt, durationMs: Math.max(0, clock(ctx) - startedAt), outcome, status, error };
+}
+
+/** A status code a destination reported, if it is one. */
+function statusOf(receipt: unknown): number | null {
+  try {
+    const status = (receipt as DeliveryReceipt | null | undefined)?.status;
+    return Number.isInteger(status) && (status as number) >= 0 && (status as number) < 2 ** 31 ? (status as number) : null;
+  } catch {
+    return null;
+  }
+}
+
 /** One delivery under the worker's timeout: one promise that settles once, whichever comes first. */
-function attempt(d: Destination, event: CloudEvent<unknown>, attempt: number, orderingKey: string | null, ctx: DispatchContext): Promise<void> {
+function attempt(d: Destination, event: CloudEvent<unknown>, attempt: number, orderingKey: string | null, ctx: DispatchContext): Promise<void | DeliveryReceipt> {
   const controller = new LazyAbortController();
   ctx.running.add(controller);
-  return new Promise<void>((resolve, reject) => {
+  return new Promise<void | DeliveryReceipt>((resolve, reject) => {
     const timer = setTimeout(() => {
       const err = new DeliveryError(`Timed out after ${ctx.handlerTimeoutMs} ms`);
       controller.abort(err);
@@ -116,7 +138,7 @@ function attempt(d: Destination, event: CloudEvent<unknown>, attempt: number, or
       clearTimeout(timer);
       ctx.running.delete(controller);
     };
-    let delivery: Promise<void>;
+    let delivery: Promise<void | DeliveryReceipt>;
     try {
       delivery = d.deliver(event, {
         get signal() {
@@ -130,9 +152,9 @@ function attempt(d: Destination, event: CloudEvent<unknown>, attempt: number, or
     } catch (err) {
       delivery = Promise.reject(err);
     }
-    Promise.resolve(delivery).then(() => {
+    Promise.resolve(delivery).then((receipt) => {
       done();
-      resolve();
+      resolve(receipt);
     }, (err: unknown) => {
       done();
       reject(err ?? new Error("The destination failed without a reason."));
@@ -171,6 +193,8 @@ export interface Failure {
   message: string;
   permanent: boolean;
   retryAfterMs: number | undefined;
+  /** The destination's status code, when the error carries one (a webhook's HTTP status). */
+  status: number | null;
 }
 
 /**
@@ -180,16 +204,18 @@ export interface Failure {
 export function failureOf(err: unknown): Failure {
   let permanent = false;
   let retryAfterMs: number | undefined;
+  let status: number | null = null;
   try {
     if (err instanceof DeliveryError) {
       permanent = err.permanent === true;
       const after = err.retryAfterMs;
       retryAfterMs = typeof after === "number" && Number.isFinite(after) ? after : undefined;
+      status = statusOf(err);
     }
   } catch {
     // A value that cannot even be inspected is an ordinary, retryable failure.
   }
-  return { message: storable(describe(err), MAX_ERROR_LENGTH), permanent, retryAfterMs };
+  return { message: storable(describe(err), MAX_ERROR_LENGTH), permanent, retryAfterMs, status };
 }
 
 function describe(err: unknown): string {

@@ -33,6 +33,8 @@ export interface DeliveryErrorOptions {
   retryAfterMs?: number;
   /** The underlying error. */
   cause?: unknown;
+  /** The destination's status code, for the attempt history (a webhook's HTTP status). */
+  status?: number;
 }
 
 /**
@@ -51,12 +53,15 @@ export class DeliveryError extends DispatchError {
   readonly permanent: boolean;
   /** The requested delay before the next attempt, if any. */
   readonly retryAfterMs?: number;
+  /** The destination's status code, when it has one (a webhook's HTTP status). */
+  readonly status?: number;
 
   constructor(message: string, options: DeliveryErrorOptions = {}) {
     super(options.permanent ? "delivery_failed_permanently" : "delivery_failed", message, { cause: options.cause });
     this.name = "DeliveryError";
     this.permanent = options.permanent === true;
     this.retryAfterMs = options.retryAfterMs;
+    if (options.status !== undefined) this.status = options.status;
   }
 }
 

@@ -7,12 +7,13 @@ import { type DeliveryOptions, type EventInput, fromCloudEvent, fromInput, type 
 import { decodeCursor, encodeCursor } from "./cursor.ts";
 import { consoleLogger, type Logger } from "./logger.ts";
 import { assertKnownKeys, assertLogger, optionsObject, wholeNumber } from "./options.ts";
-import { type EventRecord, type EventStatus, type PublishedEvent, toRecord } from "./record.ts";
+import { type EventRecord, type EventStatus, type PublishedEvent, toAttempt, toRecord } from "./record.ts";
 import { type RegisterOptions, Registry, type TypePattern } from "./registry.ts";
 import { type RetryOptions, type RetryPolicy, retryPolicy } from "./retry.ts";
 import { type Schema, schema } from "./schema.ts";
 import * as events from "./store/events.ts";
 import { migrate } from "./store/migrate.ts";
+import { history } from "./store/history.ts";
 import { publish } from "./store/publish.ts";
 import { retry } from "./store/retry.ts";
 import { type Stats, stats } from "./store/stats.ts";
@@ -64,6 +65,12 @@ export interface EventPage {
 /** Narrows a look-up by id to one source (ids are unique per source). */
 export interface LookupOptions {
   source?: string;
+}
+
+/** Options of `getEvent`. */
+export interface GetEventOptions extends LookupOptions {
+  /** Also read the attempt history: every attempt at every destination, oldest first. */
+  history?: boolean;
 }
 
 const OUTBOX_KEYS = ["sql", "schema", "logger", "retry", "maxPayloadBytes"] as const;
@@ -224,13 +231,20 @@ export class Outbox {
    * if (e?.status === "failed") alertOps(`Event failed: ${e.lastError}`);
    * ```
    */
-  async getEvent(id: string, options?: LookupOptions): Promise<EventRecord | null> {
-    const source = this.#lookup(id, options, "getEvent");
+  async getEvent(id: string, options?: GetEventOptions): Promise<EventRecord | null> {
+    const source = this.#lookup(id, options, "getEvent", ["source", "history"]);
+    const withHistory = options?.history;
+    if (withHistory !== undefined && typeof withHistory !== "boolean") {
+      throw new DispatchError("invalid_option", "history must be true or false.", { field: "history" });
+    }
     const rows = await events.getEvent(this.#query, this.schema, id, source);
     if (rows.length > 1) {
       throw new DispatchError("ambiguous_id", `Several sources published an event with id "${id}"; pass { source } to say which.`, { field: "source" });
     }
-    return rows.length ? toRecord(rows[0]) : null;
+    if (!rows.length) return null;
+    const record = toRecord(rows[0]);
+    if (withHistory) record.history = (await history(this.#query, this.schema, String(rows[0].seq))).map(toAttempt);
+    return record;
   }
 
   /**
@@ -328,12 +342,12 @@ export class Outbox {
     }
   }
 
-  #lookup(id: string, options: LookupOptions | undefined, where: string): string | null {
+  #lookup(id: string, options: LookupOptions | undefined, where: string, keys: readonly string[] = ["source"]): string | null {
     if (typeof id !== "string" || id.length === 0) {
       throw new DispatchError("invalid_option", `${where} needs an event id (a non-empty string).`);
     }
     const o = optionsObject(options, where);
-    assertKnownKeys(o, ["source"], `${where} options`);
+    assertKnownKeys(o, keys, `${where} options`);
     if (o.source !== undefined && typeof o.source !== "string") throw new DispatchError("invalid_option", "source must be a string.");
     return o.source ?? null;
   }

@@ -16,6 +16,23 @@ export interface DeliveryRecord {
   deliveredAt: Date | null;
 }
 
+/** What one attempt at one destination led to. */
+export type AttemptOutcome = "delivered" | "retry" | "failed";
+
+/** One attempt at one destination, from the attempt history (`getEvent(id, { history: true })`). */
+export interface AttemptRecord {
+  destination: string;
+  /** 1 for the first attempt at this destination. */
+  attempt: number;
+  startedAt: Date;
+  durationMs: number;
+  outcome: AttemptOutcome;
+  /** The destination's status code, when it has one (a webhook's HTTP status). */
+  status?: number;
+  /** Why the attempt failed, as the delivery's lastError held it. */
+  error?: string;
+}
+
 /** A stored event with its status and per-destination deliveries, as `getEvent` returns it. */
 export interface EventRecord {
   id: string;
@@ -37,6 +54,8 @@ export interface EventRecord {
   createdAt: Date;
   publishedAt: Date | null;
   deliveries: DeliveryRecord[];
+  /** Every attempt, oldest first; only with `getEvent(id, { history: true })`. */
+  history?: AttemptRecord[];
 }
 
 /** What the publish calls return: the stored event, and whether it was there already (an idempotent repeat). */
@@ -54,6 +73,31 @@ export interface StoredDelivery {
   deliveredAt: number | null;
   /** Attempts made before a retry by hand started a fresh budget (`retryEvent`); absent until then. */
   budgetFrom?: number;
+}
+
+/** One attempt as the worker hands it to the store (times in epoch milliseconds, on the database's clock). */
+export interface NewAttempt {
+  destination: string;
+  attempt: number;
+  startedAt: number;
+  durationMs: number;
+  outcome: AttemptOutcome;
+  status: number | null;
+  error: string | null;
+}
+
+/** Maps a row of the attempt history to its record. */
+export function toAttempt(row: Row): AttemptRecord {
+  const a: AttemptRecord = {
+    destination: row.destination as string,
+    attempt: Number(row.attempt),
+    startedAt: date(row.started_at) as Date,
+    durationMs: Number(row.duration_ms),
+    outcome: row.outcome as AttemptOutcome,
+  };
+  if (row.status != null) a.status = Number(row.status);
+  if (row.error != null) a.error = row.error as string;
+  return a;
 }
 
 /** The columns every read returns, in one place so reads and the mapping below agree. */

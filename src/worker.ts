@@ -33,6 +33,8 @@ export interface WorkerOptions {
   retention?: RetentionOptions | false;
   /** Where this worker logs (the CLI passes its JSON logger). Default: the outbox's logger. */
   logger?: Logger;
+  /** Record every attempt in the attempt history (`getEvent(id, { history: true })`). Default true. */
+  history?: boolean;
 }
 
 /** What the worker needs from the outbox. */
@@ -47,6 +49,7 @@ export interface WorkerDeps {
 
 const WORKER_KEYS = [
   "concurrency", "batchSize", "leaseMs", "sweepIntervalMs", "handlerTimeoutMs", "stopTimeoutMs", "retention", "logger",
+  "history",
 ] as const;
 
 /**
@@ -69,6 +72,7 @@ export class Worker {
   readonly #handlerTimeoutMs: number;
   readonly #stopTimeoutMs: number;
   readonly #retention: Retention | null;
+  readonly #history: boolean;
   /** This worker's lease token: every event it holds carries it. */
   readonly #lease = crypto.randomUUID();
   /** Attempts in flight; aborted when stop() gives up on them. */
@@ -111,6 +115,10 @@ export class Worker {
         `leaseMs (${this.#leaseMs}) must be longer than handlerTimeoutMs (${this.#handlerTimeoutMs}), or a slow delivery could run twice at once.`,
       );
     }
+    if (o.history !== undefined && typeof o.history !== "boolean") {
+      throw new DispatchError("invalid_option", "history must be true or false.", { field: "history" });
+    }
+    this.#history = o.history !== false;
     this.#retention = o.retention === false ? null : new Retention(this.#deps, o.retention);
     this.#congestion = new Congestion(Math.max(1, Math.floor(this.#concurrency / 2)));
   }
@@ -260,6 +268,7 @@ export class Worker {
       running: this.#attempts,
       congestion: this.#congestion,
       tracker,
+      history: this.#history,
     };
     dispatch(row, ctx).then(
       (outcome) => this.#finish(seq, outcome, row.ordering_key != null || outcome.next_attempt_at !== null),

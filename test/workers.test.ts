@@ -57,11 +57,16 @@ describe("many workers: SKIP LOCKED and leases keep them apart", () => {
     expect(taken).toHaveLength(2);
     const outcome = (seq: unknown, status: Outcome["status"]): Outcome => ({
       seq: String(seq), status, deliveries: {}, next_attempt_at: null, last_error: status === "failed" ? "stale" : null,
+      attempts: [{ destination: "d", attempt: 1, startedAt: Date.now(), durationMs: 5, outcome: status === "failed" ? "failed" : "delivered", status: null, error: status === "failed" ? "stale" : null }],
     });
     await complete(query, t.outbox.schema, taken.map((r) => outcome(r.seq, "failed")), stalled);
     expect((await t.outbox.getEvent(published.id))?.status).toBe("processing");
     await complete(query, t.outbox.schema, taken.map((r) => outcome(r.seq, "published")), fresh);
     expect(await t.outbox.getEvent(published.id)).toMatchObject({ status: "published", lastError: null });
+    // The stale write added nothing to the attempt history either.
+    expect((await t.outbox.getEvent(published.id, { history: true }))?.history).toEqual([
+      expect.objectContaining({ destination: "d", attempt: 1, outcome: "delivered", durationMs: 5 }),
+    ]);
   });
 
   it("loses nothing when a worker is killed mid-batch: its lease expires and another worker finishes", async () => {

@@ -1,5 +1,5 @@
 import type { Query } from "../client.ts";
-import type { EventStatus, StoredDelivery } from "../record.ts";
+import type { EventStatus, NewAttempt, StoredDelivery } from "../record.ts";
 import type { Schema } from "../schema.ts";
 import { arrayLiteral } from "./array.ts";
 
@@ -11,6 +11,8 @@ export interface Outcome {
   /** ISO time of the next attempt, or null when nothing is left to do. */
   next_attempt_at: string | null;
   last_error: string | null;
+  /** The attempts this outcome comes from, for the attempt history (empty when history is off). */
+  attempts: NewAttempt[];
 }
 
 /**
@@ -25,8 +27,8 @@ export interface Outcome {
  * not a filter on the table: with `e.lease = $6` as a filter, an analyzed table (where almost every lease is null)
  * made the planner scan events first and rescan the 500 outcomes for each of its 500 rows (64 ms instead of 5).
  */
-export function completeEvents(schema: Schema): string {
-  return `
+export function completeEvents(schema: Schema, withHistory = false): string {
+  return `${withHistory ? recordAttempts(schema) : ""}
 update ${schema.quoted}.events e
 set status = x.status, deliveries = (select $3::text::jsonb) -> (x.i - 1)::integer, next_attempt_at = x.next_attempt_at,
     last_error = coalesce(x.last_error, e.last_error), lease = null,
@@ -37,7 +39,25 @@ from unnest((select $1::text::bigint[]), (select $2::text::text[]), (select $4::
 where e.seq = x.seq and e.lease = x.lease`;
 }
 
-/** Writes outcomes; see {@link completeEvents}. */
+/**
+ * Appends the attempts ($8 onwards, one array per column) to the history in the same statement as the outcomes.
+ * Only attempts of events whose lease still holds are recorded, so a stale worker's late write adds nothing.
+ */
+function recordAttempts(schema: Schema): string {
+  const s = schema.quoted;
+  return `
+with history as (
+  insert into ${s}.attempts (event_seq, destination, attempt, started_at, duration_ms, outcome, status, error)
+  select a.seq, a.destination, a.attempt, to_timestamp(a.started_ms / 1000.0), a.duration_ms, a.outcome, a.status, a.error
+  from unnest((select $8::text::bigint[]), (select $9::text::text[]), (select $10::text::integer[]),
+              (select $11::text::float8[]), (select $12::text::integer[]), (select $13::text::text[]),
+              (select $14::text::integer[]), (select $15::text::text[]))
+    as a(seq, destination, attempt, started_ms, duration_ms, outcome, status, error)
+  where exists (select from ${s}.events e where e.seq = a.seq and e.lease = $6::uuid)
+)`;
+}
+
+/** Writes outcomes and their attempts; see {@link completeEvents}. */
 export async function complete(query: Query, schema: Schema, outcomes: Outcome[], lease: string): Promise<void> {
   const n = outcomes.length;
   const seqs = new Array<string>(n);
@@ -45,6 +65,7 @@ export async function complete(query: Query, schema: Schema, outcomes: Outcome[]
   const deliveries = new Array<Outcome["deliveries"]>(n);
   const next = new Array<string | null>(n);
   const errors = new Array<string | null>(n);
+  let tried = 0;
   for (let i = 0; i < n; i++) {
     const o = outcomes[i];
     seqs[i] = o.seq;
@@ -52,11 +73,36 @@ export async function complete(query: Query, schema: Schema, outcomes: Outcome[]
     deliveries[i] = o.deliveries;
     next[i] = o.next_attempt_at;
     errors[i] = o.last_error;
+    tried += o.attempts.length;
   }
-  await query(completeEvents(schema), [
+  const params: unknown[] = [
     arrayLiteral(seqs), arrayLiteral(statuses), JSON.stringify(deliveries), arrayLiteral(next), arrayLiteral(errors),
     lease, n,
-  ]);
+  ];
+  if (tried) params.push(...attemptColumns(outcomes, tried));
+  await query(completeEvents(schema, tried > 0), params);
+}
+
+/** The attempts of many outcomes as one array literal per column. */
+function attemptColumns(outcomes: Outcome[], n: number): string[] {
+  const seq = new Array<string>(n), destination = new Array<string>(n), attempt = new Array<number>(n);
+  const started = new Array<number>(n), duration = new Array<number>(n), outcome = new Array<string>(n);
+  const status = new Array<number | null>(n), error = new Array<string | null>(n);
+  let i = 0;
+  for (const o of outcomes) {
+    for (const a of o.attempts) {
+      seq[i] = o.seq;
+      destination[i] = a.destination;
+      attempt[i] = a.attempt;
+      started[i] = a.startedAt;
+      duration[i] = Math.min(Math.round(a.durationMs), 2 ** 31 - 1);
+      outcome[i] = a.outcome;
+      status[i] = a.status;
+      error[i] = a.error;
+      i++;
+    }
+  }
+  return [seq, destination, attempt, started, duration, outcome, status, error].map((c) => arrayLiteral(c));
 }
 
 /**

@@ -53,5 +53,6 @@ function withPlaceholder(outcome: Outcome): Outcome {
   for (const [name, d] of Object.entries(outcome.deliveries)) {
     deliveries[name] = d.lastError == null ? d : { ...d, lastError: UNSTORABLE_ERROR };
   }
-  return { ...outcome, deliveries, last_error: outcome.last_error == null ? null : UNSTORABLE_ERROR };
+  const attempts = outcome.attempts.map((a) => (a.error == null ? a : { ...a, error: UNSTORABLE_ERROR }));
+  return { ...outcome, deliveries, attempts, last_error: outcome.last_error == null ? null : UNSTORABLE_ERROR };
 }

@@ -36,6 +36,7 @@ describe("guarantee 2 and 9: one outcome the database refuses cannot stop the ot
       deliveries: { d: { status: "delivered", attempts: 1, lastError: null, nextAttemptAt: null, deliveredAt: Date.now() } },
       next_attempt_at: null,
       last_error: null,
+      attempts: [{ destination: "d", attempt: 1, startedAt: Date.now(), durationMs: 1, outcome: "delivered", status: 204, error: null }],
     }));
     // The middle one carries what a hostile endpoint once sent: a NUL, and a surrogate cut from its pair.
     outcomes[1] = {
@@ -43,6 +44,7 @@ describe("guarantee 2 and 9: one outcome the database refuses cannot stop the ot
       status: "failed",
       deliveries: { d: { status: "failed", attempts: 1, lastError: "HTTP 500: \u0000\uD83D", nextAttemptAt: null, deliveredAt: null } },
       last_error: "d: HTTP 500: \u0000\uD83D",
+      attempts: [{ destination: "d", attempt: 1, startedAt: Date.now(), durationMs: 1, outcome: "failed", status: 500, error: "HTTP 500: \u0000\uD83D" }],
     };
     // The hazard itself: the one statement for the whole batch is refused.
     const refused = await complete(query, t.outbox.schema, outcomes, lease).then(() => null, (e: { code?: string }) => e);
