@@ -32,6 +32,7 @@ const ROWS: RowSpec[] = [
   { key: "publish", label: "publish, 1 event/tx, 8 producers", unit: "events/s", better: "up", target: ">= 0.9x raw, >= 2.5x graphile", met: (v) => v[D] >= 0.9 * v[R] && v[D] >= 2.5 * v[G] },
   { key: "bulk", label: "bulk publish, chunks of 1,000", unit: "events/s", better: "up", target: ">= 0.7x raw, >= 2.5x graphile", met: (v) => v[D] >= 0.7 * v[R] && v[D] >= 2.5 * v[G] },
   { key: "dispatch1", label: `dispatch ${k(size.dispatch)} pre-loaded, no-op handler`, unit: "events/s", better: "up", target: ">= 1.3x graphile", met: (v) => v[D] >= 1.3 * v[G] },
+  { key: "nohistory", label: "... attempt history off (on is >= 0.9x of this)", unit: "events/s", better: "none", target: "-" },
   { key: "dispatch2", label: "... 2 destinations per event", unit: "events/s", better: "none", target: "report" },
   { key: "dispatch4", label: "... 4 destinations per event", unit: "events/s", better: "none", target: "report" },
   { key: "webhook", label: `dispatch ${k(size.webhook)} to a webhook (keep-alive sink)`, unit: "events/s", better: "up", target: "report" },
@@ -95,6 +96,7 @@ try {
     if (wants("bulk")) for (const peer of order) await measure("bulk", peer, () => bulkRate(peer, size.bulk));
     if (wants("dispatch")) {
       for (const peer of order) await measure("dispatch1", peer, () => dispatchRate(peer, size.dispatch));
+      await measure("nohistory", dispatch, () => dispatchRate(dispatch, size.dispatch, { history: false }));
       await measure("dispatch2", dispatch, () => dispatchRate(dispatch, size.dispatch, { destinations: 2 }));
       await measure("dispatch4", dispatch, () => dispatchRate(dispatch, size.dispatch, { destinations: 4 }));
       for (const peer of order) {

@@ -50,7 +50,10 @@ export function dispatchPeer(url: string, poolSize = 10): Peer {
         });
         for (let k = 1; k < (setup.destinations ?? 1); k++) o.register(TYPE, () => {}, { name: `noop${k}` });
       }
-      worker = o.worker(setup.sweepIntervalMs ? { ...DISPATCH_WORKER, sweepIntervalMs: setup.sweepIntervalMs } : DISPATCH_WORKER);
+      const options: WorkerOptions = { ...DISPATCH_WORKER };
+      if (setup.sweepIntervalMs) options.sweepIntervalMs = setup.sweepIntervalMs;
+      if (setup.history !== undefined) options.history = setup.history;
+      worker = o.worker(options);
       await worker.start();
     },
     async stop() {

@@ -11,6 +11,8 @@ export interface WorkerSetup {
   webhookUrl?: string;
   /** pg-dispatch's safety sweep, when a figure needs it moved out of its window. Default: the worker's (30 s). */
   sweepIntervalMs?: number;
+  /** pg-dispatch's attempt history; default on. */
+  history?: boolean;
 }
 
 /** One system under test, on its own schema. */
