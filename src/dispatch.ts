@@ -27,6 +27,8 @@ export interface DispatchContext {
   tracker: Tracker;
   /** Whether to record each attempt in the attempt history. */
   history: boolean;
+  /** After this many leases ran out without an outcome, the event's due deliveries fail for good (a poison event). */
+  maxLeaseExpiries: number;
 }
 
 const MAX_ERROR_LENGTH = 2000;
@@ -46,7 +48,20 @@ export async function dispatch(row: Row, ctx: DispatchContext): Promise<Outcome>
   });
   let lastError: string | null = null;
   const history: NewAttempt[] = [];
-  if (due.length) {
+  // Times a worker holding this event stopped without an outcome: the lapse that brought it here, plus the attempts
+  // made alone since (each counted before it started).
+  const stops = row.lease_lapsed === true ? Number(row.lease_expiries ?? 0) + 1 : 0;
+  if (due.length && stops >= ctx.maxLeaseExpiries) {
+    // Whatever it is about this event, every worker that held it stopped before writing an outcome: attempting it
+    // again would take down the next one. Which destination did it is unknown, so every due one fails.
+    const message = `The worker holding this event stopped ${stops} times without an outcome (a crash, an exit, or a stall past its lease); it was not attempted again. Retry it by hand once the cause is fixed.`;
+    for (const d of due) {
+      const prev = state[d.name];
+      state[d.name] = { status: "failed", attempts: prev?.attempts ?? 0, lastError: message, nextAttemptAt: null, deliveredAt: null, ...(prev?.budgetFrom ? { budgetFrom: prev.budgetFrom } : {}) };
+    }
+    lastError = `${due.map((d) => d.name).join(", ")}: ${message}`;
+    ctx.logger.error("poison event: failed for good after its workers stopped without an outcome", { event: row.id, stops, destinations: due.map((d) => d.name) });
+  } else if (due.length) {
     const event = toCloudEvent(row);
     const maxRetries = row.max_retries == null ? ctx.retry.maxRetries : Number(row.max_retries);
     const deliverTo = async (d: Destination): Promise<void> => {

@@ -12,6 +12,7 @@ import type { RetryPolicy } from "./retry.ts";
 import type { Schema } from "./schema.ts";
 import { claim, nextDue } from "./store/claim.ts";
 import { type Outcome, release } from "./store/complete.ts";
+import { countLapsed } from "./store/lapsed.ts";
 import { writeOutcomes } from "./worker/outcomes.ts";
 import { Retention, type RetentionOptions } from "./retention.ts";
 
@@ -35,6 +36,12 @@ export interface WorkerOptions {
   logger?: Logger;
   /** Record every attempt in the attempt history (`getEvent(id, { history: true })`). Default true. */
   history?: boolean;
+  /**
+   * A poison event: after its lease ran out this many times without an outcome (the worker holding it crashed,
+   * exited or stalled), its due deliveries fail for good instead of taking down the next worker. A graceful stop
+   * does not count. Default 3.
+   */
+  maxLeaseExpiries?: number;
 }
 
 /** What the worker needs from the outbox. */
@@ -49,7 +56,7 @@ export interface WorkerDeps {
 
 const WORKER_KEYS = [
   "concurrency", "batchSize", "leaseMs", "sweepIntervalMs", "handlerTimeoutMs", "stopTimeoutMs", "retention", "logger",
-  "history",
+  "history", "maxLeaseExpiries",
 ] as const;
 
 /**
@@ -73,6 +80,9 @@ export class Worker {
   readonly #stopTimeoutMs: number;
   readonly #retention: Retention | null;
   readonly #history: boolean;
+  readonly #maxLeaseExpiries: number;
+  /** The chain of events whose last lease lapsed, attempted one at a time. */
+  #lapsedTurn: Promise<void> = Promise.resolve();
   /** This worker's lease token: every event it holds carries it. */
   readonly #lease = crypto.randomUUID();
   /** Attempts in flight; aborted when stop() gives up on them. */
@@ -119,6 +129,7 @@ export class Worker {
       throw new DispatchError("invalid_option", "history must be true or false.", { field: "history" });
     }
     this.#history = o.history !== false;
+    this.#maxLeaseExpiries = wholeNumber(o.maxLeaseExpiries, "maxLeaseExpiries", 1, 3, 1000);
     this.#retention = o.retention === false ? null : new Retention(this.#deps, o.retention);
     this.#congestion = new Congestion(Math.max(1, Math.floor(this.#concurrency / 2)));
   }
@@ -269,7 +280,12 @@ export class Worker {
       congestion: this.#congestion,
       tracker,
       history: this.#history,
+      maxLeaseExpiries: this.#maxLeaseExpiries,
     };
+    if (row.lease_lapsed === true) {
+      this.#alone(row, ctx);
+      return;
+    }
     dispatch(row, ctx).then(
       (outcome) => this.#finish(seq, outcome, row.ordering_key != null || outcome.next_attempt_at !== null),
       (err) => {
@@ -278,6 +294,37 @@ export class Worker {
         this.#finish(seq, null, false);
       },
     );
+  }
+
+  /**
+   * Attempts an event whose last lease lapsed (its worker stopped without an outcome), one such event at a time: the
+   * attempt is counted in the database before it starts and its outcome is written before the next one starts, so a
+   * process that dies now has counted only this event, not the others it held. See migration 005.
+   */
+  #alone(row: Row, ctx: DispatchContext): void {
+    const seq = String(row.seq);
+    const { query, schema, logger } = this.#deps;
+    this.#lapsedTurn = this.#lapsedTurn.then(async () => {
+      let outcome: Outcome | null = null;
+      try {
+        const stops = Number(row.lease_expiries ?? 0) + 1;
+        if (stops < this.#maxLeaseExpiries) {
+          let counted: number | null = null;
+          await this.#retrying(async () => void (counted = await countLapsed(query, schema, seq, this.#lease)), "counting a lapsed lease");
+          if (counted === null) return; // no longer ours: another worker took it over
+        }
+        outcome = await dispatch(row, ctx);
+        if (!this.#abandoned) {
+          const written = outcome;
+          await this.#retrying(() => this.#complete([written]), "completing");
+        }
+      } catch (err) {
+        logger.error("dispatch crashed", { event: row.id, error: err });
+      } finally {
+        this.#finish(seq, null, outcome !== null);
+        if (outcome) this.#wake();
+      }
+    });
   }
 
   /** `wake`: after writing, the loop should look again (a retry time was set, or an ordering key was freed). */

@@ -1,5 +1,6 @@
 import init from "./001_init.ts";
 import attempts from "./004_attempts.ts";
+import leaseExpiries from "./005_lease_expiries.ts";
 
 /** A versioned DDL step; `sql` receives the quoted schema name. */
 export interface Migration {
@@ -12,4 +13,5 @@ export interface Migration {
 export const migrations: Migration[] = [
   { version: 1, name: "init", sql: init },
   { version: 4, name: "attempts", sql: attempts },
+  { version: 5, name: "lease_expiries", sql: leaseExpiries },
 ];

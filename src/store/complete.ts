@@ -31,7 +31,7 @@ export function completeEvents(schema: Schema, withHistory = false): string {
   return `${withHistory ? recordAttempts(schema) : ""}
 update ${schema.quoted}.events e
 set status = x.status, deliveries = (select $3::text::jsonb) -> (x.i - 1)::integer, next_attempt_at = x.next_attempt_at,
-    last_error = coalesce(x.last_error, e.last_error), lease = null,
+    last_error = coalesce(x.last_error, e.last_error), lease = null, lease_expiries = 0,
     published_at = case when x.status = 'published' then now() end
 from unnest((select $1::text::bigint[]), (select $2::text::text[]), (select $4::text::timestamptz[]),
             (select $5::text::text[]), (select array_fill($6::uuid, array[$7::integer]))) with ordinality

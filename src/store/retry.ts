@@ -16,7 +16,7 @@ with retried as (
         select jsonb_object_agg(k, case when v->>'status' = 'failed'
           then v || jsonb_build_object('status', 'pending', 'nextAttemptAt', null, 'budgetFrom', v->'attempts') else v end)
         from jsonb_each(deliveries) as d(k, v)),
-      status = 'pending', next_attempt_at = now(), published_at = null
+      status = 'pending', next_attempt_at = now(), published_at = null, lease_expiries = 0
   where id = $1 and ($2::text is null or source = $2) and lease is null
     and jsonb_path_exists(deliveries, '$.* ? (@.status == "failed")')
   returning ${EVENT_COLUMNS}
