@@ -43,34 +43,45 @@ export interface EventRows {
 const SUMMARY_COLUMNS = EVENT_COLUMNS.replace("data::text as data", "null::text as data");
 
 /**
- * Newest first, keyset-paginated on the sequence number, so deep pages cost what the first one does. The page is
- * chosen from sequence numbers and data sizes alone, and only its rows are read whole: `limit` rows of 1 MiB each
- * would otherwise be a gigabyte in the database's answer and in the caller's memory. `page_rows` says how many rows
- * matched before the byte budget cut the page.
+ * Newest first, keyset-paginated on the sequence number, so deep pages cost what the first one does.
+ *
+ * With data, the page's sequence numbers are found first (no data read), then walked in order, adding up the size
+ * of each event's data by primary key, and the walk stops at the first event past the byte budget: `limit` events of
+ * 1 MiB each would otherwise be a gigabyte in the database's answer and in the caller's memory, and measuring all of
+ * them first would cost the database nearly as much. `matched` says how many events matched before the budget cut
+ * the page. Without data, the plain keyset scan.
  */
 export function selectEvents(schema: Schema, data: boolean): string {
-  return `
-with page as (
-  select seq, ${data ? "coalesce(octet_length(data::text), 0)" : "0"} as bytes from ${schema.quoted}.events
+  const events = `${schema.quoted}.events`;
+  const matching = `select seq from ${events}
   where ($1::text is null or status = $1)
     and ($2::text is null or type = $2)
     and ($3::text is null or source = $3)
     and ($4::bigint is null or seq < $4)
   order by seq desc
-  limit $5
-), sized as (
-  select seq, count(*) over () as page_rows, row_number() over w as n, sum(bytes) over w as running
-  from page window w as (order by seq desc rows unbounded preceding)
-), kept as (
-  select seq, page_rows from sized where running <= $6 or n = 1
+  limit $5`;
+  if (!data) return `select ${SUMMARY_COLUMNS} from ${events} where seq in (${matching}) order by seq desc`;
+  const size = (seq: string) => `(select coalesce(octet_length(data::text), 0) from ${events} where seq = ${seq})`;
+  return `
+with recursive page as (
+  select array_agg(seq order by seq desc) as seqs from (${matching}) m
+), walk as (
+  select 1 as n, seqs[1] as seq, ${size("seqs[1]")} as running from page where seqs is not null
+  union all
+  select walk.n + 1, seqs[walk.n + 1], walk.running + ${size("seqs[walk.n + 1]")}
+  from walk, page
+  where walk.n < cardinality(seqs) and (walk.running <= $6 or walk.n = 1)
 )
-select ${data ? EVENT_COLUMNS : SUMMARY_COLUMNS}, page_rows from ${schema.quoted}.events join kept using (seq)
+select ${EVENT_COLUMNS}, (select cardinality(seqs) from page) as matched
+from ${events} join walk using (seq)
+where walk.running <= $6 or walk.n = 1
 order by seq desc`;
 }
 
 /** Lists events; see {@link selectEvents}. */
 export async function listEvents(query: Query, schema: Schema, f: EventFilter): Promise<EventRows> {
-  const rows = await query(selectEvents(schema, f.data), [f.status, f.type, f.source, f.before, f.limit, PAGE_DATA_BYTES]);
-  const matched = rows.length ? Number(rows[0].page_rows) : 0;
+  const params = [f.status, f.type, f.source, f.before, f.limit];
+  const rows = await query(selectEvents(schema, f.data), f.data ? [...params, PAGE_DATA_BYTES] : params);
+  const matched = f.data && rows.length ? Number(rows[0].matched) : rows.length;
   return { rows, more: matched === f.limit || rows.length < matched };
 }
