@@ -3,7 +3,12 @@ import { readFileSync } from "node:fs";
 /**
  * The package's version, read from its manifest next to the running CLI: `../../package.json` from the sources
  * (`src/cli/`, as Bun and Deno run them), `../../../package.json` from the build (`dist/src/cli/`, as Node runs it),
- * or deno.json beside the sources when they come from JSR.
+ * or deno.json beside the sources when they come from JSR. "unknown" when none is found.
+ *
+ * @example
+ * ```ts
+ * process.stdout.write(`${await packageVersion()}\n`); // 0.1.0
+ * ```
  */
 export async function packageVersion(): Promise<string> {
   for (const [path, name] of MANIFESTS) {
