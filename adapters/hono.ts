@@ -33,20 +33,38 @@ export interface OutboxRouterOptions {
   readAuth?: RouterAuth;
   /** The largest request body accepted, in bytes; larger ones get 413. Default 1 MiB (1048576). */
   maxBodyBytes?: number;
+  /** The most events one batch request may publish; larger batches get 413. Default 1000. */
+  maxBatchEvents?: number;
   /** How long `GET /health` waits for the database before answering 503, in milliseconds. Default 5000. */
   healthTimeoutMs?: number;
 }
 
-const OPTION_KEYS = ["auth", "readAuth", "maxBodyBytes", "healthTimeoutMs"] as const;
-const LIST_PARAMS = ["status", "type", "source", "limit", "cursor"];
+const OPTION_KEYS = ["auth", "readAuth", "maxBodyBytes", "maxBatchEvents", "healthTimeoutMs"] as const;
+const LIST_PARAMS = ["status", "type", "source", "limit", "cursor", "data"];
+
+/** What `POST /events` answers for a batch: one entry per event, in request order. */
+export interface BatchResult {
+  events: BatchResultEvent[];
+}
+
+/** One event of a {@link BatchResult}: where it was in the batch, its identity, and whether it was stored before. */
+export interface BatchResultEvent {
+  /** Its position in the request, from 0. */
+  index: number;
+  id: string;
+  source: string;
+  /** True when this source + id was already stored: nothing new was written. */
+  duplicate: boolean;
+}
 
 /**
  * A Hono router over an outbox. Routes, relative to where you mount it:
  * `POST /events` (publish: plain JSON, `application/cloudevents+json`, `application/cloudevents-batch+json`, or a
- * binary-mode CloudEvent; answers 201 with the stored event, or 200 when its source + id was already stored, each event
- * carrying `duplicate`), `GET /events/:id`, `GET /events`, `POST /events/:id/retry`, `GET /stats`, `GET /health`,
+ * binary-mode CloudEvent; answers 201 with the stored event, or 200 when its source + id was already stored, carrying
+ * `duplicate`; a batch answers `{ events: [{ index, id, source, duplicate }] }`), `GET /events/:id`, `GET /events`
+ * (`?data=false` for a list without data; a page also ends at about 4 MiB of data), `POST /events/:id/retry`, `GET /stats`, `GET /health`,
  * `GET /openapi.json`. Errors answer `{ error: { code, message, field? } }`: 400 for a malformed request or query,
- * 401 without a valid token, 404 for an unknown event, 409 for an id several sources share, 413 over the size limit,
+ * 401 without a valid token, 404 for an unknown event, 409 for an id several sources share, 413 over the size or batch limit,
  * 415 for a content type it cannot store, 422 for an invalid event, 500 (details only in `outbox.logger`) otherwise.
  *
  * @example
@@ -77,13 +95,14 @@ export function outboxRouter(outbox: Outbox, options: OutboxRouterOptions): Hono
   const read = (o.readAuth === undefined ? authMiddleware(o.auth, "auth") : authMiddleware(o.readAuth, "readAuth")) ?? pass;
   const secureRead = (o.readAuth === undefined ? o.auth : o.readAuth) !== false;
   const maxBodyBytes = wholeNumber(o.maxBodyBytes, "maxBodyBytes", 1, 1_048_576);
+  const maxBatchEvents = wholeNumber(o.maxBatchEvents, "maxBatchEvents", 1, 1000);
   const healthTimeoutMs = wholeNumber(o.healthTimeoutMs, "healthTimeoutMs", 1, 5_000);
 
   const app = new Hono();
   app.onError((err, c) => errorResponse(err, c, outbox.logger));
 
   app.post("/events", write, async (c) => {
-    const request = await parsePublish(c.req.raw, maxBodyBytes);
+    const request = await parsePublish(c.req.raw, { maxBodyBytes, maxBatchEvents });
     // A single event goes through publishEvent so that its errors name `type`, not `[0].type`.
     const publishing: Promise<PublishedEvent[]> = request.batch
       ? outbox.publishEvents(request.inputs)
@@ -93,16 +112,20 @@ export function outboxRouter(outbox: Outbox, options: OutboxRouterOptions): Hono
     });
     // 201 when anything was stored; 200 when every event was already there (an empty batch stores nothing either).
     const status = events.some((e) => !e.duplicate) ? 201 : 200;
-    if (request.batch) return c.json({ events }, status);
+    // A batch answers who is who, not every record again: the caller has the data it just sent.
+    if (request.batch) {
+      const result: BatchResult = { events: events.map((e, index) => ({ index, id: e.id, source: e.source, duplicate: e.duplicate })) };
+      return c.json(result, status);
+    }
     const [event] = events;
     c.header("Location", `${c.req.path}/${encodeURIComponent(event.id)}?source=${encodeURIComponent(event.source)}`);
     return c.json(event, status);
   });
 
   app.get("/events", read, async (c) => {
-    const filters = singleParams(c, LIST_PARAMS);
+    const { data, ...filters } = singleParams(c, LIST_PARAMS);
     const limit = filters.limit === undefined ? undefined : wholeParam(filters.limit, "limit");
-    const page = await outbox.listEvents({ ...filters, limit }).catch((err) => {
+    const page = await outbox.listEvents({ ...filters, limit, data: data === undefined ? undefined : booleanParam(data, "data") }).catch((err) => {
       throw refused(err, 400);
     });
     return c.json(page);
@@ -172,6 +195,11 @@ function wholeParam(value: string, name: string): number {
     throw new RequestError(400, "invalid_option", `${name} must be a whole number, got ${JSON.stringify(value)}.`, name);
   }
   return Number(value);
+}
+
+function booleanParam(value: string, name: string): boolean {
+  if (value === "true" || value === "false") return value === "true";
+  throw new RequestError(400, "invalid_option", `${name} must be true or false, got ${JSON.stringify(value)}.`, name);
 }
 
 function notFound(id: string, source: string | undefined): RequestError {

@@ -24,7 +24,10 @@ import {
   statusCommand,
 } from "./cli/commands.ts";
 import { checkDatabase, CliError, type Loaded, loadOutbox, oneLine } from "./cli/config.ts";
+import { printable } from "./cli/format.ts";
+import { redact } from "./cli/redact.ts";
 import { type CommandName, usage } from "./cli/usage.ts";
+import { packageVersion } from "./cli/version.ts";
 import { workerCommand } from "./cli/worker.ts";
 import { DispatchError } from "./errors.ts";
 
@@ -53,6 +56,10 @@ export async function main(argv: string[]): Promise<number> {
   let loaded: Loaded | undefined;
   let failed = true;
   try {
+    if (argv.length === 1 && argv[0] === "--version") {
+      process.stdout.write(`${await packageVersion()}\n`);
+      return 0;
+    }
     inv = parseCommandLine(argv);
     if (!inv || inv.help) {
       process.stdout.write(`${usage(inv?.command ?? null)}\n`);
@@ -72,19 +79,23 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-/** One line on stderr saying what went wrong; the usage too when the command line was at fault. */
+/**
+ * One line on stderr saying what went wrong; the usage too when the command line was at fault. The line often
+ * echoes what was typed or stored, so it is shown with passwords hidden and control characters escaped.
+ */
 function report(err: unknown, command: CommandName | null): number {
+  const line = (message: string): string => `pg-dispatch: ${printable(redact(message))}\n`;
   if (err instanceof UsageError) {
-    process.stderr.write(`pg-dispatch: ${err.message}\n\n${usage(err.command)}\n`);
+    process.stderr.write(`${line(err.message)}\n${usage(err.command)}\n`);
     return 2;
   }
   if (isInvalidOption(err)) {
     // A value the core refused (a bad schema name, a lease shorter than the handler timeout, a stale cursor).
     const help = command ? `pg-dispatch ${command} --help` : "pg-dispatch --help";
-    process.stderr.write(`pg-dispatch: ${err.message}\nSee ${help}.\n`);
+    process.stderr.write(`${line(err.message)}See ${help}.\n`);
     return 2;
   }
-  process.stderr.write(`pg-dispatch: ${err instanceof CliError ? err.message : oneLine(err)}\n`);
+  process.stderr.write(line(err instanceof CliError ? err.message : oneLine(err)));
   return 1;
 }
 

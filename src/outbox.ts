@@ -11,6 +11,7 @@ import { type EventRecord, type EventStatus, type PublishedEvent, toAttempt, toR
 import { type RegisterOptions, Registry, type TypePattern } from "./registry.ts";
 import { type RetryOptions, type RetryPolicy, retryPolicy } from "./retry.ts";
 import { type Schema, schema } from "./schema.ts";
+import { isStorable } from "./text.ts";
 import * as events from "./store/events.ts";
 import { migrate } from "./store/migrate.ts";
 import { history } from "./store/history.ts";
@@ -53,9 +54,14 @@ export interface ListOptions {
   limit?: number;
   /** The `nextCursor` of the previous page. */
   cursor?: string;
+  /** False to leave each event's `data` out (a summary list). Default true. */
+  data?: boolean;
 }
 
-/** One page of events, newest first. */
+/**
+ * One page of events, newest first. A page also ends before the event that would take its data past about 4 MiB
+ * (it always holds at least one event); `nextCursor` then continues with that event.
+ */
 export interface EventPage {
   events: EventRecord[];
   /** Pass as `cursor` for the next page; null on the last one. */
@@ -257,24 +263,26 @@ export class Outbox {
    */
   async listEvents(options?: ListOptions): Promise<EventPage> {
     const o = optionsObject(options, "listEvents");
-    assertKnownKeys(o, ["status", "type", "source", "limit", "cursor"], "listEvents options");
+    assertKnownKeys(o, ["status", "type", "source", "limit", "cursor", "data"], "listEvents options");
     if (o.status !== undefined && !STATUSES.includes(o.status)) {
       throw new DispatchError("invalid_option", `status must be one of ${STATUSES.join(", ")}, got ${JSON.stringify(o.status)}.`, { field: "status" });
     }
     for (const key of ["type", "source"] as const) {
-      if (o[key] !== undefined && typeof o[key] !== "string") throw new DispatchError("invalid_option", `${key} must be a string.`, { field: key });
+      if (o[key] !== undefined) storableText(o[key], key);
     }
+    if (o.data !== undefined && typeof o.data !== "boolean") throw new DispatchError("invalid_option", "data must be true or false.", { field: "data" });
     const limit = wholeNumber(o.limit, "limit", 1, 100, 1000);
-    const rows = await events.listEvents(this.#query, this.schema, {
+    const { rows, more } = await events.listEvents(this.#query, this.schema, {
       status: o.status ?? null,
       type: o.type ?? null,
       source: o.source ?? null,
       before: o.cursor === undefined ? null : decodeCursor(o.cursor),
       limit,
+      data: o.data !== false,
     });
     return {
       events: rows.map(toRecord),
-      nextCursor: rows.length === limit ? encodeCursor(String(rows[rows.length - 1].seq)) : null,
+      nextCursor: more && rows.length ? encodeCursor(String(rows[rows.length - 1].seq)) : null,
     };
   }
 
@@ -346,10 +354,22 @@ export class Outbox {
     if (typeof id !== "string" || id.length === 0) {
       throw new DispatchError("invalid_option", `${where} needs an event id (a non-empty string).`);
     }
+    storableText(id, "id");
     const o = optionsObject(options, where);
     assertKnownKeys(o, keys, `${where} options`);
-    if (o.source !== undefined && typeof o.source !== "string") throw new DispatchError("invalid_option", "source must be a string.");
+    if (o.source !== undefined) storableText(o.source, "source");
     return o.source ?? null;
+  }
+}
+
+/**
+ * Refuses a filter or look-up value that is not a string PostgreSQL can compare (NUL, a lone surrogate): it matches
+ * no stored event, and the database would answer it with an encoding error rather than "none".
+ */
+function storableText(value: unknown, field: string): void {
+  if (typeof value !== "string") throw new DispatchError("invalid_option", `${field} must be a string.`, { field });
+  if (!isStorable(value)) {
+    throw new DispatchError("invalid_option", `${field} contains a NUL character or a lone surrogate, which no stored event has; send well-formed text.`, { field });
   }
 }
 

@@ -322,3 +322,89 @@ describe("an unreachable database or a broken config module fails at once with o
     expect(wrong.stderr).toMatch(/must export the configured Outbox as default or as `outbox` \(its exports: settings\)/);
   });
 });
+
+describe("--version prints the package version on every runtime", () => {
+  const version = (JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { version: string }).version;
+  const runtimes: [string, string[]][] = [
+    ["node (built)", ["node", CLI]],
+    ["bun", [join(BIN, "bun"), join(ROOT, "src/cli.ts")]],
+    ["deno", [join(BIN, "deno"), "run", "-A", join(ROOT, "src/cli.ts")]],
+  ];
+  test.each(runtimes)("%s", async (_name, command) => {
+    const run = await finished(start(command, ["--version"]));
+    expect(run.stderr).toBe("");
+    expect(run.code).toBe(0);
+    expect(run.stdout).toBe(`${version}\n`);
+  }, 30_000);
+});
+
+describe("human output shows control characters escaped and a single event's error whole; JSON stays JSON", () => {
+  let t: TestOutbox;
+  let args: string[];
+  // What a publisher or a receiver can put in the fields the CLI prints: a window title (OSC 0), a screen erase, a
+  // C1 CSI, a forged line, and an OSC 52 clipboard write in an error.
+  const id = "evil\u001b]0;pwned\u0007id";
+  const type = "type\u001b[2J\u009b31m";
+  const subject = "line one\nid:           forged";
+  const long = `CRM answered 422: ${"the request was refused ".repeat(12)}end of line one`;
+  const lastError = `mailer: ${long}\nsecond line \u001b]52;c;Y2xpcA==\u0007 end`;
+  const RAW_CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/;
+
+  beforeAll(async () => {
+    t = await testOutbox();
+    args = ["--schema", t.schema];
+    t.outbox.register("cli.bad", function mailer() {
+      throw new PermanentError("refused");
+    });
+    const e = await t.outbox.publishEvent({ type: "cli.bad", source: "shop" });
+    const worker = t.outbox.worker();
+    await worker.start();
+    await waitFor(async () => (await t.outbox.getEvent(e.id))?.status === "failed", "the event to fail");
+    await worker.stop();
+    // Stored as any publisher or receiver could have written them.
+    await t.sql.unsafe(
+      `update "${t.schema}".events set id = $1, type = $2, subject = $3, last_error = $4,
+         deliveries = jsonb_set(deliveries, '{mailer,lastError}', to_jsonb($5::text)) where id = $6`,
+      [id, type, subject, lastError, lastError.slice("mailer: ".length), e.id],
+    );
+  });
+  afterAll(async () => await t.drop());
+
+  test("status <id>: every value escaped, the last error whole and line by line", async () => {
+    const human = await cli(["status", id, ...args]);
+    expect(human.stderr).toBe("");
+    expect(human.code).toBe(0);
+    expect(human.stdout).not.toMatch(RAW_CONTROL);
+    const lines = human.stdout.split("\n");
+    expect(lines[0]).toBe("id:           evil\\x1b]0;pwned\\x07id");
+    expect(lines[1]).toBe("type:         type\\x1b[2J\\x9b31m");
+    expect(lines).toContain("subject:      line one\\nid:           forged");
+    expect(lines.filter((l) => l.startsWith("id:"))).toHaveLength(1);
+    const at = lines.indexOf(`last error:   mailer: ${long}`);
+    expect(at, human.stdout).toBeGreaterThan(0);
+    expect(lines[at + 1]).toBe(`${" ".repeat(14)}second line \\x1b]52;c;Y2xpcA==\\x07 end`);
+    // The delivery's error, whole too, on its one line of the table.
+    expect(human.stdout).toMatch(new RegExp(`mailer\\s+failed\\s+1\\s+-\\s+${long}`));
+
+    const record = json<EventRecord>(await cli(["status", id, ...args, "--json"]));
+    expect({ id: record.id, type: record.type, subject: record.subject, lastError: record.lastError }).toEqual({ id, type, subject, lastError });
+  });
+
+  test("events: escaped cells, the error cut in a list of many", async () => {
+    const human = await cli(["events", ...args]);
+    expect(human.code).toBe(0);
+    expect(human.stdout).not.toMatch(RAW_CONTROL);
+    const [header, row, ...rest] = human.stdout.trim().split("\n");
+    expect(header).toMatch(/^ID\s+TYPE/);
+    expect(rest).toEqual([]);
+    expect(row).toMatch(/^evil\\x1b\]0;pwned\\x07id\s+type\\x1b\[2J\\x9b31m\s+shop\s+failed\s+1\s+.*\s+mailer: CRM answered 422: .{20,}…$/);
+    const page = json<{ events: EventRecord[] }>(await cli(["events", ...args, "--json"]));
+    expect(page.events.map((e) => [e.id, e.type, e.lastError])).toEqual([[id, type, lastError]]);
+  });
+
+  test("retry <id> names the event escaped", async () => {
+    const human = await cli(["retry", id, ...args]);
+    expect(human.code).toBe(0);
+    expect(human.stdout).toBe("Retrying mailer for event evil\\x1b]0;pwned\\x07id: due now.\n");
+  });
+});

@@ -206,11 +206,16 @@ describe("POST /events: plain JSON", () => {
     expect((await post({ type: "a", source: "other", id: "same" })).status).toBe(201);
   });
 
-  it("publishes a JSON array as a batch and answers { events } in order", async () => {
-    const res = await post([{ type: "a", source: "s", data: 1 }, { type: "b", source: "s", data: 2 }]);
+  it("publishes a JSON array as a batch and answers { events } in order: index, id, source, duplicate", async () => {
+    const res = await post([{ type: "a", source: "s", id: "x", data: 1 }, { type: "b", source: "s", data: 2 }]);
     expect(res.status).toBe(201);
     const { events } = await res.json();
-    expect(events.map((e: { type: string; data: number }) => [e.type, e.data])).toEqual([["a", 1], ["b", 2]]);
+    expect(events).toEqual([
+      { index: 0, id: "x", source: "s", duplicate: false },
+      { index: 1, id: expect.any(String), source: "s", duplicate: false },
+    ]);
+    const stored = (await t.outbox.getEvent(events[1].id))!;
+    expect([stored.type, stored.data]).toEqual(["b", 2]);
     expect(await count()).toBe(2);
   });
 

@@ -98,8 +98,29 @@ const schemas: Record<string, Json> = {
       },
     ],
   },
+  BatchResult: {
+    type: "object",
+    description: "What `POST /events` answers for a batch: one entry per event, in request order (not the full records).",
+    required: ["events"],
+    properties: {
+      events: {
+        type: "array",
+        items: {
+          type: "object",
+          required: ["index", "id", "source", "duplicate"],
+          properties: {
+            index: { type: "integer", minimum: 0, description: "The event's position in the request." },
+            id: { type: "string" },
+            source: { type: "string" },
+            duplicate: { type: "boolean", description: "True when this source + id was already stored; nothing new was written." },
+          },
+        },
+      },
+    },
+  },
   EventList: {
     type: "object",
+    description: "One page, newest first. A page ends at `limit` events, or earlier, before the event that would take its data past about 4 MiB (a page always holds at least one event); `nextCursor` continues from there.",
     properties: {
       events: { type: "array", items: ref("Event") },
       nextCursor: nullable("string", { description: "Pass as `cursor` for the next page; null on the last one." }),
@@ -168,8 +189,8 @@ export function openApiDocument(options: OpenApiOptions): Json {
   const write = (op: Json): Json => ({ ...op, ...security(options.securePublish), responses: { ...(op.responses as Json), ...unauthorized(options.securePublish) } });
   const one = json(ref("Event"), "The stored event.");
   const published = json(
-    { oneOf: [ref("PublishedEvent"), { type: "object", properties: { events: { type: "array", items: ref("PublishedEvent") } } }] },
-    "The stored event, or `{ events }` in request order for a batch.",
+    { oneOf: [ref("PublishedEvent"), ref("BatchResult")] },
+    "The stored event, or for a batch `{ events: [{ index, id, source, duplicate }] }` in request order.",
   );
   return {
     openapi: "3.1.0",
@@ -202,7 +223,7 @@ export function openApiDocument(options: OpenApiOptions): Json {
             },
             200: { ...published, description: "Every event was already stored under its source + id: the stored events, `duplicate: true`." },
             400: error("The body is not JSON, or not an event object."),
-            413: error("The body or the event data is over the size limit."),
+            413: error("The body or the event data is over the size limit, or a batch holds more events than the router's maxBatchEvents (default 1000)."),
             415: error("An unsupported content type, or non-JSON data in binary mode."),
             422: error("An invalid event attribute or option; `field` names it."),
           },
@@ -216,6 +237,7 @@ export function openApiDocument(options: OpenApiOptions): Json {
             query("source", "Only events from this source."),
             query("limit", "Page size, 1 to 1000 (default 100).", { type: "integer", minimum: 1, maximum: 1000 }),
             query("cursor", "The `nextCursor` of the previous page."),
+            query("data", "`false` to leave each event's `data` out: a summary list.", { type: "boolean", default: true }),
           ],
           responses: { 200: json(ref("EventList"), "One page of events."), 400: error("A bad filter, limit or cursor.") },
         }),

@@ -2,6 +2,14 @@ import type { EventInput, ExtensionValue } from "../../src/event.ts";
 import { isJson, mediaType, parseJson, readBody } from "./body.ts";
 import { RequestError } from "./errors.ts";
 
+/** The limits a publish request must keep to. */
+export interface PublishLimits {
+  /** The largest body, in bytes; larger ones get 413. */
+  maxBodyBytes: number;
+  /** The most events in one batch; more get 413. */
+  maxBatchEvents: number;
+}
+
 /** How a publish request was written. */
 export type PublishForm = "json" | "structured" | "binary" | "batch";
 
@@ -31,10 +39,11 @@ const ATTRIBUTES = new Set(["id", "source", "type", "subject", "time", "datacont
  *
  * @example
  * ```ts
- * const { inputs, batch } = await parsePublish(c.req.raw, 1_048_576);
+ * const { inputs, batch } = await parsePublish(c.req.raw, { maxBodyBytes: 1_048_576, maxBatchEvents: 1000 });
  * ```
  */
-export async function parsePublish(request: Request, maxBodyBytes: number): Promise<PublishRequest> {
+export async function parsePublish(request: Request, limits: PublishLimits): Promise<PublishRequest> {
+  const { maxBodyBytes } = limits;
   const media = mediaType(request.headers.get("content-type"));
   if (media === STRUCTURED) {
     const body = parseJson(await readBody(request, maxBodyBytes), "body");
@@ -43,12 +52,16 @@ export async function parsePublish(request: Request, maxBodyBytes: number): Prom
   if (media === BATCH) {
     const body = parseJson(await readBody(request, maxBodyBytes), "body");
     if (!Array.isArray(body)) throw shape("A CloudEvents batch is a JSON array of events.");
+    checkBatchSize(body, limits.maxBatchEvents);
     return { form: "batch", inputs: body.map((e, i) => structured(e, `[${i}].`)), batch: true, rename: unwrapExtension };
   }
   if (isBinary(request.headers)) return await binary(request, media, maxBodyBytes);
   if (media === "application/json") {
     const body = parseJson(await readBody(request, maxBodyBytes), "body");
-    if (Array.isArray(body)) return { form: "json", inputs: body.map((e, i) => plain(e, `[${i}]`)), batch: true, rename: same };
+    if (Array.isArray(body)) {
+      checkBatchSize(body, limits.maxBatchEvents);
+      return { form: "json", inputs: body.map((e, i) => plain(e, `[${i}]`)), batch: true, rename: same };
+    }
     return { form: "json", inputs: [plain(body, "body")], batch: false, rename: same };
   }
   throw new RequestError(
@@ -56,6 +69,20 @@ export async function parsePublish(request: Request, maxBodyBytes: number): Prom
     "unsupported_media_type",
     `Cannot publish a ${media ? `"${media}"` : "body without Content-Type"}: send application/json, ${STRUCTURED}, ${BATCH}, or a binary-mode CloudEvent (ce-* headers).`,
     "content-type",
+  );
+}
+
+/**
+ * A batch is one statement and one transaction: tens of thousands of tiny events in one body would hold a connection
+ * and the event loop while other requests wait.
+ */
+function checkBatchSize(events: unknown[], max: number): void {
+  if (events.length <= max) return;
+  throw new RequestError(
+    413,
+    "payload_too_large",
+    `This batch holds ${events.length} events, more than the ${max} one request may publish (the router's maxBatchEvents); send it in smaller batches.`,
+    "body",
   );
 }
 

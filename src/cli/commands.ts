@@ -2,16 +2,19 @@ import process from "node:process";
 import type { EventRecord, EventStatus } from "../record.ts";
 import { integer, type Invocation, oneOf, text } from "./args.ts";
 import { CliError, type Loaded } from "./config.ts";
-import { formatEvent, formatEvents, formatStats } from "./format.ts";
+import { formatEvent, formatEvents, formatStats, printable } from "./format.ts";
 
 /** A command checks its flags first (so a typo never waits on a database), then runs on the loaded outbox. */
 export type Command = (inv: Invocation) => (loaded: Loaded) => Promise<number>;
 
 const STATUSES: readonly EventStatus[] = ["pending", "processing", "published", "failed"];
 
-/** Prints one result: JSON with --json, else the human form. */
+/**
+ * Prints one result: JSON with --json, else the human form. The formatters escape each value they show (so that a
+ * newline in a value cannot forge a line); escaping each printed line again is the net for anything they missed.
+ */
 function print(inv: Invocation, value: unknown, human: () => string): void {
-  process.stdout.write(`${inv.flags.json ? JSON.stringify(value, null, 2) : human()}\n`);
+  process.stdout.write(`${inv.flags.json ? JSON.stringify(value, null, 2) : human().split("\n").map(printable).join("\n")}\n`);
 }
 
 /** `pg-dispatch migrate` */
@@ -47,6 +50,8 @@ export function eventsCommand(inv: Invocation): (loaded: Loaded) => Promise<numb
     source: text(inv, "source"),
     limit: integer(inv, "limit", 1, 1000) ?? 20,
     cursor: text(inv, "cursor"),
+    // The table shows no data: leave it in the database, however large the events.
+    data: inv.flags.json === true,
   };
   return async ({ outbox }) => {
     const page = await outbox.listEvents(filter).catch((err: unknown) => {
@@ -71,10 +76,11 @@ export function retryCommand(inv: Invocation): (loaded: Loaded) => Promise<numbe
     const after = (await outbox.retryEvent(id, { source: before.source })) ?? before;
     const stillFailed = failedNames(after);
     const retried = failedNames(before).filter((name) => !stillFailed.includes(name));
+    const shown = printable(id);
     print(inv, { retried, event: after }, () => {
-      if (retried.length) return `Retrying ${retried.join(", ")} for event ${id}: due now.`;
-      if (stillFailed.length) return `Event ${id} is held by a worker right now; run retry again in a moment.`;
-      return `Event ${id} has no failed deliveries (status ${after.status}); nothing to retry.`;
+      if (retried.length) return `Retrying ${retried.map(printable).join(", ")} for event ${shown}: due now.`;
+      if (stillFailed.length) return `Event ${shown} is held by a worker right now; run retry again in a moment.`;
+      return `Event ${shown} has no failed deliveries (status ${after.status}); nothing to retry.`;
     });
     return 0;
   };

@@ -5,6 +5,7 @@ import { pathToFileURL } from "node:url";
 import postgres from "postgres";
 import { Outbox } from "../outbox.ts";
 import { type Invocation, text, UsageError } from "./args.ts";
+import { redact } from "./redact.ts";
 
 /** A failure the CLI reports as one line and exit status 1: the command line was fine, the world was not. */
 export class CliError extends Error {
@@ -124,15 +125,4 @@ export function oneLine(err: unknown): string {
   if (message === String(err) && Array.isArray(errors) && errors.length) message = oneLine(errors[0]);
   if (typeof e?.code === "string" && !message.includes(e.code)) message = `${e.code}: ${message}`;
   return message.replace(/\s*\n\s*/g, " ").trim();
-}
-
-/** The URL without its password, for messages. */
-function redact(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = "***";
-    return u.toString();
-  } catch {
-    return "--database-url";
-  }
 }

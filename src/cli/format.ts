@@ -1,6 +1,24 @@
 import type { EventPage } from "../outbox.ts";
 import type { EventRecord } from "../record.ts";
 import type { Stats } from "../store/stats.ts";
+import { CONTROL_CHARACTERS, storable } from "../text.ts";
+
+/**
+ * Text shown to a person on a terminal, with every control character made visible (`\x1b`, `\n`): ids, types,
+ * subjects and errors come from publishers and remote receivers, and an escape sequence printed raw can retitle the
+ * terminal, erase lines or write the clipboard (OSC 52). Every human-readable line the CLI prints goes through it;
+ * JSON output does not need it.
+ *
+ * @example
+ * ```ts
+ * printable("boom\u001b[2J"); // "boom\\x1b[2J"
+ * ```
+ */
+export function printable(text: string): string {
+  return text.replace(CONTROL_CHARACTERS, (c) => NAMED[c] ?? `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`);
+}
+
+const NAMED: Record<string, string> = { "\n": "\\n", "\r": "\\r" };
 
 /** Aligns rows under a header; the last column is left ragged. */
 export function table(header: string[], rows: string[][]): string {
@@ -12,26 +30,28 @@ export function table(header: string[], rows: string[][]): string {
 /** One event and its deliveries, as `pg-dispatch status` prints it. */
 export function formatEvent(e: EventRecord, now = Date.now()): string {
   const facts: [string, string][] = [
-    ["id", e.id],
-    ["type", e.type],
-    ["source", e.source],
+    ["id", printable(e.id)],
+    ["type", printable(e.type)],
+    ["source", printable(e.source)],
     ["status", e.status],
     ["attempts", String(e.attempts) + (e.maxRetries === null ? "" : ` (max retries ${e.maxRetries})`)],
     ["created", when(e.createdAt, now)],
   ];
-  if (e.subject) facts.push(["subject", e.subject]);
+  if (e.subject) facts.push(["subject", printable(e.subject)]);
   if (e.scheduledAt) facts.push(["scheduled", when(e.scheduledAt, now)]);
-  if (e.orderingKey) facts.push(["ordering key", e.orderingKey]);
+  if (e.orderingKey) facts.push(["ordering key", printable(e.orderingKey)]);
   if (e.publishedAt) facts.push(["published", when(e.publishedAt, now)]);
-  if (e.lastError) facts.push(["last error", clip(e.lastError, 200)]);
+  // One event: its error whole, line by line under the label; only lists of many events cut it.
+  if (e.lastError) facts.push(["last error", e.lastError.split(/\r?\n/).map(printable).join(`\n${" ".repeat(14)}`)]);
   const head = facts.map(([k, v]) => `${(k + ":").padEnd(14)}${v}`).join("\n");
   if (e.deliveries.length === 0) return `${head}\n\nNo deliveries yet: no worker has handled this event.`;
   const rows = e.deliveries.map((d) => [
-    d.name,
+    printable(d.name),
     d.status,
     String(d.attempts),
     d.status === "delivered" ? when(d.deliveredAt, now) : d.status === "pending" ? when(d.nextAttemptAt, now, "due now") : "-",
-    d.lastError ? clip(d.lastError, 80) : "-",
+    // The last column: a long error runs on without breaking the alignment, so it is shown whole, on one line.
+    d.lastError ? clip(d.lastError, Infinity) : "-",
   ]);
   return `${head}\n\n${table(["DESTINATION", "STATUS", "ATTEMPTS", "DELIVERED / NEXT ATTEMPT", "LAST ERROR"], rows)}`;
 }
@@ -40,9 +60,9 @@ export function formatEvent(e: EventRecord, now = Date.now()): string {
 export function formatEvents(page: EventPage, nextCommand: (cursor: string) => string, now = Date.now()): string {
   if (page.events.length === 0) return "No events.";
   const rows = page.events.map((e) => [
-    e.id,
-    e.type,
-    e.source,
+    printable(e.id),
+    printable(e.type),
+    printable(e.source),
     e.status,
     String(e.attempts),
     when(e.createdAt, now),
@@ -89,8 +109,7 @@ export function duration(ms: number): string {
   return parts.join(" ");
 }
 
-/** One line, at most `max` characters. */
+/** One line, cut between code points to at most `max` characters before escaping, control characters made visible. */
 export function clip(text: string, max: number): string {
-  const flat = text.replace(/\s+/g, " ").trim();
-  return flat.length > max ? `${flat.slice(0, max - 1)}…` : flat;
+  return printable(storable(text.replace(/\s+/g, " ").trim(), max));
 }

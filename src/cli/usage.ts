@@ -72,7 +72,7 @@ Commands:
   retry <id>                 retry an event's failed deliveries
   stats                      counts by status, age of the oldest due event
 
-Run pg-dispatch <command> --help for a command's options.`;
+Run pg-dispatch <command> --help for a command's options; pg-dispatch --version prints the version.`;
 
 /** The help text of one command, or the overview. */
 export function usage(command: CommandName | null): string {

@@ -1,7 +1,8 @@
 // Scenario 7, bad input at the CLI door: the built `pg-dispatch` binary (node dist/src/cli.js) is fed unknown event
-// ids, huge and negative limits, garbage cursors, bad statuses, SQL-looking ids, types, sources and schema names,
-// and unknown flags. Each exits non-zero (2: the command line is wrong, 1: no such event) with one clear line on
-// stderr, and the database is unchanged: row counts and a fingerprint of every row, before and after.
+// ids, huge and negative limits, garbage cursors and cursors past bigint, bad statuses, SQL-looking ids, types, sources
+// and schema names, database URLs with passwords and terminal escapes where an id goes, and unknown flags. Each exits
+// non-zero (2: the command line is wrong, 1: no such event) with one clear line on stderr (passwords hidden, control
+// characters escaped), and the database is unchanged: row counts and a fingerprint of every row, before and after.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PermanentError } from "../../mod.ts";
 import { testOutbox, type TestOutbox, waitFor } from "../support/db.ts";
@@ -10,6 +11,9 @@ import { cli } from "./support/cli.ts";
 
 const SQL = `'; drop table x; --`;
 const SQL_EVENTS = `'); delete from events; select pg_sleep(5); --`;
+/** A database URL typed in the wrong place: its password must never be echoed. */
+const URL_WITH_PASSWORD = "postgres://app:s3cret@db.example:5432/app";
+const SHOWN_URL = /postgres:\/\/app:\*\*\*@db\.example:5432\/app/.source;
 
 /** argv (without --schema, which is added last unless the case passes its own), exit code, the first stderr line. */
 type Case = [what: string, argv: string[], code: 1 | 2, message: RegExp];
@@ -41,6 +45,12 @@ const CASES: Case[] = [
   ["retry, SQL flag", ["retry", "e1", `--${SQL}`], 2, /^Unknown option/],
   ["stats, stray argument", ["stats", SQL], 2, /^stats takes no arguments, got "'; drop table x; --"\.$/],
   ["unknown command", [SQL], 2, /^Unknown command "'; drop table x; --"\.$/],
+  ["events, cursor past bigint", ["events", "--cursor", btoa("9999999999999999999").replace(/=+$/, "")], 2, /^--cursor ".*" is not one pg-dispatch events printed/],
+  ["status, URL as the id", ["status", URL_WITH_PASSWORD], 1, new RegExp(`^No event with id "${SHOWN_URL}"\\.$`)],
+  ["stats, URL as an argument", ["stats", URL_WITH_PASSWORD], 2, new RegExp(`^stats takes no arguments, got "${SHOWN_URL}"\\.$`)],
+  ["URL as the command", [URL_WITH_PASSWORD], 2, new RegExp(`^Unknown command "${SHOWN_URL}"\\.$`)],
+  ["retry, keyword password as the id", ["retry", "host=db password=s3cret"], 1, /^No event with id "host=db password=\*\*\*"\.$/],
+  ["status, terminal escapes in the id", ["status", "a\u009b2J\u001b]0;x\u0007"], 1, /^No event with id "a\\x9b2J\\u001b\]0;x\\u0007"\.$/],
 ];
 
 describe("guarantee 9 at the CLI: bad command lines exit non-zero with one clear line and change nothing", () => {
@@ -85,6 +95,8 @@ describe("guarantee 9 at the CLI: bad command lines exit non-zero with one clear
       const [first, ...rest] = run.stderr.split("\n");
       expect(run.code, `${what}: ${run.stderr}`).toBe(code);
       expect(run.stdout, what).toBe("");
+      expect(run.stderr, what).not.toContain("s3cret");
+      expect(run.stderr, what).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/);
       expect(first, what).toMatch(/^pg-dispatch: \S.{20,}\.$/);
       expect(first.slice("pg-dispatch: ".length), what).toMatch(message);
       // One line; after it only the usage (wrong command line) or where to find it (a value the core refused).
