@@ -125,7 +125,7 @@ export function webhook(options: WebhookOptions): Destination {
     try {
       let res: Response;
       try {
-        res = await fetch(href, { method: "POST", headers, body: message.body, redirect: "manual", signal });
+        res = await fetch(href, { method: "POST", headers, body: message.body ?? null, redirect: "manual", signal });
       } catch (err) {
         if (timedOut) throw new DeliveryError(`No response from ${target} within ${timeoutMs} ms`, { cause: err });
         if (ctx.signal.aborted) {

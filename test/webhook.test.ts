@@ -493,6 +493,7 @@ describe("options", () => {
     ["a negative timeout", { url: "https://h.example", timeoutMs: -5 }, /timeoutMs must be a positive number/],
     ["a NaN timeout", { url: "https://h.example", timeoutMs: Number.NaN }, /timeoutMs must be a positive number/],
     ["an unknown mode", { url: "https://h.example", mode: "batch" }, /mode must be "binary" or "structured"/],
+    ["an unknown contentTypes", { url: "https://h.example", contentTypes: "xml" }, /contentTypes must be "any" or "json", got "xml"/],
     ["a secret that is not base64", { url: "https://h.example", secret: "whsec_not base64!" }, /secret must be standard base64/],
     ["an empty secret", { url: "https://h.example", secret: "" }, /secret is empty: set the variable it comes from .*or leave the secret option out to send unsigned requests deliberately/],
     ["an undefined secret", { url: "https://h.example", secret: undefined }, /secret is undefined: set the variable it comes from \(e\.g\. WEBHOOK_SECRET\), or leave the secret option out/],
@@ -522,6 +523,165 @@ describe("options", () => {
   it("allows an Authorization header when no bearerToken is set", () => {
     expect(() => webhook({ url: "https://h.example", headers: { Authorization: "Basic eDp5" } })).not.toThrow();
   });
+});
+
+describe("webhook-id: any event id is deliverable and verifiable", () => {
+  // fetch trims a header's edge spaces (the signature covered the untrimmed id) and cannot send a character above
+  // U+00FF at all, so the id goes out percent-encoded, as ce-id does, and the signature covers exactly that.
+  const ids = [" leading-space", "trailing-space ", "日本-1", "emoji-😀", 'pct%20"quoted" id', "plain-uuid-0001"];
+  it.each(ids)("signs and sends id %j so that the standardwebhooks verifier accepts it", async (id) => {
+    const r = await receiver();
+    const dest = webhook({ url: r.url, secret: SECRET });
+    await dest.deliver(new CloudEvent({ id, type: "t", source: "s", data: { id } }), ctx(dest));
+    const got = r.requests[0];
+    expect(new Webhook(SECRET).verify(got.body, flat(got.headers))).toEqual({ id });
+    expect(got.headers["webhook-id"]).toBe(got.headers["ce-id"]);
+    expect(decodeURIComponent(String(got.headers["webhook-id"]))).toBe(id);
+    if (id === "plain-uuid-0001") expect(got.headers["webhook-id"]).toBe(id);
+  });
+
+  it("keeps two ids that differ only by encoding apart", async () => {
+    const r = await receiver();
+    const dest = webhook({ url: r.url, secret: SECRET });
+    for (const id of [" a", "%20a"]) await dest.deliver(new CloudEvent({ id, type: "t", source: "s" }), ctx(dest));
+    expect(r.requests[0].headers["webhook-id"]).not.toBe(r.requests[1].headers["webhook-id"]);
+  });
+});
+
+describe("contentTypes: which datacontenttype a webhook sends", () => {
+  function typed(datacontenttype: string | undefined, data: unknown): CloudEvent<unknown> {
+    return new CloudEvent<unknown>({ type: "t", source: "s", data, ...(datacontenttype ? { datacontenttype } : {}) }, false);
+  }
+
+  it('with contentTypes: "json", refuses other types for good without sending, and sends JSON types', async () => {
+    const r = await receiver();
+    const dest = webhook({ url: r.url, secret: SECRET, contentTypes: "json" });
+    for (const [type, data] of [
+      ["application/x-www-form-urlencoded", "role=admin&user=1"],
+      ["application/xml", '<!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]><x>&e;</x>'],
+      ["multipart/form-data; boundary=x", "--x\r\n\r\n--x--"],
+      ["text/plain", "hi"],
+    ] as const) {
+      const err = await deliverError(dest, typed(type, data));
+      expect(err.permanent).toBe(true);
+      expect(err.message).toBe(
+        `Webhook ${shown(r.url)} sends JSON only (contentTypes: "json") and this event's datacontenttype is ${JSON.stringify(type)}; ` +
+          'publish it as application/json, or set contentTypes: "any" if the receiver expects other types',
+      );
+    }
+    expect(r.requests).toHaveLength(0);
+    for (const type of ["application/json", "application/vnd.order+json; charset=utf-8", "text/json", undefined]) {
+      await dest.deliver(typed(type, { ok: 1 }), ctx(dest));
+    }
+    expect(r.requests.map((q) => q.headers["content-type"])).toEqual([
+      "application/json",
+      "application/vnd.order+json; charset=utf-8",
+      "text/json",
+      "application/json",
+    ]);
+  });
+
+  it("by default sends the publisher's type, but never a CloudEvents envelope type in binary mode", async () => {
+    const r = await receiver();
+    const dest = webhook({ url: r.url });
+    await dest.deliver(typed("application/xml", "<x/>"), ctx(dest));
+    expect(r.requests[0].headers["content-type"]).toBe("application/xml");
+    // A receiver reads an application/cloudevents+json body as a whole event: the publisher would choose its id,
+    // type and source, under a valid signature.
+    const forged = { specversion: "1.0", id: "forged", type: "admin.granted", source: "billing" };
+    const err = await deliverError(dest, typed("application/cloudevents+json", forged));
+    expect(err.permanent).toBe(true);
+    expect(err.message).toMatch(/in binary mode: the receiver would read its data as a CloudEvent of its own/);
+    expect(r.requests).toHaveLength(1);
+    const structured = webhook({ url: r.url, mode: "structured" });
+    await structured.deliver(typed("application/cloudevents+json", forged), ctx(structured));
+    expect(JSON.parse(r.requests[1].body)).toMatchObject({ datacontenttype: "application/cloudevents+json", data: forged });
+  });
+});
+
+describe("header values never reach an error message", () => {
+  const TOKEN = "s3cr3t-t0k3n-value";
+  function refusal(options: Parameters<typeof webhook>[0]): DispatchError {
+    try {
+      webhook(options);
+    } catch (err) {
+      expect(err).toBeInstanceOf(DispatchError);
+      return err as DispatchError;
+    }
+    throw new Error("expected webhook() to refuse the options");
+  }
+
+  it("refuses at construction a header or bearer token HTTP cannot carry, naming the header, not quoting it", () => {
+    for (const bad of [`Bearer ${TOKEN}\r\nx-injected: 1`, `${TOKEN}\u0000`, `${TOKEN}\n`]) {
+      const err = refusal({ url: "https://h.example", headers: { Authorization: bad } });
+      expect(err.code).toBe("invalid_option");
+      expect(err.message).toBe('webhook: header "Authorization" has a value with CR, LF or NUL, which HTTP cannot carry; remove them.');
+      const viaToken = refusal({ url: "https://h.example", bearerToken: bad });
+      expect(viaToken.message).toMatch(/^webhook: header "Authorization" \(from bearerToken\) has a value with CR, LF or NUL/);
+      expect(viaToken.message).not.toContain(TOKEN);
+    }
+    const wide = refusal({ url: "https://h.example", headers: { "x-key": `${TOKEN}€` } });
+    expect(wide.message).toBe(
+      'webhook: header "x-key" has a value with a character above U+00FF, which HTTP header values cannot carry; percent-encode or base64 it.',
+    );
+    expect(refusal({ url: "https://h.example", headers: { "bad name": "v" } }).message).toBe(
+      'webhook: header "bad name" is not a valid HTTP header name.',
+    );
+  });
+
+  it("fails a bad per-attempt token or per-event header without quoting it, and sends nothing", async () => {
+    const r = await receiver();
+    const token = webhook({ url: r.url, bearerToken: () => `${TOKEN}\r\n` });
+    const tokenErr = await deliverError(token, sampleEvent());
+    expect(tokenErr.permanent).toBe(false);
+    expect(tokenErr.message).toBe(
+      `The bearerToken function of webhook ${shown(r.url)} returned a bad token: header "Authorization" (from bearerToken) ` +
+        "has a value with CR, LF or NUL, which HTTP cannot carry; remove them.",
+    );
+    const perEvent = webhook({ url: r.url, headers: () => ({ "x-api-key": `${TOKEN}\u0000` }) });
+    const headerErr = await deliverError(perEvent, sampleEvent());
+    expect(headerErr.permanent).toBe(true);
+    expect(headerErr.message).not.toContain(TOKEN);
+    expect(headerErr.message).toMatch(/header "x-api-key" has a value with CR, LF or NUL/);
+    const contentType = await deliverError(
+      webhook({ url: r.url }),
+      new CloudEvent({ type: "t", source: "s", datacontenttype: `text/plain\r\nx: ${TOKEN}`, data: "x" }, false),
+    );
+    expect(contentType.permanent).toBe(true);
+    expect(contentType.message).toBe(
+      `Cannot build the request to ${shown(r.url)}: header "content-type" (from the event's datacontenttype) has a value ` +
+        "with CR, LF or NUL, which HTTP cannot carry; remove them.",
+    );
+    expect(r.requests).toHaveLength(0);
+  });
+
+  it("redacts configured credentials a receiver echoes back in its error body", async () => {
+    const r = await receiver((req, res) => res.writeHead(401).end(`bad credentials: ${req.headers.authorization} / ${req.headers["x-api-key"]} at ${req.url}`));
+    const url = r.url.replace(/\/hook$/, "/services/T0001/B0002/xoxbSECRETPATHTOKEN0123");
+    const dest = webhook({ url, bearerToken: () => TOKEN, headers: { "x-api-key": "static-api-key-123" } });
+    const err = await deliverError(dest, sampleEvent());
+    expect(err.message).toBe(`HTTP 401 from ${shown(url)}: bad credentials: Bearer [redacted] / [redacted] at [redacted]`);
+  });
+});
+
+describe("types: optional options accept undefined (exactOptionalPropertyTypes)", () => {
+  it("type-checks webhook() and pubsub() options built from possibly-unset variables", async () => {
+    const { execFileSync } = await import("node:child_process");
+    const tsc = new URL("../node_modules/.bin/tsc", import.meta.url).pathname;
+    const fixture = new URL("./fixtures/exact-optional-options.ts", import.meta.url).pathname;
+    const args = [
+      "--ignoreConfig", "--noEmit", "--strict", "--exactOptionalPropertyTypes", "--skipLibCheck", "--target", "ES2022", "--module", "NodeNext",
+      "--moduleResolution", "NodeNext", "--allowImportingTsExtensions", "--lib", "ES2023,DOM", "--types", "node", fixture,
+    ];
+    let output = "";
+    try {
+      execFileSync(tsc, args, { encoding: "utf8", stdio: "pipe" });
+    } catch (err) {
+      output = String((err as { stdout?: string }).stdout ?? err);
+    }
+    // The user's side: errors inside pg-dispatch's own sources are another matter (their own tsconfig checks them).
+    expect(output.split("\n").filter((line) => line.includes("exact-optional-options.ts"))).toEqual([]);
+  }, 60_000);
 });
 
 describe("connection reuse", () => {

@@ -91,7 +91,7 @@ export function toPubSubMessage(event: CloudEvent<unknown>, orderingKey?: string
   return message;
 }
 
-function encodeData(event: CloudEvent<unknown>): { data: Uint8Array; contentType?: string } {
+function encodeData(event: CloudEvent<unknown>): { data: Uint8Array; contentType?: string | undefined } {
   const declared = event.datacontenttype;
   const data = event.data;
   // No data is no bytes; JSON null is data, the bytes `null`, as the webhook sends it.
