@@ -186,6 +186,7 @@ function scrubbed(err: unknown, secrets: readonly string[]): DeliveryError {
   const failure = err instanceof DeliveryError ? err : new DeliveryError(describeError(err), { cause: err });
   const message = storable(redact(failure.message, secrets), MAX_MESSAGE_CHARS);
   if (message === failure.message) return failure;
+  if (failure instanceof PermanentError) return new PermanentError(message, { cause: failure.cause });
   return new DeliveryError(message, {
     permanent: failure.permanent,
     retryAfterMs: failure.retryAfterMs,
