@@ -25,22 +25,26 @@ export interface PubSubOptions {
   /** The topic's name, or its full path `projects/<project>/topics/<topic>`. */
   topic: string;
   /** The project; defaults to `GOOGLE_CLOUD_PROJECT`, then `PUBSUB_PROJECT_ID`, then the `client`'s project. */
-  projectId?: string;
+  projectId?: string | undefined;
   /** `"grpc"` (default): the official `@google-cloud/pubsub` client. `"rest"`: fetch only, for edge runtimes. */
-  transport?: "grpc" | "rest";
+  transport?: "grpc" | "rest" | undefined;
   /**
    * Where to send: `host:port` or a URL. Defaults to `PUBSUB_EMULATOR_HOST` when set, else Google's endpoint. A plain
-   * `http://` URL, or a host without a scheme taken from `PUBSUB_EMULATOR_HOST`, is treated as the emulator.
+   * `http://` URL, or a host without a scheme that is not `*.googleapis.com`, is treated as the emulator: plain HTTP,
+   * and no access token is sent.
    */
-  apiEndpoint?: string;
+  apiEndpoint?: string | undefined;
   /** The destination's name, which keys its delivery state; defaults to `pubsub:<topic>`. */
-  name?: string;
-  /** REST transport: returns an OAuth 2 access token, sent as a Bearer token. Required for pubsub.googleapis.com. */
-  accessToken?: () => Promise<string> | string;
+  name?: string | undefined;
+  /**
+   * REST transport: returns an OAuth 2 access token (a string), sent as a Bearer token over https only. Required for
+   * pubsub.googleapis.com; never called for the emulator. A call that takes over 10 s fails the attempt (retried).
+   */
+  accessToken?: (() => Promise<string> | string) | undefined;
   /** gRPC transport: your own `PubSub` client instance (the destination will not close it). */
-  client?: PubSubClient;
+  client?: PubSubClient | undefined;
   /** REST transport: the fetch to use instead of the global one. */
-  fetch?: typeof fetch;
+  fetch?: typeof fetch | undefined;
 }
 
 /**
@@ -65,6 +69,13 @@ export function pubsub(options: PubSubOptions): Destination {
     throw new DispatchError("invalid_option", `pubsub() transport must be "grpc" or "rest", got ${JSON.stringify(transportName)}`);
   }
   const target = resolveTarget(options);
+  if (options.accessToken !== undefined && typeof options.accessToken !== "function") {
+    throw new DispatchError(
+      "invalid_option",
+      "pubsub() accessToken must be a function that returns a fresh access token, e.g. " +
+        "accessToken: async () => (await auth.getAccessToken()).token",
+    );
+  }
   if (transportName === "rest" && !target.emulator && !options.accessToken) {
     throw new DispatchError(
       "invalid_option",

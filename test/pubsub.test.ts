@@ -4,8 +4,10 @@ import { type Message, PubSub } from "@google-cloud/pubsub";
 import { CloudEvent } from "cloudevents";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type PubSubClient, type PubSubOptions, pubsub } from "../adapters/pubsub.ts";
+import { restTransport } from "../adapters/pubsub/rest.ts";
 import type { DeliveryContext, Destination } from "../src/destination.ts";
 import { DeliveryError, DispatchError } from "../src/errors.ts";
+import { isStorable } from "../src/text.ts";
 import type { Logger } from "../src/logger.ts";
 import { type TestOutbox, testOutbox } from "./support/db.ts";
 import { emulatorAvailable, type RunningEmulator, startEmulator } from "./support/emulator.ts";
@@ -429,7 +431,11 @@ describe("rest transport: how HTTP answers map to retries", () => {
       res.writeHead(200, { "content-type": "application/json" });
       res.end(JSON.stringify({ messageIds: ["1"] }));
     };
-    await dest({ accessToken: async () => "tok-123" }).deliver(event, ctx("k1"));
+    // Tokens go over https only: an https endpoint whose fetch hands the request to this plain-HTTP server.
+    const viaHttps = (input: string | URL | Request, init?: RequestInit): Promise<Response> =>
+      fetch(String(input).replace("https://pubsub.test.invalid", base), init);
+    await dest({ apiEndpoint: "https://pubsub.test.invalid", fetch: viaHttps as typeof fetch, accessToken: async () => "tok-123" })
+      .deliver(event, ctx("k1"));
     expect(path).toBe("/v1/projects/p1/topics/events:publish");
     expect(auth).toEqual(["Bearer tok-123"]);
     const sent = JSON.parse(bodies[0]) as { messages: Array<{ data: string; attributes: Record<string, string>; orderingKey: string }> };
@@ -437,6 +443,94 @@ describe("rest transport: how HTTP answers map to retries", () => {
     expect(sent.messages[0].orderingKey).toBe("k1");
     expect(sent.messages[0].attributes["ce-id"]).toBe(event.id);
     expect(JSON.parse(atob(sent.messages[0].data))).toEqual({ n: 1 });
+  });
+
+  it("never sends the access token over plain http: the emulator gets none, and the token source is not called", async () => {
+    const saved = process.env.PUBSUB_EMULATOR_HOST;
+    auth.length = 0;
+    answer(200, { messageIds: ["1"] });
+    let calls = 0;
+    const accessToken = (): string => `real-token-${++calls}`;
+    try {
+      const host = base.replace("http://", "");
+      await dest({ apiEndpoint: base, accessToken }).deliver(event, ctx());
+      await dest({ apiEndpoint: host, accessToken }).deliver(event, ctx()); // scheme-less, not Google: the emulator
+      process.env.PUBSUB_EMULATOR_HOST = host;
+      await dest({ apiEndpoint: undefined, accessToken }).deliver(event, ctx());
+    } finally {
+      if (saved === undefined) delete process.env.PUBSUB_EMULATOR_HOST;
+      else process.env.PUBSUB_EMULATOR_HOST = saved;
+    }
+    expect(auth).toEqual([undefined, undefined, undefined]);
+    expect(calls).toBe(0);
+  });
+
+  it("refuses a token that is not a string, clearly, without sending anything", async () => {
+    const viaHttps = (input: string | URL | Request, init?: RequestInit): Promise<Response> =>
+      fetch(String(input).replace("https://pubsub.test.invalid", base), init);
+    bodies.length = 0;
+    answer(200, { messageIds: ["1"] });
+    for (const [value, got] of [[undefined, "undefined"], [{ token: "t", res: null }, "object"], ["", "an empty string"]] as const) {
+      const d = dest({ apiEndpoint: "https://pubsub.test.invalid", fetch: viaHttps as typeof fetch, accessToken: () => value as unknown as string });
+      const err = await rejection(d.deliver(event, ctx()));
+      expect(err.permanent).toBe(false);
+      expect(err.message).toBe(
+        `The pubsub() accessToken function returned ${got}, not an access token: return the token string ` +
+          "(with google-auth-library: (await auth.getAccessToken()).token)",
+      );
+    }
+    expect(bodies).toHaveLength(0);
+    expect(() => dest({ accessToken: "ya29.a-token" as unknown as () => string })).toThrow(/accessToken must be a function/);
+  });
+
+  it("an accessToken() that never settles fails the attempt in time, and close() returns", async () => {
+    const target = { projectId: "p1", topic: "events", topicPath: "projects/p1/topics/events", apiEndpoint: "https://pubsub.test.invalid", emulator: false };
+    const transport = restTransport(target, { accessToken: () => new Promise<string>(() => {}), tokenTimeoutMs: 300 });
+    const { toPubSubMessage } = await import("../adapters/pubsub/message.ts");
+    const err = await rejection(transport.publish(toPubSubMessage(event), AbortSignal.timeout(30_000)));
+    expect(err.message).toBe("The pubsub() accessToken function did not answer within 300 ms");
+    // The caller that gave up before the token came: close() must still return.
+    const pending = transport.publish(toPubSubMessage(event), AbortSignal.timeout(50)).catch(() => {});
+    await pending;
+    await transport.close();
+  });
+
+  it("reads an error answer with a bound and stores a well-formed, NUL-free excerpt cut between code points", async () => {
+    // A JSON error whose message is 20 MiB: read whole, it became a 20M-character lastError.
+    reply = (_req, _body, res) => {
+      res.writeHead(500, { "content-type": "application/json" });
+      res.write('{"error":{"code":500,"message":"');
+      const chunk = "x".repeat(1024 * 1024);
+      for (let i = 0; i < 20; i++) res.write(chunk);
+      res.end('"}}');
+    };
+    const huge = await rejection(dest().deliver(event, ctx()));
+    expect(huge.message.length).toBeLessThan(400);
+    // NUL in the message, and an emoji straddling the 300th character.
+    const hostile = "\u0000bin\u0000ary".padEnd(299, "y") + "😀 tail";
+    answer(503, { error: { code: 503, message: hostile } });
+    const err = await rejection(dest().deliver(event, ctx()));
+    expect(isStorable(err.message)).toBe(true);
+    expect(err.message).toMatch(/: \uFFFDbin\uFFFDary+…$/);
+    // Raw UTF-16 bytes (every other byte 0x00) as a non-JSON error page.
+    reply = (_req, _body, res) => res.writeHead(502, { "content-type": "text/html; charset=utf-16le" }).end(Buffer.from("<h1>Bad gateway</h1>", "utf16le"));
+    const utf16 = await rejection(dest().deliver(event, ctx()));
+    expect(isStorable(utf16.message)).toBe(true);
+  });
+
+  it("an error body that never ends does not hold the attempt", async () => {
+    reply = (_req, _body, res) => {
+      res.writeHead(500);
+      const pump = (): void => {
+        while (res.write("z".repeat(16 * 1024))) {
+          // keep the socket's buffer full
+        }
+      };
+      res.on("drain", pump);
+      pump();
+    };
+    const err = await rejection(dest().deliver(event, ctx()));
+    expect(err.message).toMatch(/^Pub\/Sub answered HTTP 500 to a publish to topic "projects\/p1\/topics\/events": z+…$/);
   });
 
   it("403 is permanent, with Pub/Sub's own message", async () => {

@@ -71,7 +71,7 @@ export function grpcTransport(target: PubSubTarget, client?: PubSubClient): PubS
           { cause: err },
         );
       }
-      created = pubsub = new mod.PubSub({ projectId: target.projectId, apiEndpoint: target.apiEndpoint });
+      created = pubsub = new mod.PubSub({ projectId: target.projectId, ...(target.apiEndpoint ? { apiEndpoint: target.apiEndpoint } : {}) });
     }
     return pubsub.topic(target.topicPath, { messageOrdering: true });
   }

@@ -1,5 +1,6 @@
 import type { CloudEvent } from "cloudevents";
 import { PermanentError } from "../../src/errors.ts";
+import { isJsonMediaType } from "../media.ts";
 
 /**
  * One Pub/Sub message as both transports send it.
@@ -90,18 +91,14 @@ export function toPubSubMessage(event: CloudEvent<unknown>, orderingKey?: string
   return message;
 }
 
-function encodeData(event: CloudEvent<unknown>): { data: Uint8Array; contentType?: string } {
+function encodeData(event: CloudEvent<unknown>): { data: Uint8Array; contentType?: string | undefined } {
   const declared = event.datacontenttype;
   const data = event.data;
   // No data is no bytes; JSON null is data, the bytes `null`, as the webhook sends it.
   if (data === undefined) return { data: new Uint8Array(0), contentType: declared };
   if (data instanceof Uint8Array) return { data, contentType: declared ?? "application/octet-stream" };
-  if (typeof data === "string" && declared && !isJson(declared)) return { data: encoder.encode(data), contentType: declared };
+  if (typeof data === "string" && declared && !isJsonMediaType(declared)) return { data: encoder.encode(data), contentType: declared };
   return { data: encoder.encode(JSON.stringify(data)), contentType: declared ?? "application/json" };
-}
-
-function isJson(contentType: string): boolean {
-  return /^(application|text)\/([\w.+-]*\+)?json\s*(;|$)/i.test(contentType);
 }
 
 // The form the SDK's toJSON writes, so the Pub/Sub attribute and a structured copy of the event agree on `time`.

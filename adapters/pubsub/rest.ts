@@ -1,4 +1,7 @@
 import { DeliveryError, PermanentError } from "../../src/errors.ts";
+import { storable } from "../../src/text.ts";
+import { readHead } from "../body.ts";
+import { describeError } from "../cause.ts";
 import { type PubSubMessage, toBase64 } from "./message.ts";
 import { abortable, aborted, type PubSubTarget, type PubSubTransport, topicNotFound } from "./transport.ts";
 
@@ -11,10 +14,16 @@ import { abortable, aborted, type PubSubTarget, type PubSubTransport, topicNotFo
  * ```
  */
 export interface RestTransportOptions {
-  /** Returns an OAuth 2 access token sent as `Authorization: Bearer`; not needed against the emulator. */
-  accessToken?: () => Promise<string> | string;
+  /**
+   * Returns an OAuth 2 access token sent as `Authorization: Bearer`, over https only: it is never called, and no
+   * token is sent, when the endpoint is plain http (the emulator). Not answering within `tokenTimeoutMs` fails the
+   * attempt (retryably), so a token source that hangs cannot hold deliveries or `close()` forever.
+   */
+  accessToken?: (() => Promise<string> | string) | undefined;
   /** The fetch to use (defaults to the global one), e.g. a wrapper that adds tracing. */
-  fetch?: typeof fetch;
+  fetch?: typeof fetch | undefined;
+  /** How long `accessToken()` may take, in milliseconds. Default 10 s. */
+  tokenTimeoutMs?: number | undefined;
 }
 
 // Pub/Sub takes up to 1000 messages and 10 MB per publish request; stay below the byte limit for the JSON framing.
@@ -23,6 +32,12 @@ const MAX_BATCH_BYTES = 9_000_000;
 // Deliveries started within this window share one request.
 const BATCH_WINDOW_MS = 5;
 const REQUEST_TIMEOUT_MS = 60_000;
+const TOKEN_TIMEOUT_MS = 10_000;
+/** Of an error answer, this much is read (Google's JSON errors are far smaller) and 300 characters are kept. */
+const ERROR_BODY_BYTES = 64 * 1024;
+const ERROR_CHARS = 300;
+/** A publish answer is a list of up to 1000 message ids; anything longer is not Pub/Sub. */
+const ANSWER_BODY_BYTES = 1024 * 1024;
 
 interface Pending {
   json: string;
@@ -43,6 +58,9 @@ interface Pending {
  */
 export function restTransport(target: PubSubTarget, options: RestTransportOptions = {}): PubSubTransport {
   const url = `${baseUrl(target)}/v1/${target.topicPath}:publish`;
+  // A token must never cross the network in clear text; the emulator needs none.
+  const sendsToken = options.accessToken !== undefined && url.startsWith("https:");
+  const tokenTimeoutMs = options.tokenTimeoutMs ?? TOKEN_TIMEOUT_MS;
   const doFetch = options.fetch ?? globalThis.fetch;
   const inFlight = new Set<Promise<void>>();
   let batch: Pending[] = [];
@@ -67,7 +85,7 @@ export function restTransport(target: PubSubTarget, options: RestTransportOption
     } catch (err) {
       const failure = err instanceof DeliveryError
         ? err
-        : new DeliveryError(`Could not reach Pub/Sub at ${url}: ${err instanceof Error ? err.message : err}`, { cause: err });
+        : new DeliveryError(storable(`Could not reach Pub/Sub at ${url}: ${describeError(err)}`, 1000), { cause: err });
       for (const entry of entries) entry.reject(failure);
       return;
     }
@@ -82,8 +100,7 @@ export function restTransport(target: PubSubTarget, options: RestTransportOption
       for (const entry of entries) entry.reject(failure);
       return;
     }
-    const body = (await res.json().catch(() => ({}))) as { messageIds?: unknown };
-    const ids = Array.isArray(body.messageIds) ? body.messageIds : [];
+    const ids = await messageIds(res);
     if (ids.length !== entries.length) {
       const failure = new DeliveryError(`Pub/Sub answered ${ids.length} message ids for ${entries.length} messages`);
       for (const entry of entries) entry.reject(failure);
@@ -94,23 +111,46 @@ export function restTransport(target: PubSubTarget, options: RestTransportOption
 
   async function post(entries: Pending[]): Promise<Response> {
     const headers: Record<string, string> = { "content-type": "application/json" };
-    if (options.accessToken) {
-      let token: string;
-      try {
-        token = await options.accessToken();
-      } catch (err) {
-        throw new DeliveryError(`The pubsub() accessToken function failed: ${err instanceof Error ? err.message : err}`, {
-          cause: err,
-        });
-      }
-      headers.authorization = `Bearer ${token}`;
-    }
+    if (sendsToken) headers.authorization = `Bearer ${await accessToken()}`;
     return await doFetch(url, {
       method: "POST",
       headers,
       body: `{"messages":[${entries.map((entry) => entry.json).join(",")}]}`,
       signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
     });
+  }
+
+  async function accessToken(): Promise<string> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(() => {
+        reject(new DeliveryError(`The pubsub() accessToken function did not answer within ${tokenTimeoutMs} ms`));
+      }, tokenTimeoutMs);
+    });
+    let value: unknown;
+    try {
+      value = await Promise.race([Promise.resolve().then(() => options.accessToken!()), timeout]);
+    } catch (err) {
+      if (err instanceof DeliveryError) throw err;
+      throw new DeliveryError(storable(`The pubsub() accessToken function failed: ${describeError(err)}`, 1000), { cause: err });
+    } finally {
+      clearTimeout(timer);
+    }
+    if (typeof value !== "string" || value === "") {
+      const got = value === "" ? "an empty string" : value === null ? "null" : typeof value;
+      throw new DeliveryError(
+        `The pubsub() accessToken function returned ${got}, not an access token: return the token string ` +
+          "(with google-auth-library: (await auth.getAccessToken()).token)",
+      );
+    }
+    // Never quoted: it is a credential.
+    if (/[^\x21-\x7e]/.test(value)) {
+      throw new DeliveryError(
+        "The pubsub() accessToken function returned a token with spaces, control or non-ASCII characters, " +
+          "which an Authorization header cannot carry",
+      );
+    }
+    return value;
   }
 
   function publish(message: PubSubMessage, signal: AbortSignal): Promise<string> {
@@ -167,15 +207,30 @@ async function httpFailure(res: Response, target: PubSubTarget): Promise<Deliver
   return new DeliveryError(message, { retryAfterMs: retryAfter(res.headers.get("retry-after")) });
 }
 
+// The start of an error answer, read with a bound (an error page can be any size) and made storable: it becomes
+// the delivery's lastError.
 async function errorDetail(res: Response): Promise<string> {
-  const text = await res.text().catch(() => "");
+  const { bytes } = await readHead(res, { keepBytes: ERROR_BODY_BYTES, maxBytes: ERROR_BODY_BYTES });
+  const text = new TextDecoder().decode(bytes);
+  let detail: unknown;
   try {
-    const parsed = JSON.parse(text) as { error?: { message?: string } };
-    if (parsed.error?.message) return parsed.error.message;
+    detail = (JSON.parse(text) as { error?: { message?: unknown } } | null)?.error?.message;
   } catch {
-    // not JSON: fall through to the raw text
+    // not JSON (or cut short): fall back to the raw text
   }
-  return text.slice(0, 300) || res.statusText;
+  if (typeof detail !== "string" || detail.trim() === "") detail = text;
+  return storable((detail as string).replace(/\s+/g, " ").trim(), ERROR_CHARS) || storable(res.statusText, ERROR_CHARS);
+}
+
+async function messageIds(res: Response): Promise<unknown[]> {
+  const { bytes, cut } = await readHead(res, { keepBytes: ANSWER_BODY_BYTES, maxBytes: ANSWER_BODY_BYTES });
+  if (cut) throw new DeliveryError(`Pub/Sub's answer to a publish was over ${ANSWER_BODY_BYTES} bytes`);
+  try {
+    const body = JSON.parse(new TextDecoder().decode(bytes)) as { messageIds?: unknown } | null;
+    return Array.isArray(body?.messageIds) ? body.messageIds : [];
+  } catch {
+    return [];
+  }
 }
 
 function retryAfter(header: string | null): number | undefined {

@@ -16,7 +16,7 @@ export interface PubSubTarget {
   /** `projects/<project>/topics/<topic>`. */
   topicPath: string;
   /** An explicit endpoint (`host:port` or a URL), from the `apiEndpoint` option or `PUBSUB_EMULATOR_HOST`. */
-  apiEndpoint?: string;
+  apiEndpoint?: string | undefined;
   /** True when the endpoint is the emulator: plain HTTP or gRPC, no credentials. */
   emulator: boolean;
 }

@@ -1,4 +1,5 @@
 import type { CloudEvent } from "cloudevents";
+import { isJsonMediaType } from "../media.ts";
 
 /** An event rendered for HTTP: the CloudEvents headers and the exact body bytes (signed as they are sent). */
 export interface HttpMessage {
@@ -34,19 +35,6 @@ export function percentEncode(value: string): string {
 }
 
 /**
- * True for JSON media types: `application/json`, `text/json` and any `+json` suffix, ignoring parameters.
- *
- * @example
- * ```ts
- * isJsonType("application/vnd.api+json; charset=utf-8"); // true
- * ```
- */
-export function isJsonType(contentType: string): boolean {
-  const mime = contentType.split(";")[0].trim().toLowerCase();
-  return mime === "application/json" || mime === "text/json" || mime.endsWith("+json");
-}
-
-/**
  * Renders an event in binary content mode: every attribute except data as a percent-encoded `ce-` header,
  * `content-type` from `datacontenttype` (JSON when unset), and the data as the body.
  *
@@ -71,7 +59,7 @@ export function binaryMessage(event: CloudEvent<unknown>): HttpMessage {
   headers["content-type"] = contentType;
   let body: Uint8Array<ArrayBuffer>;
   if (data instanceof Uint8Array) body = new Uint8Array(data);
-  else if (typeof data === "string" && !isJsonType(contentType)) body = encoder.encode(data);
+  else if (typeof data === "string" && !isJsonMediaType(contentType)) body = encoder.encode(data);
   else body = encoder.encode(JSON.stringify(data));
   return { headers, body };
 }

@@ -13,25 +13,36 @@ export interface WebhookOptions {
   url: string | URL;
   /**
    * Standard Webhooks secret(s): base64, usually written `whsec_<base64>`. With several (key rotation) every
-   * request carries one signature per secret.
+   * request carries one signature per secret. Leave the key out to send unsigned requests; a `secret` that is
+   * present but undefined or empty (an unset environment variable) is refused, so signing cannot turn off unnoticed.
    */
-  secret?: string | readonly string[];
+  secret?: string | readonly string[] | undefined;
   /** CloudEvents content mode: `binary` (default; `ce-*` headers, data as body) or `structured` (the event as JSON). */
-  mode?: "binary" | "structured";
+  mode?: "binary" | "structured" | undefined;
+  /**
+   * Which `datacontenttype` values are sent. `"any"` (default): the publisher's choice becomes the request's
+   * Content-Type and raw body (form, XML, multipart...). `"json"`: only JSON media types (`application/json`,
+   * `text/json`, `*+json`); an event with another datacontenttype fails for good without being sent.
+   */
+  contentTypes?: "any" | "json" | undefined;
   /** Extra headers, fixed or per event. They cannot replace `content-type`, `ce-*` or the signing headers. */
-  headers?: WebhookHeaders;
+  headers?: WebhookHeaders | undefined;
   /**
    * Per-request timeout in milliseconds, covering the response body too. Default: none of its own; the worker's
    * `handlerTimeoutMs` (10 s unless set) bounds every delivery, and its abort cancels the request.
    */
-  timeoutMs?: number;
-  /** The destination's name, which keys its delivery state. Default `webhook:<origin><pathname>`. */
-  name?: string;
+  timeoutMs?: number | undefined;
+  /**
+   * The destination's name, which keys its delivery state: a new name is a new destination, so events in flight are
+   * delivered again under it. Default `webhook:<origin>/…#<fingerprint>`, the path hidden behind the first 8 hex
+   * digits of SHA-256 of `<origin><path>` (it may carry a credential), or `webhook:<origin>/` for the root path.
+   */
+  name?: string | undefined;
   /** Sent as `Authorization: Bearer <token>`; a function is called on every attempt, so it can refresh the token. */
-  bearerToken?: string | (() => string | Promise<string>);
+  bearerToken?: string | (() => string | Promise<string>) | undefined;
 }
 
-const OPTION_KEYS = ["url", "secret", "mode", "headers", "timeoutMs", "name", "bearerToken"];
+const OPTION_KEYS = ["url", "secret", "mode", "contentTypes", "headers", "timeoutMs", "name", "bearerToken"];
 const SIGNING_HEADERS = ["webhook-id", "webhook-timestamp", "webhook-signature"];
 
 function invalid(message: string): DispatchError {
@@ -64,8 +75,18 @@ export function validateOptions(options: WebhookOptions): URL {
   if (url.username || url.password) {
     throw invalid("url must not contain credentials; use bearerToken or headers instead.");
   }
+  if (Object.hasOwn(options, "secret") && (options.secret === undefined || options.secret === "")) {
+    throw invalid(
+      `secret is ${options.secret === undefined ? "undefined" : "empty"}: set the variable it comes from ` +
+        "(e.g. WEBHOOK_SECRET), or leave the secret option out to send unsigned requests deliberately.",
+    );
+  }
   if (options.mode !== undefined && options.mode !== "binary" && options.mode !== "structured") {
     throw invalid(`mode must be "binary" or "structured", got ${JSON.stringify(options.mode)}.`);
+  }
+  const c = options.contentTypes;
+  if (c !== undefined && c !== "any" && c !== "json") {
+    throw invalid(`contentTypes must be "any" or "json", got ${JSON.stringify(c)}.`);
   }
   const t = options.timeoutMs;
   if (t !== undefined && (typeof t !== "number" || !Number.isFinite(t) || t <= 0)) {
@@ -77,6 +98,10 @@ export function validateOptions(options: WebhookOptions): URL {
   const b = options.bearerToken;
   if (b !== undefined && typeof b !== "function" && (typeof b !== "string" || b === "")) {
     throw invalid("bearerToken must be a non-empty string or a function returning one.");
+  }
+  if (typeof b === "string") {
+    const problem = headerProblem("Authorization", b, "bearerToken");
+    if (problem) throw invalid(problem);
   }
   const h = options.headers;
   if (h !== undefined && typeof h !== "function") {
@@ -125,12 +150,37 @@ export function checkHeaders(
     throw error("headers must be an object of header names to values.");
   }
   for (const [name, value] of Object.entries(headers)) {
-    if (typeof value !== "string") throw error(`header "${name}" must be a string, got ${typeof value}.`);
-    if (reserved(name)) throw error(`header "${name}" is set by the webhook itself and cannot be overridden.`);
+    if (typeof value !== "string") throw error(`header ${quote(name)} must be a string, got ${typeof value}.`);
+    const problem = headerProblem(name, value);
+    if (problem) throw error(problem);
+    if (reserved(name)) throw error(`header ${quote(name)} is set by the webhook itself and cannot be overridden.`);
   }
-  try {
-    new Headers(headers as Record<string, string>);
-  } catch (err) {
-    throw error(`headers are not valid HTTP headers: ${err instanceof Error ? err.message : String(err)}.`);
+}
+
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
+/**
+ * Why a header cannot be sent, or undefined when it can. The message names the header and never quotes its value
+ * (it is often a credential); fetch's own error would quote it in full.
+ *
+ * @example
+ * ```ts
+ * headerProblem("authorization", "Bearer a\nb"); // 'header "authorization" has a value with CR, LF or NUL, ...'
+ * ```
+ */
+export function headerProblem(name: string, value: string, option?: string): string | undefined {
+  const which = `header ${quote(name)}${option ? ` (from ${option})` : ""}`;
+  if (!TOKEN.test(name)) return `${which} is not a valid HTTP header name.`;
+  if (/[\0\r\n]/.test(value)) return `${which} has a value with CR, LF or NUL, which HTTP cannot carry; remove them.`;
+  // fetch sends header values as bytes, one per character: anything above U+00FF cannot be sent.
+  if (/[^\u0000-\u00ff]/.test(value)) {
+    return `${which} has a value with a character above U+00FF, which HTTP header values cannot carry; ` +
+      "percent-encode or base64 it.";
   }
+  return undefined;
+}
+
+/** A header name for a message: JSON-quoted, so control characters in it are shown escaped, and cut if long. */
+function quote(name: string): string {
+  return JSON.stringify(name.length > 100 ? name.slice(0, 100) + "…" : name);
 }

@@ -1,55 +1,34 @@
 import { DeliveryError } from "../../src/errors.ts";
+import { storable } from "../../src/text.ts";
+import { readHead } from "../body.ts";
+import { redact, shownUrl } from "./redact.ts";
 
 /** The longest `Retry-After` honoured; a longer one is cut to this (the worker applies its own cap as well). */
 export const MAX_RETRY_AFTER_MS = 60 * 60 * 1000;
-/** How much of a response body lands in `lastError`. */
+/** How much of a response body lands in `lastError`, in UTF-16 code units (an ellipsis included when cut). */
 const SNIPPET_CHARS = 200;
+/**
+ * Body bytes kept to build the snippet: 4 per character at most, plus room for a secret that starts inside the
+ * snippet and runs past it, so redaction sees it whole.
+ */
+const HEAD_BYTES = 8 * 1024;
 /** Up to this many body bytes are read to the end so the connection can be reused; past it the body is cancelled. */
 const DRAIN_BYTES = 64 * 1024;
 
 /**
  * Reads a response body to its end (up to 64 KiB, then cancels) so the keep-alive connection goes back to the pool,
- * and returns the first ~200 characters, whitespace collapsed, for `lastError`.
+ * and returns its start for `lastError`: `secrets` replaced by "[redacted]" (a receiver may echo the request's
+ * Authorization header), whitespace collapsed, then made storable and cut between code points at 200 characters.
  *
  * @example
  * ```ts
- * const snippet = await drainBody(await fetch(url)); // "Internal Server Error"
+ * const snippet = await drainBody(await fetch(url), ["my-bearer-token"]); // "Internal Server Error"
  * ```
  */
-export async function drainBody(res: Response): Promise<string> {
-  if (!res.body) return "";
-  const reader = res.body.getReader();
-  const head: Uint8Array[] = [];
-  let headBytes = 0;
-  let total = 0;
-  try {
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      total += value.length;
-      // 4 bytes per character at most, so this is always enough for the snippet.
-      if (headBytes < SNIPPET_CHARS * 4) {
-        head.push(value);
-        headBytes += value.length;
-      }
-      if (total > DRAIN_BYTES) {
-        await reader.cancel().catch(() => {});
-        break;
-      }
-    }
-  } catch {
-    // A body that breaks off mid-way says nothing more about the outcome than the status already does.
-  } finally {
-    reader.releaseLock();
-  }
-  const bytes = new Uint8Array(headBytes);
-  let at = 0;
-  for (const chunk of head) {
-    bytes.set(chunk, at);
-    at += chunk.length;
-  }
-  const text = new TextDecoder().decode(bytes).replace(/\s+/g, " ").trim();
-  return text.length > SNIPPET_CHARS ? text.slice(0, SNIPPET_CHARS) + "…" : text;
+export async function drainBody(res: Response, secrets: readonly string[] = []): Promise<string> {
+  const { bytes } = await readHead(res, { keepBytes: HEAD_BYTES, maxBytes: DRAIN_BYTES });
+  const text = redact(new TextDecoder().decode(bytes), secrets).replace(/\s+/g, " ").trim();
+  return storable(text, SNIPPET_CHARS);
 }
 
 /**
@@ -88,9 +67,8 @@ export function parseRetryAfter(value: string | null, now: number = Date.now()):
 export function failure(res: Response, target: string, snippet: string): DeliveryError {
   const status = res.status;
   if (res.type === "opaqueredirect" || (status >= 300 && status < 400)) {
-    const location = res.headers.get("location");
     return new DeliveryError(
-      `HTTP ${status} from ${target}: the endpoint redirected to ${location ?? "an unknown location"}; ` +
+      `HTTP ${status} from ${target}: the endpoint redirected to ${where(res.headers.get("location"), res.url)}; ` +
         "redirects are not followed, so configure the webhook with the final URL",
       { permanent: true },
     );
@@ -100,4 +78,14 @@ export function failure(res: Response, target: string, snippet: string): Deliver
     return new DeliveryError(message, { permanent: true });
   }
   return new DeliveryError(message, { retryAfterMs: parseRetryAfter(res.headers.get("retry-after")) });
+}
+
+// A redirect's target is shown like the webhook's own URL: its path may carry the same credential.
+function where(location: string | null, base: string): string {
+  if (location === null) return "an unknown location";
+  try {
+    return shownUrl(new URL(location, base || undefined));
+  } catch {
+    return "an invalid location";
+  }
 }

@@ -1,4 +1,5 @@
 import { DispatchError } from "../../src/errors.ts";
+import { percentEncode } from "./binding.ts";
 
 const PREFIX = "whsec_";
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
@@ -8,6 +9,12 @@ const encoder = new TextEncoder();
  * Signs request bodies the Standard Webhooks way (https://www.standardwebhooks.com): `webhook-id`,
  * `webhook-timestamp` and `webhook-signature: v1,<base64 HMAC-SHA256 of "id.timestamp.body">`, one signature per
  * secret so consumers can rotate keys.
+ *
+ * `webhook-id` is the event id percent-encoded exactly as `ce-id` is (CloudEvents HTTP binding 3.1.3.2: space, `"`,
+ * `%` and everything outside printable ASCII become `%XX` of their UTF-8 bytes), and the signature covers that
+ * header value, byte for byte. Ids of printable ASCII without those three characters (UUIDs, ULIDs...) are sent as
+ * they are; any other id stays deliverable and verifiable (fetch would trim edge spaces from the header, and cannot
+ * send characters above U+00FF at all), and `decodeURIComponent(webhook-id)` gives the event id back.
  */
 export interface Signer {
   /** The three Standard Webhooks headers for one request. `timestamp` is in unix seconds. */
@@ -26,7 +33,11 @@ export interface Signer {
  */
 export function decodeSecret(secret: unknown): Uint8Array<ArrayBuffer> {
   if (typeof secret !== "string" || secret.trim() === "") {
-    throw new DispatchError("invalid_option", "webhook: secret must be a non-empty string such as \"whsec_<base64>\".");
+    throw new DispatchError(
+      "invalid_option",
+      "webhook: secret must be a non-empty string such as \"whsec_<base64>\"; when it comes from an environment " +
+        "variable, check that the variable is set.",
+    );
   }
   const encoded = secret.startsWith(PREFIX) ? secret.slice(PREFIX.length) : secret;
   if (encoded === "" || !BASE64.test(encoded)) {
@@ -67,7 +78,8 @@ export function createSigner(secrets: string | readonly string[]): Signer {
   }
   return {
     async headers(id, timestamp, body) {
-      const prefix = encoder.encode(`${id}.${timestamp}.`);
+      const wireId = percentEncode(id);
+      const prefix = encoder.encode(`${wireId}.${timestamp}.`);
       const content = new Uint8Array(prefix.length + (body?.length ?? 0));
       content.set(prefix);
       if (body) content.set(body, prefix.length);
@@ -76,7 +88,7 @@ export function createSigner(secrets: string | readonly string[]): Signer {
         return "v1," + toBase64(new Uint8Array(mac));
       }));
       return {
-        "webhook-id": id,
+        "webhook-id": wireId,
         "webhook-timestamp": String(timestamp),
         "webhook-signature": signatures.join(" "),
       };
