@@ -5,7 +5,7 @@
  * @module
  */
 import type { CloudEvent } from "cloudevents";
-import type { DeliveryContext, Destination } from "../src/destination.ts";
+import type { DeliveryContext, DeliveryReceipt, Destination } from "../src/destination.ts";
 import { DeliveryError, PermanentError } from "../src/errors.ts";
 import { storable } from "../src/text.ts";
 import { describeError } from "./cause.ts";
@@ -87,7 +87,7 @@ export function webhook(options: WebhookOptions): Destination {
     return new Headers(all);
   }
 
-  async function send(event: CloudEvent<unknown>, ctx: DeliveryContext, secrets: string[]): Promise<void> {
+  async function send(event: CloudEvent<unknown>, ctx: DeliveryContext, secrets: string[]): Promise<DeliveryReceipt> {
     refuseContentType(event.datacontenttype, mode, jsonOnly, target);
     let message: HttpMessage;
     let headers: Headers;
@@ -136,7 +136,7 @@ export function webhook(options: WebhookOptions): Destination {
       }
       // Always read (or cancel) the body: an unread body pins the connection and defeats keep-alive.
       const snippet = await drainBody(res, secrets);
-      if (res.status >= 200 && res.status < 300) return;
+      if (res.status >= 200 && res.status < 300) return { status: res.status };
       throw failure(res, target, snippet);
     } finally {
       stopTimer();
@@ -145,10 +145,10 @@ export function webhook(options: WebhookOptions): Destination {
 
   return {
     name: options.name ?? `webhook:${target}`,
-    async deliver(event: CloudEvent<unknown>, ctx: DeliveryContext): Promise<void> {
+    async deliver(event: CloudEvent<unknown>, ctx: DeliveryContext): Promise<DeliveryReceipt> {
       const secrets = [...configured];
       try {
-        await send(event, ctx, secrets);
+        return await send(event, ctx, secrets);
       } catch (err) {
         // The message becomes lastError and a log line: no credential in it, and nothing PostgreSQL cannot store.
         throw scrubbed(err, secrets);
@@ -191,6 +191,7 @@ function scrubbed(err: unknown, secrets: readonly string[]): DeliveryError {
     permanent: failure.permanent,
     retryAfterMs: failure.retryAfterMs,
     cause: failure.cause,
+    status: failure.status,
   });
 }
 

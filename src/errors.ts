@@ -28,13 +28,13 @@ export class DispatchError extends Error {
 /** Options of {@link DeliveryError}. */
 export interface DeliveryErrorOptions {
   /** When true the delivery fails for good now, skipping the remaining retries. */
-  permanent?: boolean;
+  permanent?: boolean | undefined;
   /** The earliest time to try again, in milliseconds from now (for example from `Retry-After`). */
-  retryAfterMs?: number;
+  retryAfterMs?: number | undefined;
   /** The underlying error. */
   cause?: unknown;
   /** The destination's status code, for the attempt history (a webhook's HTTP status). */
-  status?: number;
+  status?: number | undefined;
 }
 
 /**

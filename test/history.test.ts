@@ -1,5 +1,7 @@
 // The attempt history: every attempt at every destination, written with its outcome, read with getEvent.
 import { afterEach, describe, expect, it } from "vitest";
+import { createServer } from "node:http";
+import { webhook } from "../adapters/webhook.ts";
 import { DeliveryError, DispatchError } from "../mod.ts";
 import { Retention } from "../src/retention.ts";
 import type { Worker } from "../src/worker.ts";
@@ -49,6 +51,29 @@ describe("attempt history: every attempt is recorded with its outcome", () => {
     expect(times).toEqual([...times].sort((a, b) => a - b));
     // Without the option, no history is read.
     expect((await t.outbox.getEvent(e.id))?.history).toBeUndefined();
+  });
+
+  it("records a webhook's HTTP status for each attempt", async () => {
+    t = await testOutbox({ retry: { maxRetries: 3, baseDelayMs: 10, maxDelayMs: 50 } });
+    let n = 0;
+    const server = createServer((req, res) => {
+      req.resume();
+      req.on("end", () => res.writeHead(++n === 1 ? 503 : 204).end(n === 1 ? "busy" : undefined));
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    try {
+      const { port } = server.address() as { port: number };
+      t.outbox.register("w", webhook({ url: `http://127.0.0.1:${port}/in`, name: "hook" }));
+      worker = t.outbox.worker({ retention: false });
+      await worker.start();
+      const e = await t.outbox.publishEvent({ type: "w", source: "s" });
+      const done = await settled(e.id, "published");
+      expect(done.history!.map((a) => [a.attempt, a.outcome, a.status])).toEqual([[1, "retry", 503], [2, "delivered", 204]]);
+      expect(done.history![0].error).toMatch(/^HTTP 503 from .*: busy$/);
+    } finally {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    }
   });
 
   it("keeps the history going across a retry by hand", async () => {

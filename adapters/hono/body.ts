@@ -68,27 +68,3 @@ export function parseJson(bytes: Uint8Array, field: string): unknown {
     throw new RequestError(400, "invalid_json", `The ${field} is not valid JSON: ${(err as Error).message}.`, field);
   }
 }
-
-/**
- * The media type of a Content-Type header, lower-cased and without parameters (`application/json`), or "" when absent.
- *
- * @example
- * ```ts
- * mediaType("Application/CloudEvents+JSON; charset=utf-8"); // "application/cloudevents+json"
- * ```
- */
-export function mediaType(contentType: string | null | undefined): string {
-  return (contentType ?? "").split(";")[0].trim().toLowerCase();
-}
-
-/**
- * True for media types whose body is JSON: `application/json` and any `+json` suffix.
- *
- * @example
- * ```ts
- * isJson("application/vnd.order+json"); // true
- * ```
- */
-export function isJson(media: string): boolean {
-  return media === "application/json" || media.endsWith("+json");
-}

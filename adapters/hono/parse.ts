@@ -1,5 +1,6 @@
 import type { EventInput, ExtensionValue } from "../../src/event.ts";
-import { isJson, mediaType, parseJson, readBody } from "./body.ts";
+import { isJsonMediaType, mediaType } from "../media.ts";
+import { parseJson, readBody } from "./body.ts";
 import { RequestError } from "./errors.ts";
 
 /** The limits a publish request must keep to. */
@@ -136,7 +137,7 @@ async function binary(request: Request, media: string, maxBodyBytes: number): Pr
   if (Object.keys(extensions).length) input.extensions = extensions;
   const bytes = await readBody(request, maxBodyBytes);
   if (bytes.byteLength > 0) {
-    if (!isJson(media)) {
+    if (!isJsonMediaType(media)) {
       throw new RequestError(
         415,
         "unsupported_media_type",

@@ -1,6 +1,7 @@
 import { DeliveryError, PermanentError } from "../../src/errors.ts";
 import { storable } from "../../src/text.ts";
 import { readHead } from "../body.ts";
+import { parseRetryAfter } from "../retry-after.ts";
 import { describeError } from "../cause.ts";
 import { type PubSubMessage, toBase64 } from "./message.ts";
 import { abortable, aborted, type PubSubTarget, type PubSubTransport, topicNotFound } from "./transport.ts";
@@ -204,7 +205,7 @@ async function httpFailure(res: Response, target: PubSubTarget): Promise<Deliver
   const message = `Pub/Sub answered HTTP ${res.status} to a publish to topic "${target.topicPath}": ${detail}`;
   // 401 is usually an expired token, which the next accessToken() call replaces.
   if (res.status >= 400 && res.status < 500 && ![401, 408, 429].includes(res.status)) return new PermanentError(message);
-  return new DeliveryError(message, { retryAfterMs: retryAfter(res.headers.get("retry-after")) });
+  return new DeliveryError(message, { retryAfterMs: parseRetryAfter(res.headers.get("retry-after")) });
 }
 
 // The start of an error answer, read with a bound (an error page can be any size) and made storable: it becomes
@@ -233,10 +234,3 @@ async function messageIds(res: Response): Promise<unknown[]> {
   }
 }
 
-function retryAfter(header: string | null): number | undefined {
-  if (!header) return undefined;
-  const seconds = Number(header);
-  if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
-  const at = Date.parse(header);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now());
-}

@@ -1,10 +1,9 @@
 import { DeliveryError } from "../../src/errors.ts";
+import { parseRetryAfter } from "../retry-after.ts";
 import { storable } from "../../src/text.ts";
 import { readHead } from "../body.ts";
 import { redact, shownUrl } from "./redact.ts";
 
-/** The longest `Retry-After` honoured; a longer one is cut to this (the worker applies its own cap as well). */
-export const MAX_RETRY_AFTER_MS = 60 * 60 * 1000;
 /** How much of a response body lands in `lastError`, in UTF-16 code units (an ellipsis included when cut). */
 const SNIPPET_CHARS = 200;
 /**
@@ -32,29 +31,6 @@ export async function drainBody(res: Response, secrets: readonly string[] = []):
 }
 
 /**
- * Parses a `Retry-After` header (delta seconds or an HTTP date) into milliseconds from `now`, capped at
- * {@link MAX_RETRY_AFTER_MS}. Undefined when the header is absent or unreadable.
- *
- * @example
- * ```ts
- * parseRetryAfter("120"); // 120000
- * parseRetryAfter("Wed, 21 Oct 2099 07:28:00 GMT"); // 3600000 (capped)
- * ```
- */
-export function parseRetryAfter(value: string | null, now: number = Date.now()): number | undefined {
-  if (value === null) return undefined;
-  const trimmed = value.trim();
-  let ms: number;
-  if (/^\d+$/.test(trimmed)) ms = Number(trimmed) * 1000;
-  else {
-    const at = Date.parse(trimmed);
-    if (Number.isNaN(at)) return undefined;
-    ms = Math.max(0, at - now);
-  }
-  return Math.min(ms, MAX_RETRY_AFTER_MS);
-}
-
-/**
  * Turns a non-2xx response into the DeliveryError the worker acts on: 3xx (not followed), 410 and other 4xx are
  * permanent except 408 and 429; everything else is retried, after `Retry-After` when the endpoint sent one.
  * The message is the delivery's `lastError`: `HTTP <status> from <url>: <body snippet>`.
@@ -70,14 +46,14 @@ export function failure(res: Response, target: string, snippet: string): Deliver
     return new DeliveryError(
       `HTTP ${status} from ${target}: the endpoint redirected to ${where(res.headers.get("location"), res.url)}; ` +
         "redirects are not followed, so configure the webhook with the final URL",
-      { permanent: true },
+      { permanent: true, status },
     );
   }
   const message = `HTTP ${status} from ${target}` + (snippet ? `: ${snippet}` : "");
   if (status >= 400 && status < 500 && status !== 408 && status !== 429) {
-    return new DeliveryError(message, { permanent: true });
+    return new DeliveryError(message, { permanent: true, status });
   }
-  return new DeliveryError(message, { retryAfterMs: parseRetryAfter(res.headers.get("retry-after")) });
+  return new DeliveryError(message, { retryAfterMs: parseRetryAfter(res.headers.get("retry-after")), status });
 }
 
 // A redirect's target is shown like the webhook's own URL: its path may carry the same credential.
