@@ -8,7 +8,8 @@ import type { Logger } from "./logger.ts";
 import type { AttemptOutcome, EventStatus, NewAttempt, StoredDelivery } from "./record.ts";
 import type { Registry } from "./registry.ts";
 import { backoffMs, type RetryPolicy } from "./retry.ts";
-import type { Outcome } from "./store/complete.ts";
+import type { DeliveryFailure, Outcome } from "./store/complete.ts";
+import type { Controls } from "./worker/controls.ts";
 import { storable } from "./text.ts";
 
 /** What dispatching needs from the worker. */
@@ -29,6 +30,8 @@ export interface DispatchContext {
   history: boolean;
   /** After this many leases ran out without an outcome, the event's due deliveries fail for good (a poison event). */
   maxLeaseExpiries: number;
+  /** Paused destinations and open circuits: deliveries to them are put off without an attempt. */
+  controls: Controls;
 }
 
 const MAX_ERROR_LENGTH = 2000;
@@ -48,6 +51,7 @@ export async function dispatch(row: Row, ctx: DispatchContext): Promise<Outcome>
   });
   let lastError: string | null = null;
   const history: NewAttempt[] = [];
+  const failures: DeliveryFailure[] = [];
   // Times a worker holding this event stopped without an outcome: the lapse that brought it here, plus the attempts
   // made alone since (each counted before it started).
   const stops = row.lease_lapsed === true ? Number(row.lease_expiries ?? 0) + 1 : 0;
@@ -57,6 +61,7 @@ export async function dispatch(row: Row, ctx: DispatchContext): Promise<Outcome>
     const message = `The worker holding this event stopped ${stops} times without an outcome (a crash, an exit, or a stall past its lease); it was not attempted again. Retry it by hand once the cause is fixed.`;
     for (const d of due) {
       const prev = state[d.name];
+      failures.push({ destination: d.name, attempts: prev?.attempts ?? 0, error: message });
       state[d.name] = { status: "failed", attempts: prev?.attempts ?? 0, lastError: message, nextAttemptAt: null, deliveredAt: null, ...(prev?.budgetFrom ? { budgetFrom: prev.budgetFrom } : {}) };
     }
     lastError = `${due.map((d) => d.name).join(", ")}: ${message}`;
@@ -66,9 +71,10 @@ export async function dispatch(row: Row, ctx: DispatchContext): Promise<Outcome>
     const maxRetries = row.max_retries == null ? ctx.retry.maxRetries : Number(row.max_retries);
     const deliverTo = async (d: Destination): Promise<void> => {
       const prev = state[d.name];
-      if (ctx.congestion.saturated(d.name)) {
-        // Deferred, not attempted: a slow destination holds enough slots already.
-        state[d.name] = { ...(prev ?? { attempts: 0, lastError: null, deliveredAt: null }), status: "pending", nextAttemptAt: clock(ctx) + deferMs(ctx) };
+      // Put off, not attempted: a slow destination holds enough slots already, or it is paused, or its circuit is open.
+      const holdMs = ctx.congestion.saturated(d.name) ? deferMs(ctx) : ctx.controls.holdMs(d.name, Date.now());
+      if (holdMs > 0) {
+        state[d.name] = { ...(prev ?? { attempts: 0, lastError: null, deliveredAt: null }), status: "pending", nextAttemptAt: clock(ctx) + holdMs };
         return;
       }
       const attempts = (prev?.attempts ?? 0) + 1;
@@ -79,16 +85,19 @@ export async function dispatch(row: Row, ctx: DispatchContext): Promise<Outcome>
       const startedAt = clock(ctx);
       try {
         const receipt = await attempt(d, event, attempts, row.ordering_key as string | null, ctx);
+        ctx.controls.succeeded(d.name);
         state[d.name] = { status: "delivered", attempts, lastError: null, nextAttemptAt: null, deliveredAt: clock(ctx), ...kept };
         if (ctx.history) history.push(tried(d.name, attempts, startedAt, ctx, "delivered", statusOf(receipt), null));
       } catch (err) {
         const { message, permanent, retryAfterMs, status } = failureOf(err);
+        if (!permanent) ctx.controls.failed(d.name, Date.now());
         lastError = `${d.name}: ${message}`;
         const used = attempts - budgetFrom;
         state[d.name] = permanent || used > maxRetries
           ? { status: "failed", attempts, lastError: message, nextAttemptAt: null, deliveredAt: null, ...kept }
           : { status: "pending", attempts, lastError: message, nextAttemptAt: clock(ctx) + backoffMs(used, ctx.retry, retryAfterMs), deliveredAt: null, ...kept };
         const failed = state[d.name].status === "failed";
+        if (failed) failures.push({ destination: d.name, attempts, error: message });
         if (ctx.history) history.push(tried(d.name, attempts, startedAt, ctx, failed ? "failed" : "retry", status, message));
         const fields = { event: row.id, destination: d.name, attempts, permanent, error: message };
         if (failed) ctx.logger.warn("delivery failed for good", fields);
@@ -100,7 +109,11 @@ export async function dispatch(row: Row, ctx: DispatchContext): Promise<Outcome>
     if (due.length === 1) await deliverTo(due[0]);
     else await Promise.all(due.map(deliverTo));
   }
-  return outcome(row, destinations, state, lastError, history);
+  const result = outcome(row, destinations, state, lastError, history);
+  if (failures.length) {
+    result.failures = failures.map((f) => ({ ...f, event: { id: row.id as string, source: row.source as string, type: row.type as string } }));
+  }
+  return result;
 }
 
 /** An event's status follows from its deliveries: failed if any failed, pending while any has work left, else published. */

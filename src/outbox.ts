@@ -14,6 +14,7 @@ import { type Schema, schema } from "./schema.ts";
 import { isStorable } from "./text.ts";
 import * as events from "./store/events.ts";
 import { migrate } from "./store/migrate.ts";
+import { pause, paused, resume, wakeDestination } from "./store/destinations.ts";
 import { history } from "./store/history.ts";
 import { publish } from "./store/publish.ts";
 import { retry } from "./store/retry.ts";
@@ -254,6 +255,36 @@ export class Outbox {
   }
 
   /**
+   * Pauses a destination for every worker: events keep being published and wait for it; nothing is attempted there
+   * and no retry is used up until it is resumed. The state lives in the database, so it survives restarts. Takes
+   * effect within about a second. The name need not be registered in this process.
+   *
+   * @example
+   * ```ts
+   * await outbox.pauseDestination("crm-sync");   // the CRM is down for maintenance
+   * await outbox.resumeDestination("crm-sync");  // what waited is due now
+   * ```
+   */
+  async pauseDestination(name: string): Promise<void> {
+    await pause(this.#query, this.schema, destinationName(name));
+  }
+
+  /** Resumes a paused destination: what waited for it is due now. Returns false when it was not paused. */
+  async resumeDestination(name: string): Promise<boolean> {
+    const was = await resume(this.#query, this.schema, destinationName(name));
+    if (was) {
+      await wakeDestination(this.#query, this.schema, name);
+      await this.#query(`select pg_notify($1, '')`, [this.schema.channel]);
+    }
+    return was;
+  }
+
+  /** The paused destinations, with the time each was paused. */
+  async pausedDestinations(): Promise<Array<{ name: string; pausedAt: Date }>> {
+    return await paused(this.#query, this.schema);
+  }
+
+  /**
    * Lists events newest first, filtered by status, type or source, a page at a time.
    *
    * @example
@@ -371,6 +402,13 @@ function storableText(value: unknown, field: string): void {
   if (!isStorable(value)) {
     throw new DispatchError("invalid_option", `${field} contains a NUL character or a lone surrogate, which no stored event has; send well-formed text.`, { field });
   }
+}
+
+function destinationName(name: unknown): string {
+  if (typeof name !== "string" || name.length === 0 || name.length > 1000 || !isStorable(name)) {
+    throw new DispatchError("invalid_option", "A destination name must be well-formed text of 1 to 1000 characters without NUL.", { field: "name" });
+  }
+  return name;
 }
 
 /** Says which element of a batch was refused: "events[3]: Invalid CloudEvent: ...", field "[3].type". */

@@ -48,9 +48,11 @@ export function isStorable(text: string): boolean {
  * A C0/C1 control character, for callers that print untrusted text to a terminal or a log line.
  * Tab is not included.
  */
+// deno-lint-ignore no-control-regex -- matching control characters is the point
 export const CONTROL_CHARACTERS: RegExp = /[\u0000-\u0008\u000A-\u001F\u007F-\u009F]/g;
 
 /** NUL, a high surrogate without its low half, or a low surrogate without its high half. */
+// deno-lint-ignore no-control-regex -- NUL is what PostgreSQL refuses
 const UNSTORABLE = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
 
 function isHighSurrogate(code: number): boolean {

@@ -11,8 +11,9 @@ import type { Registry } from "./registry.ts";
 import type { RetryPolicy } from "./retry.ts";
 import type { Schema } from "./schema.ts";
 import { claim, nextDue } from "./store/claim.ts";
-import { type Outcome, release } from "./store/complete.ts";
+import { type DeliveryFailure, type Outcome, release } from "./store/complete.ts";
 import { countLapsed } from "./store/lapsed.ts";
+import { type CircuitBreakerOptions, Controls } from "./worker/controls.ts";
 import { writeOutcomes } from "./worker/outcomes.ts";
 import { Retention, type RetentionOptions } from "./retention.ts";
 
@@ -42,6 +43,17 @@ export interface WorkerOptions {
    * does not count. Default 3.
    */
   maxLeaseExpiries?: number;
+  /**
+   * After this many retryable failures in a row at one destination, its deliveries rest (without using attempts)
+   * for a cooldown that doubles while trial attempts keep failing; the first success closes it. `false` turns it off.
+   * Default `{ failures: 10, cooldownMs: 5000, maxCooldownMs: 300000 }`.
+   */
+  circuitBreaker?: CircuitBreakerOptions | false;
+  /**
+   * Called after a delivery that failed for good has been recorded, so someone can be told (page, ticket, chat).
+   * Runs in the worker, not awaited by the outcome writer; its errors are logged and change nothing.
+   */
+  onDeliveryFailed?: (failure: DeliveryFailure) => void | Promise<void>;
 }
 
 /** What the worker needs from the outbox. */
@@ -56,7 +68,7 @@ export interface WorkerDeps {
 
 const WORKER_KEYS = [
   "concurrency", "batchSize", "leaseMs", "sweepIntervalMs", "handlerTimeoutMs", "stopTimeoutMs", "retention", "logger",
-  "history", "maxLeaseExpiries",
+  "history", "maxLeaseExpiries", "circuitBreaker", "onDeliveryFailed",
 ] as const;
 
 /**
@@ -81,6 +93,8 @@ export class Worker {
   readonly #retention: Retention | null;
   readonly #history: boolean;
   readonly #maxLeaseExpiries: number;
+  readonly #controls: Controls;
+  readonly #onFailed: ((failure: DeliveryFailure) => void | Promise<void>) | null;
   /** The chain of events whose last lease lapsed, attempted one at a time. */
   #lapsedTurn: Promise<void> = Promise.resolve();
   /** This worker's lease token: every event it holds carries it. */
@@ -130,6 +144,11 @@ export class Worker {
     }
     this.#history = o.history !== false;
     this.#maxLeaseExpiries = wholeNumber(o.maxLeaseExpiries, "maxLeaseExpiries", 1, 3, 1000);
+    this.#controls = new Controls(this.#deps, o.circuitBreaker);
+    if (o.onDeliveryFailed !== undefined && typeof o.onDeliveryFailed !== "function") {
+      throw new DispatchError("invalid_option", "onDeliveryFailed must be a function.", { field: "onDeliveryFailed" });
+    }
+    this.#onFailed = o.onDeliveryFailed ?? null;
     this.#retention = o.retention === false ? null : new Retention(this.#deps, o.retention);
     this.#congestion = new Congestion(Math.max(1, Math.floor(this.#concurrency / 2)));
   }
@@ -226,6 +245,7 @@ export class Worker {
       try {
         rows = await claim(query, schema, limit, this.#lease, this.#leaseMs);
         if (rows.length) {
+          await this.#controls.refresh();
           this.#skewMs = Number(rows[0].db_now) - Date.now();
           for (const row of rows) this.#start(row);
         }
@@ -281,6 +301,7 @@ export class Worker {
       tracker,
       history: this.#history,
       maxLeaseExpiries: this.#maxLeaseExpiries,
+      controls: this.#controls,
     };
     if (row.lease_lapsed === true) {
       this.#alone(row, ctx);
@@ -352,8 +373,19 @@ export class Worker {
     this.#flushing = null;
   }
 
-  #complete(batch: Outcome[]): Promise<void> {
-    return writeOutcomes(this.#deps.query, this.#deps.schema, batch, this.#lease, this.#deps.logger);
+  async #complete(batch: Outcome[]): Promise<void> {
+    await writeOutcomes(this.#deps.query, this.#deps.schema, batch, this.#lease, this.#deps.logger);
+    // Not awaited: a slow hook must not hold up the outcomes behind it.
+    if (this.#onFailed) for (const o of batch) for (const f of o.failures ?? []) void this.#tell(f);
+  }
+
+  /** Runs the onDeliveryFailed hook once the failure is recorded; what it throws is logged, nothing more. */
+  async #tell(failure: DeliveryFailure): Promise<void> {
+    try {
+      await this.#onFailed!(failure);
+    } catch (err) {
+      this.#deps.logger.error("onDeliveryFailed threw", { error: err, event: failure.event?.id, destination: failure.destination });
+    }
   }
 
   /** Retries a write until it lands or the worker is stopping and has waited long enough. */

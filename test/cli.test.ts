@@ -9,6 +9,7 @@ import { pathToFileURL } from "node:url";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { type EventRecord, PermanentError } from "../mod.ts";
 import { connect, databaseUrl, schemaName, type TestOutbox, testOutbox, waitFor } from "./support/db.ts";
+import { migrations } from "../src/migrations/index.ts";
 
 const ROOT = resolve(import.meta.dirname, "..");
 const CLI = join(ROOT, "dist/src/cli.js");
@@ -98,7 +99,8 @@ describe("migrate creates the outbox tables in a fresh schema", () => {
     const first = await cli(["migrate", "--schema", schema]);
     expect(first.stderr).toBe("");
     expect(first.code).toBe(0);
-    expect(first.stdout).toContain(`Applied migration 1 to schema "${schema}"`);
+    const versions = migrations.map((m) => m.version);
+    expect(first.stdout).toContain(`Applied migration${versions.length > 1 ? "s" : ""} ${versions.join(", ")} to schema "${schema}"`);
     const [row] = await sql`select to_regclass(${`"${schema}".events`}) is not null as ready`;
     expect(row.ready).toBe(true);
 
@@ -221,7 +223,7 @@ describe("status, events, retry and stats show what the database holds", () => {
     expect(human.stdout.trim()).toBe(`Retrying mailer for event ${bad.id}: due now.`);
     const after = (await t.outbox.getEvent(bad.id))!;
     expect(after.status).toBe("pending");
-    expect(after.deliveries).toMatchObject([{ name: "mailer", status: "pending", attempts: 0 }]);
+    expect(after.deliveries).toMatchObject([{ name: "mailer", status: "pending", attempts: 1 }]);
 
     const again = json<{ retried: string[]; event: EventRecord }>(await cli(["retry", bad.id, ...args, "--json"]));
     expect(again.retried).toEqual([]);

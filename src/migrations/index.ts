@@ -1,6 +1,7 @@
 import init from "./001_init.ts";
 import attempts from "./004_attempts.ts";
 import leaseExpiries from "./005_lease_expiries.ts";
+import destinations from "./006_destinations.ts";
 
 /** A versioned DDL step; `sql` receives the quoted schema name. */
 export interface Migration {
@@ -14,4 +15,5 @@ export const migrations: Migration[] = [
   { version: 1, name: "init", sql: init },
   { version: 4, name: "attempts", sql: attempts },
   { version: 5, name: "lease_expiries", sql: leaseExpiries },
+  { version: 6, name: "destinations", sql: destinations },
 ];

@@ -13,6 +13,16 @@ export interface Outcome {
   last_error: string | null;
   /** The attempts this outcome comes from, for the attempt history (empty when history is off). */
   attempts: NewAttempt[];
+  /** Deliveries that failed for good in this round, for the worker's `onDeliveryFailed` hook (not stored here). */
+  failures?: DeliveryFailure[];
+}
+
+/** A delivery that failed for good, as the worker's `onDeliveryFailed` hook receives it. */
+export interface DeliveryFailure {
+  event?: { id: string; source: string; type: string };
+  destination: string;
+  attempts: number;
+  error: string;
 }
 
 /**

@@ -1,0 +1,64 @@
+// Stats and lists at scale: fills the events table with N rows (default 5,000,000: 97% published, 2% failed, 1%
+// pending) in one INSERT ... SELECT, then times stats(), filtered list pages and one claim of a batch, each the median
+// of 7 runs after a warm-up. Run: npm run build && node dist/bench/scale.js [rows]
+import postgres from "postgres";
+import { Outbox } from "../mod.ts";
+import { toQuery } from "../src/client.ts";
+import { claim } from "../src/store/claim.ts";
+import { benchDatabase } from "./db.ts";
+import { median, quiet } from "./support.ts";
+
+const rows = Number(process.argv[2] ?? 5_000_000);
+const db = await benchDatabase();
+const sql = postgres(db.url, { max: 4, onnotice: () => {} });
+const outbox = new Outbox({ sql, schema: "bench_scale", logger: quiet });
+try {
+  await outbox.migrate();
+  const fillStarted = Date.now();
+  await sql.unsafe(`
+    insert into bench_scale.events (id, source, type, data, status, deliveries, next_attempt_at, created_at, published_at, last_error)
+    select 'e' || i, 'bench', 'order.' || (i % 20), jsonb_build_object('i', i),
+      case when i % 100 < 97 then 'published' when i % 100 < 99 then 'failed' else 'pending' end,
+      case when i % 100 < 97 then '{"hook": {"status": "delivered", "attempts": 1}}'::jsonb
+           when i % 100 < 99 then '{"hook": {"status": "failed", "attempts": 11, "lastError": "HTTP 500"}}'::jsonb
+           else '{}'::jsonb end,
+      case when i % 100 = 99 then now() + interval '1 hour' end,
+      now() - (${rows} - i) * interval '10 ms', case when i % 100 < 97 then now() end,
+      case when i % 100 in (97, 98) then 'hook: HTTP 500' end
+    from generate_series(1, ${rows}) i`);
+  await sql.unsafe(`vacuum analyze bench_scale.events`);
+  const fillS = (Date.now() - fillStarted) / 1000;
+  const time = async (run: () => Promise<unknown>): Promise<number> => {
+    await run();
+    const ms: number[] = [];
+    for (let i = 0; i < 7; i++) {
+      const t0 = performance.now();
+      await run();
+      ms.push(performance.now() - t0);
+    }
+    return median(ms);
+  };
+  const figures: Record<string, number> = {
+    "stats()": await time(() => outbox.stats()),
+    "listEvents({ status: 'failed', limit: 50 })": await time(() => outbox.listEvents({ status: "failed", limit: 50 })),
+    "listEvents({ type, limit: 50 })": await time(() => outbox.listEvents({ type: "order.7", limit: 50 })),
+    "listEvents({ limit: 50 }), newest first": await time(() => outbox.listEvents({ limit: 50 })),
+    "getEvent(id)": await time(() => outbox.getEvent("e4000000")),
+  };
+  // A claim of 500 due rows (made due, claimed, handed back between runs).
+  const query = toQuery(sql);
+  await sql.unsafe(`update bench_scale.events set next_attempt_at = now() - interval '1 second' where status = 'pending'`);
+  const lease = crypto.randomUUID();
+  figures["claim 500 due events"] = await time(async () => {
+    await claim(query, outbox.schema, 500, lease, 30_000);
+    await sql.unsafe(`update bench_scale.events set next_attempt_at = now() - interval '1 second', lease = null, status = 'pending' where lease = $1`, [lease]);
+  });
+  const s = await outbox.stats();
+  console.log(`scale bench: ${rows.toLocaleString("en")} rows (filled in ${fillS.toFixed(0)} s), on ${db.where}`);
+  console.log(`stats: ${JSON.stringify(s)}`);
+  console.log("| query | median of 7, ms |\n| --- | --: |");
+  for (const [k, v] of Object.entries(figures)) console.log(`| ${k} | ${v.toFixed(1)} |`);
+} finally {
+  await sql.end({ timeout: 2 });
+  await db.close();
+}

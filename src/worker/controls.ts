@@ -1,0 +1,122 @@
+import type { Query } from "../client.ts";
+import type { Logger } from "../logger.ts";
+import { assertKnownKeys, optionsObject, wholeNumber } from "../options.ts";
+import type { Schema } from "../schema.ts";
+import { paused, wakeDestination } from "../store/destinations.ts";
+
+/** The circuit breaker: after `failures` retryable failures in a row, a destination rests as a whole. */
+export interface CircuitBreakerOptions {
+  /** Consecutive retryable failures (5xx, timeouts, network errors) that open the circuit. Default 10. */
+  failures?: number | undefined;
+  /** How long the first opening lasts; each reopening doubles it. Default 5000 ms. */
+  cooldownMs?: number | undefined;
+  /** The longest opening. Default 300000 ms (5 min). */
+  maxCooldownMs?: number | undefined;
+}
+
+/** How long a paused destination's deliveries are put off before a worker looks again (a resume wakes them sooner). */
+export const PAUSED_RECHECK_MS = 10 * 60_000;
+/** While a circuit's one trial attempt runs, other deliveries to it wait this long. */
+const TRIAL_WAIT_MS = 1000;
+/** The paused set is read again when older than this while the worker has work... */
+const FRESH_MS = 1000;
+/** ...and read before dispatching when older than this (after idling). */
+const STALE_MS = 5000;
+
+interface Circuit {
+  failures: number;
+  /** 0 when closed; otherwise the time it may try again. */
+  openUntil: number;
+  cooldownMs: number;
+  trial: boolean;
+}
+
+/**
+ * What the worker consults before each attempt: destinations paused by an operator (from the database, shared by
+ * every worker) and destinations whose circuit is open (in this process: each worker learns for itself). A held
+ * delivery is put off without using an attempt.
+ */
+export class Controls {
+  readonly #query: Query;
+  readonly #schema: Schema;
+  readonly #logger: Logger;
+  readonly #breaker: Required<{ [K in keyof CircuitBreakerOptions]: number }> | null;
+  #paused = new Set<string>();
+  #readAt = 0;
+  #reading: Promise<void> | null = null;
+  readonly #circuits = new Map<string, Circuit>();
+
+  constructor(deps: { query: Query; schema: Schema; logger: Logger }, breaker: CircuitBreakerOptions | false | undefined) {
+    this.#query = deps.query;
+    this.#schema = deps.schema;
+    this.#logger = deps.logger;
+    if (breaker === false) this.#breaker = null;
+    else {
+      const o = optionsObject(breaker, "circuitBreaker");
+      assertKnownKeys(o, ["failures", "cooldownMs", "maxCooldownMs"], "circuitBreaker options");
+      const cooldownMs = wholeNumber(o.cooldownMs, "circuitBreaker.cooldownMs", 1, 5000);
+      this.#breaker = {
+        failures: wholeNumber(o.failures, "circuitBreaker.failures", 1, 10, 1_000_000),
+        cooldownMs,
+        maxCooldownMs: wholeNumber(o.maxCooldownMs, "circuitBreaker.maxCooldownMs", cooldownMs, Math.max(cooldownMs, 300_000)),
+      };
+    }
+  }
+
+  /**
+   * Reads the paused destinations again when the copy is old: waits for the read after an idle spell, otherwise
+   * reads in the background. A destination seen resumed has its put-off deliveries made due now — by every worker,
+   * so that deliveries a worker put off just before it saw the resume are woken too.
+   */
+  async refresh(): Promise<void> {
+    const age = Date.now() - this.#readAt;
+    if (age < FRESH_MS) return;
+    this.#reading ??= this.#read().finally(() => (this.#reading = null));
+    if (age >= STALE_MS) await this.#reading;
+  }
+
+  async #read(): Promise<void> {
+    try {
+      const now = new Set((await paused(this.#query, this.#schema)).map((p) => p.name));
+      const resumed = [...this.#paused].filter((name) => !now.has(name));
+      this.#paused = now;
+      this.#readAt = Date.now();
+      for (const name of resumed) await wakeDestination(this.#query, this.#schema, name);
+    } catch (err) {
+      this.#logger.warn("reading destination controls failed; keeping the last known", { error: err });
+    }
+  }
+
+  /** Milliseconds to put off a delivery to `name` without attempting it, or 0 to attempt it now. */
+  holdMs(name: string, now: number): number {
+    if (this.#paused.has(name)) return PAUSED_RECHECK_MS;
+    const c = this.#circuits.get(name);
+    if (!c || c.openUntil === 0) return 0;
+    if (c.trial) return TRIAL_WAIT_MS;
+    if (now < c.openUntil) return c.openUntil - now + Math.round(Math.random() * 250);
+    c.trial = true; // half-open: this attempt is the trial
+    return 0;
+  }
+
+  /** An attempt succeeded: the circuit closes. */
+  succeeded(name: string): void {
+    const c = this.#circuits.get(name);
+    if (!c) return;
+    if (c.openUntil) this.#logger.info("circuit closed", { destination: name });
+    this.#circuits.delete(name);
+  }
+
+  /** A retryable attempt failed: the circuit opens after enough in a row, and reopens (longer) after a failed trial. */
+  failed(name: string, now: number): void {
+    if (!this.#breaker) return;
+    const c = this.#circuits.get(name) ?? { failures: 0, openUntil: 0, cooldownMs: 0, trial: false };
+    this.#circuits.set(name, c);
+    c.failures++;
+    const reopen = c.trial;
+    if (!reopen && (c.openUntil || c.failures < this.#breaker.failures)) return;
+    c.cooldownMs = reopen ? Math.min(c.cooldownMs * 2, this.#breaker.maxCooldownMs) : this.#breaker.cooldownMs;
+    c.openUntil = now + c.cooldownMs;
+    c.trial = false;
+    this.#logger.warn("circuit opened: deliveries to this destination rest", { destination: name, failures: c.failures, cooldownMs: c.cooldownMs });
+  }
+}

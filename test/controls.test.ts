@@ -1,0 +1,111 @@
+// Destination controls: pause and resume shared by every worker, the circuit breaker, and the failure hook.
+import { afterEach, describe, expect, it } from "vitest";
+import { DispatchError } from "../mod.ts";
+import type { DeliveryFailure } from "../src/store/complete.ts";
+import type { Worker } from "../src/worker.ts";
+import { testOutbox, type TestOutbox, waitFor } from "./support/db.ts";
+
+let t: TestOutbox;
+const workers: Worker[] = [];
+afterEach(async () => {
+  for (const w of workers.splice(0)) await w.stop();
+  await t?.drop();
+});
+
+describe("pause and resume: a paused destination is attempted by no worker, and nothing it misses is lost", () => {
+  it("holds deliveries without attempts while paused, keeps delivering elsewhere, and delivers all after resume", async () => {
+    t = await testOutbox();
+    const crm: string[] = [];
+    const audit: string[] = [];
+    t.outbox.register("order.created", (e) => void crm.push(e.id), { name: "crm" });
+    t.outbox.register("order.created", (e) => void audit.push(e.id), { name: "audit" });
+    await t.outbox.pauseDestination("crm");
+    await t.outbox.pauseDestination("crm"); // idempotent
+    expect((await t.outbox.pausedDestinations()).map((p) => p.name)).toEqual(["crm"]);
+    const w = t.outbox.worker({ retention: false });
+    workers.push(w);
+    await w.start();
+    const events = await t.outbox.publishEvents(Array.from({ length: 20 }, (_, i) => ({ type: "order.created", source: "s", data: { i } })));
+    await waitFor(() => audit.length === 20, "the other destination to get every event");
+    // A second worker (another process) sees the same pause.
+    const other = await t.another();
+    other.register("order.created", (e) => void crm.push(e.id), { name: "crm" });
+    other.register("order.created", () => {}, { name: "audit" });
+    const w2 = other.worker({ retention: false });
+    workers.push(w2);
+    await w2.start();
+    await new Promise((r) => setTimeout(r, 300));
+    expect(crm).toEqual([]);
+    const held = await t.outbox.getEvent(events[0].id);
+    expect(held?.status).toBe("pending");
+    expect(held?.deliveries.find((d) => d.name === "crm")).toMatchObject({ status: "pending", attempts: 0 });
+    expect(await t.outbox.resumeDestination("crm")).toBe(true);
+    expect(await t.outbox.resumeDestination("crm")).toBe(false);
+    await waitFor(() => new Set(crm).size === 20, "every held event to reach the resumed destination", 10_000);
+    await waitFor(async () => (await t.outbox.stats()).published === 20, "every event published");
+    expect(await t.outbox.pausedDestinations()).toEqual([]);
+  });
+
+  it("refuses a name that cannot be one", async () => {
+    t = await testOutbox();
+    await expect(t.outbox.pauseDestination("")).rejects.toBeInstanceOf(DispatchError);
+    await expect(t.outbox.pauseDestination("a\u0000b")).rejects.toBeInstanceOf(DispatchError);
+  });
+});
+
+describe("circuit breaker: a dead destination rests as a whole instead of every event spending its retries", () => {
+  it("stops attempting after the failures in a row, tries one trial after the cooldown, and closes on success", async () => {
+    t = await testOutbox({ retry: { maxRetries: 50, baseDelayMs: 10, maxDelayMs: 20 } });
+    let up = false;
+    let calls = 0;
+    t.outbox.register("ping", () => {
+      calls++;
+      if (!up) throw new Error("connection refused");
+    }, { name: "flaky" });
+    const w = t.outbox.worker({ retention: false, circuitBreaker: { failures: 5, cooldownMs: 400, maxCooldownMs: 400 } });
+    workers.push(w);
+    await w.start();
+    const events = await t.outbox.publishEvents(Array.from({ length: 20 }, (_, i) => ({ type: "ping", source: "s", data: { i } })));
+    await waitFor(() => calls >= 5, "the first failures");
+    const opened = calls;
+    // While open (400 ms), nothing is attempted; each cooldown then allows one trial.
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(calls - opened).toBeLessThanOrEqual(4);
+    // Without the breaker, 20 events x retries every 10-20 ms would have made hundreds of calls by now.
+    expect(calls).toBeLessThan(40);
+    up = true;
+    await waitFor(async () => (await t.outbox.stats()).published === 20, "every event delivered once the destination is back", 15_000);
+    const e = await t.outbox.getEvent(events[0].id);
+    expect(e?.deliveries[0].status).toBe("delivered");
+  });
+});
+
+describe("onDeliveryFailed: someone is told when a delivery fails for good", () => {
+  it("calls the hook once per failed delivery, after it is recorded, and survives a hook that throws", async () => {
+    t = await testOutbox();
+    const told: DeliveryFailure[] = [];
+    let recorded = false;
+    t.outbox.register("bad", () => {
+      throw new Error("nope");
+    }, { name: "broken" });
+    t.outbox.register("bad", () => {}, { name: "fine" });
+    const w = t.outbox.worker({
+      retention: false,
+      onDeliveryFailed: async (f) => {
+        recorded = (await t.outbox.getEvent(f.event!.id))?.status === "failed";
+        told.push(f);
+        throw new Error("the pager is down too");
+      },
+    });
+    workers.push(w);
+    await w.start();
+    const e = await t.outbox.publishEvent({ type: "bad", source: "s", maxRetries: 0 });
+    await waitFor(() => told.length === 1, "the hook to be called");
+    expect(told[0]).toMatchObject({ event: { id: e.id, source: "s", type: "bad" }, destination: "broken", attempts: 1, error: "nope" });
+    expect(recorded).toBe(true);
+    const again = await t.outbox.publishEvent({ type: "bad", source: "s", maxRetries: 0 });
+    await waitFor(() => told.length === 2, "the hook to be called again");
+    expect(told[1].event?.id).toBe(again.id);
+    expect(() => t.outbox.worker({ onDeliveryFailed: 1 as never })).toThrow(DispatchError);
+  });
+});
