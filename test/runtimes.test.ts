@@ -1,8 +1,8 @@
 // One codebase, three runtimes: the conformance scenario (test/conformance.ts) under Node (built JS), Deno and Bun,
-// the CLI worker under each, and the npm tarball installed into fresh Node and Bun projects (offline when the npm and
-// Bun caches are warm; with a cold cache they fetch what is missing once, and say so).
+// the CLI worker under each, and the npm tarball installed into fresh Node, Bun and Deno projects (offline when the npm
+// and Bun caches are warm; with a cold cache they fetch what is missing once, and say so).
 import { type ChildProcess, execFile, spawn } from "node:child_process";
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -199,6 +199,48 @@ describe("the npm tarball installs and works in fresh projects", () => {
     expect(cli.code, cli.output).toBe(0);
     expect(cli.output).toMatch(/^Usage: pg-dispatch/);
   }, 60_000);
+  test("npm install of the same tarball into a Deno project: deno check finds the types, the conformance scenario passes", async () => {
+    const project = freshProject("deno");
+    const flags = ["--no-audit", "--no-fund", "--ignore-scripts"];
+    // The scenario mounts the router and publishes to Pub/Sub, so the optional peers come too (at the versions this
+    // repository tests, which the npm cache holds); its Node branch names @hono/node-server, which deno check reads.
+    const dev = (JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { devDependencies: Record<string, string> }).devDependencies;
+    const packages = [tarball, ...["hono", "@google-cloud/pubsub", "@hono/node-server"].map((name) => `${name}@${dev[name]}`)];
+    await run("npm", ["install", "--offline", ...flags, ...packages], { cwd: project }).catch(async (error) => {
+      console.warn(`npm install --offline failed (${String(error).split("\n")[0]}); retrying with --prefer-offline`);
+      await run("npm", ["install", "--prefer-offline", ...flags, ...packages], { cwd: project });
+    });
+    // The repository's scenario, importing the package by name instead of by path.
+    const byName: Record<string, string> = {
+      "../adapters/hono.ts": "pg-dispatch/hono",
+      "../adapters/pubsub.ts": "pg-dispatch/pubsub",
+      "../adapters/webhook.ts": "pg-dispatch/webhook",
+      "../mod.ts": "pg-dispatch",
+      "../../mod.ts": "pg-dispatch",
+    };
+    const rewrite = (from: string, to: string) => {
+      let text = readFileSync(join(ROOT, from), "utf8");
+      for (const [path, name] of Object.entries(byName)) text = text.replaceAll(`from "${path}"`, `from "${name}"`);
+      expect(text, `${from} still imports the repository by path`).not.toMatch(/from "\.\.\//);
+      mkdirSync(join(project, "support"), { recursive: true });
+      writeFileSync(join(project, to), text);
+    };
+    rewrite("test/conformance.ts", "conformance.ts");
+    rewrite("test/support/db.ts", "support/db.ts");
+    rewrite("test/support/runtime.ts", "support/runtime.ts");
+    const env = { ...process.env, NO_COLOR: "1" };
+    const checked = await runCommand(DENO, ["check", "conformance.ts"], { cwd: project, env, timeoutMs: 60_000 });
+    expect(checked.code, checked.output).toBe(0);
+    const outcome = await runCommand(DENO, ["run", "-A", "conformance.ts"], { cwd: project, env, timeoutMs: 90_000 });
+    expect(outcome.output).not.toContain("ERR_UNSUPPORTED_NODE_MODULES_TYPE_STRIPPING");
+    expect(outcome.code, `conformance on Deno with the npm package failed:\n${outcome.output}`).toBe(0);
+    expect(outcome.output).toMatch(/PASSED on deno/);
+    if (emulator) expect(outcome.output).toContain("Pub/Sub subscription received every event");
+    // The CLI line docs/cli.md gives for Deno in an npm project.
+    const cli = await runCommand(DENO, ["run", "-A", "./node_modules/pg-dispatch/dist/src/cli.js", "--help"], { cwd: project, env, timeoutMs: 30_000 });
+    expect(cli.code, cli.output).toBe(0);
+    expect(cli.output).toMatch(/^Usage: pg-dispatch/);
+  }, 180_000);
 });
 
 describe("the JSR package", () => {
