@@ -25,22 +25,22 @@ export interface PubSubOptions {
   /** The topic's name, or its full path `projects/<project>/topics/<topic>`. */
   topic: string;
   /** The project; defaults to `GOOGLE_CLOUD_PROJECT`, then `PUBSUB_PROJECT_ID`, then the `client`'s project. */
-  projectId?: string;
+  projectId?: string | undefined;
   /** `"grpc"` (default): the official `@google-cloud/pubsub` client. `"rest"`: fetch only, for edge runtimes. */
-  transport?: "grpc" | "rest";
+  transport?: "grpc" | "rest" | undefined;
   /**
    * Where to send: `host:port` or a URL. Defaults to `PUBSUB_EMULATOR_HOST` when set, else Google's endpoint. A plain
    * `http://` URL, or a host without a scheme taken from `PUBSUB_EMULATOR_HOST`, is treated as the emulator.
    */
-  apiEndpoint?: string;
+  apiEndpoint?: string | undefined;
   /** The destination's name, which keys its delivery state; defaults to `pubsub:<topic>`. */
-  name?: string;
+  name?: string | undefined;
   /** REST transport: returns an OAuth 2 access token, sent as a Bearer token. Required for pubsub.googleapis.com. */
-  accessToken?: () => Promise<string> | string;
+  accessToken?: (() => Promise<string> | string) | undefined;
   /** gRPC transport: your own `PubSub` client instance (the destination will not close it). */
-  client?: PubSubClient;
+  client?: PubSubClient | undefined;
   /** REST transport: the fetch to use instead of the global one. */
-  fetch?: typeof fetch;
+  fetch?: typeof fetch | undefined;
 }
 
 /**

@@ -23,21 +23,21 @@ export interface OutboxOptions {
   /** A postgres.js client: the outbox's own connection pool (the worker opens one more, to LISTEN). */
   sql: Sql;
   /** The PostgreSQL schema holding the outbox tables; also the NOTIFY channel. Default "dispatch". */
-  schema?: string;
+  schema?: string | undefined;
   /** Where to log. Default: warnings and errors to the console. */
-  logger?: Logger;
+  logger?: Logger | undefined;
   /** Retry defaults for every event. */
-  retry?: RetryOptions;
+  retry?: RetryOptions | undefined;
   /** The largest event data accepted, in bytes of JSON. Default 1 MiB. */
-  maxPayloadBytes?: number;
+  maxPayloadBytes?: number | undefined;
 }
 
 /** Options of the publish calls. */
 export interface PublishOptions {
   /** Publish inside this transaction (postgres.js, or any client with query/unsafe): committed with it or not at all. */
-  tx?: Client;
+  tx?: Client | undefined;
   /** Set false for bulk loads to skip the NOTIFY; the worker still finds the events on its next sweep. Default true. */
-  notify?: boolean;
+  notify?: boolean | undefined;
 }
 
 /** Options of `publishCloudEvent`: delivery settings and the transaction. */
@@ -45,13 +45,13 @@ export interface PublishCloudEventOptions extends PublishOptions, DeliveryOption
 
 /** Filters of `listEvents`. */
 export interface ListOptions {
-  status?: EventStatus;
-  type?: string;
-  source?: string;
+  status?: EventStatus | undefined;
+  type?: string | undefined;
+  source?: string | undefined;
   /** Page size, 1 to 1000. Default 100. */
-  limit?: number;
+  limit?: number | undefined;
   /** The `nextCursor` of the previous page. */
-  cursor?: string;
+  cursor?: string | undefined;
 }
 
 /** One page of events, newest first. */
@@ -63,7 +63,7 @@ export interface EventPage {
 
 /** Narrows a look-up by id to one source (ids are unique per source). */
 export interface LookupOptions {
-  source?: string;
+  source?: string | undefined;
 }
 
 const OUTBOX_KEYS = ["sql", "schema", "logger", "retry", "maxPayloadBytes"] as const;

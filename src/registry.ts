@@ -5,7 +5,7 @@ import { assertKnownKeys } from "./options.ts";
 /** Options for `register`. */
 export interface RegisterOptions {
   /** The destination's stable name; defaults to the function's name (handlers) or the destination's own name. */
-  name?: string;
+  name?: string | undefined;
 }
 
 /** A type to match: an exact type (`user.created`), a prefix (`order.*`) or everything (`*`). */

@@ -17,21 +17,21 @@ import { Retention, type RetentionOptions } from "./retention.ts";
 /** Worker settings. */
 export interface WorkerOptions {
   /** Events delivered at the same time. Default 32. */
-  concurrency?: number;
+  concurrency?: number | undefined;
   /** Most events claimed in one statement. Default: concurrency. */
-  batchSize?: number;
+  batchSize?: number | undefined;
   /** How long a claim lasts; a crashed worker's events come back after this. Must exceed handlerTimeoutMs. Default 30000. */
-  leaseMs?: number;
+  leaseMs?: number | undefined;
   /** The safety sweep for anything a notification did not announce. Default 30000. */
-  sweepIntervalMs?: number;
+  sweepIntervalMs?: number | undefined;
   /** The longest one delivery may take before it fails as timed out. Default 10000. */
-  handlerTimeoutMs?: number;
+  handlerTimeoutMs?: number | undefined;
   /** How long `stop()` waits for in-flight deliveries before releasing them. Default 10000. */
-  stopTimeoutMs?: number;
+  stopTimeoutMs?: number | undefined;
   /** Deleting old finished events; `false` keeps everything. */
-  retention?: RetentionOptions | false;
+  retention?: RetentionOptions | false | undefined;
   /** Where this worker logs (the CLI passes its JSON logger). Default: the outbox's logger. */
-  logger?: Logger;
+  logger?: Logger | undefined;
 }
 
 /** What the worker needs from the outbox. */
