@@ -38,6 +38,11 @@ export interface Destination {
   readonly name: string;
   /** Delivers one event. */
   deliver(event: DeliveredEvent, ctx: DeliveryContext): Promise<void>;
+  /**
+   * Checks that the destination can work, when a worker starts (before it claims anything): a worker whose destination
+   * throws here refuses to start, with the message, instead of failing every delivery. Optional.
+   */
+  start?(): Promise<void>;
   /** Releases connections or clients when the worker stops. */
   close?(): Promise<void>;
 }

@@ -13,6 +13,7 @@ import { type RetryOptions, type RetryPolicy, retryPolicy } from "./retry.ts";
 import { type Schema, schema } from "./schema.ts";
 import * as events from "./store/events.ts";
 import { migrate } from "./store/migrate.ts";
+import { explainMissingTables } from "./preflight.ts";
 import { publish } from "./store/publish.ts";
 import { retry } from "./store/retry.ts";
 import { type Stats, stats } from "./store/stats.ts";
@@ -112,7 +113,7 @@ export class Outbox {
     this.logger = o.logger ?? consoleLogger;
     this.retry = retryPolicy(o.retry);
     this.maxPayloadBytes = wholeNumber(o.maxPayloadBytes, "maxPayloadBytes", 1, 1_048_576);
-    this.#query = toQuery(o.sql);
+    this.#query = explainMissingTables(toQuery(o.sql), this.schema);
   }
 
   /**
@@ -211,7 +212,7 @@ export class Outbox {
   }
 
   async #publish(rows: NewEvent[], options: PublishOptions): Promise<PublishedEvent[]> {
-    const query = options.tx ? toQuery(options.tx) : this.#query;
+    const query = options.tx ? explainMissingTables(toQuery(options.tx), this.schema) : this.#query;
     return await publish(query, this.schema, rows, options.notify !== false);
   }
 

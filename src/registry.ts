@@ -114,5 +114,7 @@ function toDestination(target: Handler | Destination, name: string): Destination
   if (!target || typeof target !== "object" || typeof target.deliver !== "function") {
     throw new DispatchError("invalid_option", "register takes a handler function or a destination (webhook(...), pubsub(...)).");
   }
-  return name === target.name ? target : { name, deliver: (e, c) => target.deliver(e, c), close: target.close?.bind(target) };
+  return name === target.name
+    ? target
+    : { name, deliver: (e, c) => target.deliver(e, c), start: target.start?.bind(target), close: target.close?.bind(target) };
 }

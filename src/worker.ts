@@ -5,6 +5,7 @@ import { Congestion, SLOW_MS, type Tracker } from "./congestion.ts";
 import { dispatch, type DispatchContext } from "./dispatch.ts";
 import { DispatchError } from "./errors.ts";
 import { Listener, type WakeReason } from "./listener.ts";
+import { preflight } from "./preflight.ts";
 import type { Logger } from "./logger.ts";
 import { assertKnownKeys, assertLogger, optionsObject, wholeNumber } from "./options.ts";
 import type { Registry } from "./registry.ts";
@@ -123,6 +124,7 @@ export class Worker {
   async start(): Promise<void> {
     if (this.#running) throw new DispatchError("invalid_state", "This worker is already running.");
     if (this.#stopping) throw new DispatchError("invalid_state", "A stopped worker cannot be restarted; create a new one.");
+    await preflight(this.#deps);
     const { sql, schema, logger } = this.#deps;
     this.#listener = new Listener(sql, schema.channel, (reason) => this.#onWake(reason), logger);
     await this.#listener.start();

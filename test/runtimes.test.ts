@@ -149,8 +149,8 @@ describe("the npm tarball installs and works in fresh projects", () => {
     return project;
   }
 
-  async function consume(command: string, project: string): Promise<Record<string, unknown>> {
-    const outcome = await runCommand(command, ["consumer.mjs"], {
+  async function consume(command: string, project: string, script = "consumer.mjs"): Promise<Record<string, unknown>> {
+    const outcome = await runCommand(command, [script], {
       cwd: project,
       env: { ...process.env, PGD_SCHEMA: schemaName("pack") },
       timeoutMs: 30_000,
@@ -171,6 +171,12 @@ describe("the npm tarball installs and works in fresh projects", () => {
     const result = await consume(process.execPath, project);
     expect(result).toMatchObject({ status: "published", delivered: true, body: JSON.stringify({ ok: true }) });
     expect(result.entry).toMatch(/node_modules\/pg-dispatch\/dist\/mod\.js$/);
+    copyFileSync(join(ROOT, "test/fixtures/tarball-pubsub-missing.mjs"), join(project, "pubsub-missing.mjs"));
+    expect(await consume(process.execPath, project, "pubsub-missing.mjs"), "a missing @google-cloud/pubsub is reported at start").toMatchObject({
+      started: false,
+      code: "destination_unavailable",
+      message: expect.stringMatching(/^Destination "pubsub:events" cannot start: Could not load "@google-cloud\/pubsub".*install it/),
+    });
     const cli = await runCommand(join(project, "node_modules", ".bin", "pg-dispatch"), ["--help"], { cwd: project, timeoutMs: 30_000 });
     expect(cli.code, cli.output).toBe(0);
     expect(cli.output).toMatch(/^Usage: pg-dispatch/);
