@@ -134,6 +134,15 @@ describe("the npm tarball installs and works in fresh projects", () => {
     const paths = packed.files.map((f) => f.path);
     expect(paths).toEqual(expect.arrayContaining(["dist/mod.js", "dist/mod.d.ts", "dist/adapters/webhook.js", "dist/src/cli.js", "mod.ts"]));
     expect(paths.filter((p) => /^dist\/(test|bench|examples)\//.test(p)), "test, bench and example builds stay out").toEqual([]);
+    // The README's and the docs' relative links work for a reader of the installed package (npm shows the README too).
+    for (const doc of ["README.md", ...paths.filter((p) => /^docs\/.*\.md$/.test(p))]) {
+      expect(paths, "the docs are packed").toContain(doc);
+      const text = readFileSync(join(ROOT, doc), "utf8");
+      for (const [, target] of text.matchAll(/\]\((?!https?:|#|mailto:)([^)#\s]+)/g)) {
+        expect(paths, `${doc} links to ${target}`).toContain(join(doc, "..", target));
+      }
+    }
+    expect(paths).toEqual(expect.arrayContaining(["docs/cli.md", "docs/router.md", "docs/runtimes.md"]));
   }, 60_000);
 
   afterAll(() => {
