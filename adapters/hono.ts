@@ -30,13 +30,13 @@ export interface OutboxRouterOptions {
    * instead of `auth`, in the same forms. A token here can read but not publish; list the publish token here too if it
    * should also read.
    */
-  readAuth?: RouterAuth;
+  readAuth?: RouterAuth | undefined;
   /** The largest request body accepted, in bytes; larger ones get 413. Default 1 MiB (1048576). */
-  maxBodyBytes?: number;
+  maxBodyBytes?: number | undefined;
   /** The most events one batch request may publish; larger batches get 413. Default 1000. */
-  maxBatchEvents?: number;
+  maxBatchEvents?: number | undefined;
   /** How long `GET /health` waits for the database before answering 503, in milliseconds. Default 5000. */
-  healthTimeoutMs?: number;
+  healthTimeoutMs?: number | undefined;
 }
 
 const OPTION_KEYS = ["auth", "readAuth", "maxBodyBytes", "maxBatchEvents", "healthTimeoutMs"] as const;

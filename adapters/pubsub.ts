@@ -95,13 +95,17 @@ export function pubsub(options: PubSubOptions): Destination {
     await transport.publish(message, ctx.signal);
   }
 
+  async function start(): Promise<void> {
+    await transport.start?.();
+  }
+
   async function close(): Promise<void> {
     if (closed) return;
     closed = true;
     await transport.close();
   }
 
-  return { name: options.name ?? `pubsub:${options.topic}`, deliver, close };
+  return { name: options.name ?? `pubsub:${options.topic}`, deliver, start, close };
 }
 
 function resolveTarget(options: PubSubOptions): PubSubTarget {

@@ -44,6 +44,11 @@ export interface Destination {
   readonly name: string;
   /** Delivers one event; may say what the destination answered, for the attempt history. */
   deliver(event: DeliveredEvent, ctx: DeliveryContext): Promise<void | DeliveryReceipt>;
+  /**
+   * Checks that the destination can work, when a worker starts (before it claims anything): a worker whose destination
+   * throws here refuses to start, with the message, instead of failing every delivery. Optional.
+   */
+  start?(): Promise<void>;
   /** Releases connections or clients when the worker stops. */
   close?(): Promise<void>;
 }

@@ -10,11 +10,11 @@ export type ExtensionValue = string | number | boolean;
 /** How an event is delivered, apart from what it says. */
 export interface DeliveryOptions {
   /** Nothing is delivered before this time. */
-  scheduledAt?: Date | string;
+  scheduledAt?: Date | string | undefined;
   /** Retries after the first attempt, per destination; defaults to the outbox's `retry.maxRetries`. */
-  maxRetries?: number;
+  maxRetries?: number | undefined;
   /** Events sharing a key reach each destination in publish order, one at a time. */
-  orderingKey?: string;
+  orderingKey?: string | undefined;
 }
 
 /**
@@ -28,17 +28,17 @@ export interface DeliveryOptions {
 export interface EventInput extends DeliveryOptions {
   type: string;
   source: string;
-  data?: unknown;
+  data?: unknown | undefined;
   /** Defaults to a random UUID. Publishing the same source + id again stores nothing new. */
-  id?: string;
-  subject?: string;
+  id?: string | undefined;
+  subject?: string | undefined;
   /** Defaults to now. */
-  time?: Date | string;
+  time?: Date | string | undefined;
   /** Defaults to `application/json`. */
-  datacontenttype?: string;
-  dataschema?: string;
+  datacontenttype?: string | undefined;
+  dataschema?: string | undefined;
   /** CloudEvent extension attributes; names are lower-case letters and digits. */
-  extensions?: Record<string, ExtensionValue>;
+  extensions?: Record<string, ExtensionValue> | undefined;
 }
 
 /** An event checked and ready to store. */

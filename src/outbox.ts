@@ -16,6 +16,7 @@ import * as events from "./store/events.ts";
 import { migrate } from "./store/migrate.ts";
 import { pause, paused, resume, wakeDestination } from "./store/destinations.ts";
 import { history } from "./store/history.ts";
+import { explainMissingTables } from "./preflight.ts";
 import { publish } from "./store/publish.ts";
 import { retry } from "./store/retry.ts";
 import { type Stats, stats } from "./store/stats.ts";
@@ -26,21 +27,21 @@ export interface OutboxOptions {
   /** A postgres.js client: the outbox's own connection pool (the worker opens one more, to LISTEN). */
   sql: Sql;
   /** The PostgreSQL schema holding the outbox tables; also the NOTIFY channel. Default "dispatch". */
-  schema?: string;
+  schema?: string | undefined;
   /** Where to log. Default: warnings and errors to the console. */
-  logger?: Logger;
+  logger?: Logger | undefined;
   /** Retry defaults for every event. */
-  retry?: RetryOptions;
+  retry?: RetryOptions | undefined;
   /** The largest event data accepted, in bytes of JSON. Default 1 MiB. */
-  maxPayloadBytes?: number;
+  maxPayloadBytes?: number | undefined;
 }
 
 /** Options of the publish calls. */
 export interface PublishOptions {
   /** Publish inside this transaction (postgres.js, or any client with query/unsafe): committed with it or not at all. */
-  tx?: Client;
+  tx?: Client | undefined;
   /** Set false for bulk loads to skip the NOTIFY; the worker still finds the events on its next sweep. Default true. */
-  notify?: boolean;
+  notify?: boolean | undefined;
 }
 
 /** Options of `publishCloudEvent`: delivery settings and the transaction. */
@@ -48,15 +49,15 @@ export interface PublishCloudEventOptions extends PublishOptions, DeliveryOption
 
 /** Filters of `listEvents`. */
 export interface ListOptions {
-  status?: EventStatus;
-  type?: string;
-  source?: string;
+  status?: EventStatus | undefined;
+  type?: string | undefined;
+  source?: string | undefined;
   /** Page size, 1 to 1000. Default 100. */
-  limit?: number;
+  limit?: number | undefined;
   /** The `nextCursor` of the previous page. */
-  cursor?: string;
+  cursor?: string | undefined;
   /** False to leave each event's `data` out (a summary list). Default true. */
-  data?: boolean;
+  data?: boolean | undefined;
 }
 
 /**
@@ -71,13 +72,13 @@ export interface EventPage {
 
 /** Narrows a look-up by id to one source (ids are unique per source). */
 export interface LookupOptions {
-  source?: string;
+  source?: string | undefined;
 }
 
 /** Options of `getEvent`. */
 export interface GetEventOptions extends LookupOptions {
   /** Also read the attempt history: every attempt at every destination, oldest first. */
-  history?: boolean;
+  history?: boolean | undefined;
 }
 
 const OUTBOX_KEYS = ["sql", "schema", "logger", "retry", "maxPayloadBytes"] as const;
@@ -126,7 +127,7 @@ export class Outbox {
     this.logger = o.logger ?? consoleLogger;
     this.retry = retryPolicy(o.retry);
     this.maxPayloadBytes = wholeNumber(o.maxPayloadBytes, "maxPayloadBytes", 1, 1_048_576);
-    this.#query = toQuery(o.sql);
+    this.#query = explainMissingTables(toQuery(o.sql), this.schema);
   }
 
   /**
@@ -225,7 +226,7 @@ export class Outbox {
   }
 
   async #publish(rows: NewEvent[], options: PublishOptions): Promise<PublishedEvent[]> {
-    const query = options.tx ? toQuery(options.tx) : this.#query;
+    const query = options.tx ? explainMissingTables(toQuery(options.tx), this.schema) : this.#query;
     return await publish(query, this.schema, rows, options.notify !== false);
   }
 

@@ -6,7 +6,7 @@ import { isStorable } from "./text.ts";
 /** Options for `register`. */
 export interface RegisterOptions {
   /** The destination's stable name; defaults to the function's name (handlers) or the destination's own name. */
-  name?: string;
+  name?: string | undefined;
 }
 
 /** A type to match: an exact type (`user.created`), a prefix (`order.*`) or everything (`*`). */
@@ -128,5 +128,7 @@ function toDestination(target: Handler | Destination, name: string): Destination
   if (!target || typeof target !== "object" || typeof target.deliver !== "function") {
     throw new DispatchError("invalid_option", "register takes a handler function or a destination (webhook(...), pubsub(...)).");
   }
-  return name === target.name ? target : { name, deliver: (e, c) => target.deliver(e, c), close: target.close?.bind(target) };
+  return name === target.name
+    ? target
+    : { name, deliver: (e, c) => target.deliver(e, c), start: target.start?.bind(target), close: target.close?.bind(target) };
 }

@@ -8,15 +8,15 @@ import { deleteOld } from "./store/retention.ts";
 /** How long finished events are kept. */
 export interface RetentionOptions {
   /** Published events older than this are deleted. Default 7 days. */
-  publishedMs?: number;
+  publishedMs?: number | undefined;
   /** Failed events are kept longer, for a person to look at and retry. Default 30 days. */
-  failedMs?: number;
+  failedMs?: number | undefined;
   /** Attempts in the attempt history older than this are deleted, whatever became of their event. Default 7 days. */
-  historyMs?: number;
+  historyMs?: number | undefined;
   /** How often the worker deletes. Default 60000 ms. */
-  intervalMs?: number;
+  intervalMs?: number | undefined;
   /** Rows per delete statement. Default 500. */
-  batchSize?: number;
+  batchSize?: number | undefined;
 }
 
 const DAY = 86_400_000;

@@ -3,15 +3,15 @@ import { assertKnownKeys, optionsObject, wholeNumber } from "./options.ts";
 /** How failed deliveries are retried. */
 export interface RetryOptions {
   /** Retries after the first attempt, per destination, unless the event sets its own. Default 10. */
-  maxRetries?: number;
+  maxRetries?: number | undefined;
   /** The delay before the first retry; each further retry doubles it. Default 1000 ms. */
-  baseDelayMs?: number;
+  baseDelayMs?: number | undefined;
   /** The longest delay between two attempts (and the cap on a destination's Retry-After). Default 600000 ms (10 min). */
-  maxDelayMs?: number;
+  maxDelayMs?: number | undefined;
 }
 
 /** Retry settings with every default filled in. */
-export type RetryPolicy = Required<RetryOptions>;
+export type RetryPolicy = { [K in keyof RetryOptions]-?: NonNullable<RetryOptions[K]> };
 
 /** With the defaults, a delivery is retried for about 17 minutes: 1 s, 2 s, 4 s ... 512 s, with jitter. */
 export const DEFAULT_RETRY: RetryPolicy = { maxRetries: 10, baseDelayMs: 1000, maxDelayMs: 600_000 };

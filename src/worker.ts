@@ -5,6 +5,7 @@ import { Congestion, SLOW_MS, type Tracker } from "./congestion.ts";
 import { dispatch, type DispatchContext } from "./dispatch.ts";
 import { DispatchError } from "./errors.ts";
 import { Listener, type WakeReason } from "./listener.ts";
+import { preflight } from "./preflight.ts";
 import type { Logger } from "./logger.ts";
 import { assertKnownKeys, assertLogger, optionsObject, wholeNumber } from "./options.ts";
 import type { Registry } from "./registry.ts";
@@ -20,40 +21,40 @@ import { Retention, type RetentionOptions } from "./retention.ts";
 /** Worker settings. */
 export interface WorkerOptions {
   /** Events delivered at the same time. Default 32. */
-  concurrency?: number;
+  concurrency?: number | undefined;
   /** Most events claimed in one statement. Default: concurrency. */
-  batchSize?: number;
+  batchSize?: number | undefined;
   /** How long a claim lasts; a crashed worker's events come back after this. Must exceed handlerTimeoutMs. Default 30000. */
-  leaseMs?: number;
+  leaseMs?: number | undefined;
   /** The safety sweep for anything a notification did not announce. Default 30000. */
-  sweepIntervalMs?: number;
+  sweepIntervalMs?: number | undefined;
   /** The longest one delivery may take before it fails as timed out. Default 10000. */
-  handlerTimeoutMs?: number;
+  handlerTimeoutMs?: number | undefined;
   /** How long `stop()` waits for in-flight deliveries before releasing them. Default 10000. */
-  stopTimeoutMs?: number;
+  stopTimeoutMs?: number | undefined;
   /** Deleting old finished events; `false` keeps everything. */
-  retention?: RetentionOptions | false;
+  retention?: RetentionOptions | false | undefined;
   /** Where this worker logs (the CLI passes its JSON logger). Default: the outbox's logger. */
-  logger?: Logger;
+  logger?: Logger | undefined;
   /** Record every attempt in the attempt history (`getEvent(id, { history: true })`). Default true. */
-  history?: boolean;
+  history?: boolean | undefined;
   /**
    * A poison event: after its lease ran out this many times without an outcome (the worker holding it crashed,
    * exited or stalled), its due deliveries fail for good instead of taking down the next worker. A graceful stop
    * does not count. Default 3.
    */
-  maxLeaseExpiries?: number;
+  maxLeaseExpiries?: number | undefined;
   /**
    * After this many retryable failures in a row at one destination, its deliveries rest (without using attempts)
    * for a cooldown that doubles while trial attempts keep failing; the first success closes it. `false` turns it off.
    * Default `{ failures: 10, cooldownMs: 5000, maxCooldownMs: 300000 }`.
    */
-  circuitBreaker?: CircuitBreakerOptions | false;
+  circuitBreaker?: CircuitBreakerOptions | false | undefined;
   /**
    * Called after a delivery that failed for good has been recorded, so someone can be told (page, ticket, chat).
    * Runs in the worker, not awaited by the outcome writer; its errors are logged and change nothing.
    */
-  onDeliveryFailed?: (failure: DeliveryFailure) => void | Promise<void>;
+  onDeliveryFailed?: ((failure: DeliveryFailure) => void | Promise<void>) | undefined;
 }
 
 /** What the worker needs from the outbox. */
@@ -162,6 +163,7 @@ export class Worker {
   async start(): Promise<void> {
     if (this.#running) throw new DispatchError("invalid_state", "This worker is already running.");
     if (this.#stopping) throw new DispatchError("invalid_state", "A stopped worker cannot be restarted; create a new one.");
+    await preflight(this.#deps);
     const { sql, schema, logger } = this.#deps;
     this.#listener = new Listener(sql, schema.channel, (reason) => this.#onWake(reason), logger);
     await this.#listener.start();

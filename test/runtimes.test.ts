@@ -1,8 +1,8 @@
 // One codebase, three runtimes: the conformance scenario (test/conformance.ts) under Node (built JS), Deno and Bun,
-// the CLI worker under each, and the npm tarball installed into fresh Node and Bun projects (offline when the npm and
-// Bun caches are warm; with a cold cache they fetch what is missing once, and say so).
+// the CLI worker under each, and the npm tarball installed into fresh Node, Bun and Deno projects (offline when the npm
+// and Bun caches are warm; with a cold cache they fetch what is missing once, and say so).
 import { type ChildProcess, execFile, spawn } from "node:child_process";
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -134,6 +134,15 @@ describe("the npm tarball installs and works in fresh projects", () => {
     const paths = packed.files.map((f) => f.path);
     expect(paths).toEqual(expect.arrayContaining(["dist/mod.js", "dist/mod.d.ts", "dist/adapters/webhook.js", "dist/src/cli.js", "mod.ts"]));
     expect(paths.filter((p) => /^dist\/(test|bench|examples)\//.test(p)), "test, bench and example builds stay out").toEqual([]);
+    // The README's and the docs' relative links work for a reader of the installed package (npm shows the README too).
+    for (const doc of ["README.md", ...paths.filter((p) => /^docs\/.*\.md$/.test(p))]) {
+      expect(paths, "the docs are packed").toContain(doc);
+      const text = readFileSync(join(ROOT, doc), "utf8");
+      for (const [, target] of text.matchAll(/\]\((?!https?:|#|mailto:)([^)#\s]+)/g)) {
+        expect(paths, `${doc} links to ${target}`).toContain(join(doc, "..", target));
+      }
+    }
+    expect(paths).toEqual(expect.arrayContaining(["docs/cli.md", "docs/router.md", "docs/runtimes.md"]));
   }, 60_000);
 
   afterAll(() => {
@@ -149,8 +158,8 @@ describe("the npm tarball installs and works in fresh projects", () => {
     return project;
   }
 
-  async function consume(command: string, project: string): Promise<Record<string, unknown>> {
-    const outcome = await runCommand(command, ["consumer.mjs"], {
+  async function consume(command: string, project: string, script = "consumer.mjs"): Promise<Record<string, unknown>> {
+    const outcome = await runCommand(command, [script], {
       cwd: project,
       env: { ...process.env, PGD_SCHEMA: schemaName("pack") },
       timeoutMs: 30_000,
@@ -171,6 +180,12 @@ describe("the npm tarball installs and works in fresh projects", () => {
     const result = await consume(process.execPath, project);
     expect(result).toMatchObject({ status: "published", delivered: true, body: JSON.stringify({ ok: true }) });
     expect(result.entry).toMatch(/node_modules\/pg-dispatch\/dist\/mod\.js$/);
+    copyFileSync(join(ROOT, "test/fixtures/tarball-pubsub-missing.mjs"), join(project, "pubsub-missing.mjs"));
+    expect(await consume(process.execPath, project, "pubsub-missing.mjs"), "a missing @google-cloud/pubsub is reported at start").toMatchObject({
+      started: false,
+      code: "destination_unavailable",
+      message: expect.stringMatching(/^Destination "pubsub:events" cannot start: Could not load "@google-cloud\/pubsub".*install it/),
+    });
     const cli = await runCommand(join(project, "node_modules", ".bin", "pg-dispatch"), ["--help"], { cwd: project, timeoutMs: 30_000 });
     expect(cli.code, cli.output).toBe(0);
     expect(cli.output).toMatch(/^Usage: pg-dispatch/);
@@ -199,6 +214,48 @@ describe("the npm tarball installs and works in fresh projects", () => {
     expect(cli.code, cli.output).toBe(0);
     expect(cli.output).toMatch(/^Usage: pg-dispatch/);
   }, 60_000);
+  test("npm install of the same tarball into a Deno project: deno check finds the types, the conformance scenario passes", async () => {
+    const project = freshProject("deno");
+    const flags = ["--no-audit", "--no-fund", "--ignore-scripts"];
+    // The scenario mounts the router and publishes to Pub/Sub, so the optional peers come too (at the versions this
+    // repository tests, which the npm cache holds); its Node branch names @hono/node-server, which deno check reads.
+    const dev = (JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { devDependencies: Record<string, string> }).devDependencies;
+    const packages = [tarball, ...["hono", "@google-cloud/pubsub", "@hono/node-server"].map((name) => `${name}@${dev[name]}`)];
+    await run("npm", ["install", "--offline", ...flags, ...packages], { cwd: project }).catch(async (error) => {
+      console.warn(`npm install --offline failed (${String(error).split("\n")[0]}); retrying with --prefer-offline`);
+      await run("npm", ["install", "--prefer-offline", ...flags, ...packages], { cwd: project });
+    });
+    // The repository's scenario, importing the package by name instead of by path.
+    const byName: Record<string, string> = {
+      "../adapters/hono.ts": "pg-dispatch/hono",
+      "../adapters/pubsub.ts": "pg-dispatch/pubsub",
+      "../adapters/webhook.ts": "pg-dispatch/webhook",
+      "../mod.ts": "pg-dispatch",
+      "../../mod.ts": "pg-dispatch",
+    };
+    const rewrite = (from: string, to: string) => {
+      let text = readFileSync(join(ROOT, from), "utf8");
+      for (const [path, name] of Object.entries(byName)) text = text.replaceAll(`from "${path}"`, `from "${name}"`);
+      expect(text, `${from} still imports the repository by path`).not.toMatch(/from "\.\.\//);
+      mkdirSync(join(project, "support"), { recursive: true });
+      writeFileSync(join(project, to), text);
+    };
+    rewrite("test/conformance.ts", "conformance.ts");
+    rewrite("test/support/db.ts", "support/db.ts");
+    rewrite("test/support/runtime.ts", "support/runtime.ts");
+    const env = { ...process.env, NO_COLOR: "1" };
+    const checked = await runCommand(DENO, ["check", "conformance.ts"], { cwd: project, env, timeoutMs: 60_000 });
+    expect(checked.code, checked.output).toBe(0);
+    const outcome = await runCommand(DENO, ["run", "-A", "conformance.ts"], { cwd: project, env, timeoutMs: 90_000 });
+    expect(outcome.output).not.toContain("ERR_UNSUPPORTED_NODE_MODULES_TYPE_STRIPPING");
+    expect(outcome.code, `conformance on Deno with the npm package failed:\n${outcome.output}`).toBe(0);
+    expect(outcome.output).toMatch(/PASSED on deno/);
+    if (emulator) expect(outcome.output).toContain("Pub/Sub subscription received every event");
+    // The CLI line docs/cli.md gives for Deno in an npm project.
+    const cli = await runCommand(DENO, ["run", "-A", "./node_modules/pg-dispatch/dist/src/cli.js", "--help"], { cwd: project, env, timeoutMs: 30_000 });
+    expect(cli.code, cli.output).toBe(0);
+    expect(cli.output).toMatch(/^Usage: pg-dispatch/);
+  }, 180_000);
 });
 
 describe("the JSR package", () => {

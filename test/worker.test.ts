@@ -202,6 +202,7 @@ describe("start() on an unreachable database", () => {
     const warnings: string[] = [];
     const logger = { ...t.outbox.logger, warn: (m: string) => void warnings.push(m) };
     const outbox = new Outbox({ sql, schema: t.schema, logger });
+    outbox.register("x", () => {}); // a worker with no destination refuses before it connects
     const worker = outbox.worker();
     await expect(worker.start()).rejects.toThrow(/ECONNREFUSED|connect/);
     expect(worker.running).toBe(false);

@@ -76,12 +76,22 @@ export function grpcTransport(target: PubSubTarget, client?: PubSubClient): PubS
     return pubsub.topic(target.topicPath, { messageOrdering: true });
   }
 
-  async function publish(message: PubSubMessage, signal: AbortSignal): Promise<string> {
+  function opened(): Promise<PubSubTopic> {
     topic ??= open().catch((err: unknown) => {
       topic = undefined;
       throw err;
     });
-    const handle = await abortable(topic, signal);
+    return topic;
+  }
+
+  // Loading the client when the worker starts reports a missing @google-cloud/pubsub at once, not at the first delivery
+  // (which would be retried for the whole retry budget). Opening a topic handle sends nothing.
+  async function start(): Promise<void> {
+    await opened();
+  }
+
+  async function publish(message: PubSubMessage, signal: AbortSignal): Promise<string> {
+    const handle = await abortable(opened(), signal);
     try {
       return await abortable(handle.publishMessage(message), signal);
     } catch (err) {
@@ -97,7 +107,7 @@ export function grpcTransport(target: PubSubTarget, client?: PubSubClient): PubS
     await created?.close?.();
   }
 
-  return { publish, close };
+  return { start, publish, close };
 }
 
 function classify(err: unknown, target: PubSubTarget): DeliveryError {

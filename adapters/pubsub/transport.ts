@@ -33,6 +33,8 @@ export interface PubSubTarget {
 export interface PubSubTransport {
   /** Resolves with the message id once Pub/Sub accepted the message; throws a {@link DeliveryError} otherwise. */
   publish(message: PubSubMessage, signal: AbortSignal): Promise<string>;
+  /** Checks, when the worker starts, that the transport can publish at all (its client library loads). Optional. */
+  start?(): Promise<void>;
   /** Sends whatever is queued, then closes what the transport created. */
   close(): Promise<void>;
 }

@@ -1,3 +1,4 @@
+import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { extname, resolve } from "node:path";
 import process from "node:process";
@@ -68,7 +69,8 @@ async function importOutbox(path: string): Promise<Outbox> {
         `Node ${process.versions.node} cannot load the TypeScript config ${path}: use Node >= 22.6 (--experimental-strip-types before 23.6), bun or deno, or point --config at compiled JavaScript.`,
       );
     }
-    throw new CliError(`Config module ${path} failed to load: ${oneLine(err)}`);
+    const reason = err instanceof SyntaxError ? `SyntaxError: ${oneLine(err)}` : oneLine(err);
+    throw new CliError(`Config module ${path}${lineOf(err, file)} failed to load: ${reason}`);
   }
   const outbox = mod.default ?? mod.outbox;
   if (!isOutbox(outbox)) {
@@ -78,6 +80,22 @@ async function importOutbox(path: string): Promise<Outbox> {
     );
   }
   return outbox;
+}
+
+/**
+ * Where in the config module the error arose, as ":line:column", from its stack: a syntax error's stack starts with
+ * the file and line, a thrown error's has a frame in the file. Empty when the stack does not say.
+ */
+function lineOf(err: unknown, file: string): string {
+  let stack = String((err as { stack?: unknown } | null)?.stack ?? "");
+  // Node keeps a module's syntax error location out of the error itself (it prints it only for an uncaught one), so
+  // ask `node --check`, whose report starts with "/path/to/config.mjs:3". Elsewhere the error's stack is all there is.
+  if (err instanceof SyntaxError && !("Bun" in globalThis) && !("Deno" in globalThis)) {
+    stack += spawnSync(process.execPath, ["--check", file], { encoding: "utf8", timeout: 5000 }).stderr ?? "";
+  }
+  const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  const at = new RegExp(`(?:${escape(pathToFileURL(file).href)}|${escape(file)}):(\\d+)(?::(\\d+))?`).exec(stack);
+  return at ? `:${at[1]}${at[2] ? `:${at[2]}` : ""}` : "";
 }
 
 /**

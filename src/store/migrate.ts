@@ -9,6 +9,9 @@ import type { Schema } from "../schema.ts";
 export async function migrate(sql: Sql, schema: Schema): Promise<number[]> {
   const s = schema.quoted;
   return await sql.begin(async (tx) => {
+    // "create ... if not exists" raises a NOTICE for everything that exists; postgres.js prints notices to stdout by
+    // default, which would break the CLI worker's one-JSON-object-per-line log on every start.
+    await tx.unsafe(`set local client_min_messages = warning`);
     await tx.unsafe(`select pg_advisory_xact_lock(hashtext($1))`, [`pg-dispatch:${schema.name}`]);
     await tx.unsafe(`create schema if not exists ${s}`);
     await tx.unsafe(

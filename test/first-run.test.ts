@@ -1,0 +1,52 @@
+// The README's first command from a checkout the "postgres" OS user cannot enter: as root in a container, a clone under
+// /root or in a `mktemp -d` folder (mode 0700). The embedded PostgreSQL runs as that user, so it must not need to reach
+// anything inside the checkout. (.ci/run does the same from a real clone with `npm ci`; this runs in every `npm test`.)
+import { execFileSync, spawn } from "node:child_process";
+import { cpSync, mkdirSync, mkdtempSync, realpathSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { afterAll, expect, test } from "vitest";
+
+const ROOT = join(import.meta.dirname, "..");
+const asRoot = process.getuid?.() === 0;
+let dir: string | undefined;
+
+afterAll(() => {
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+// Only root hands the server to another OS user; as anyone else the server runs as you and reaches your checkout.
+test.skipIf(!asRoot)("npm run demo, with no DATABASE_URL, in a 0700 checkout as root", async () => {
+  dir = mkdtempSync(join(tmpdir(), "pgd-private-"));
+  expect(statSync(dir).mode & 0o777).toBe(0o700);
+  const checkout = join(dir, "c");
+  // The working tree as a clone would have it (tracked and new files, not ignored ones), and node_modules as
+  // `npm ci` would leave it: real directories inside the private folder (hard links when on the same file system).
+  const files = execFileSync("git", ["ls-files", "-co", "--exclude-standard", "-z"], { cwd: ROOT, encoding: "utf8" }).split("\0")
+    .filter((file) => file && file !== "node_modules"); // the worktree's node_modules may be a symlink git does not ignore
+  for (const file of files) {
+    mkdirSync(join(checkout, dirname(file)), { recursive: true });
+    cpSync(join(ROOT, file), join(checkout, file));
+  }
+  const modules = realpathSync(join(ROOT, "node_modules"));
+  try {
+    execFileSync("cp", ["-al", modules, join(checkout, "node_modules")]);
+  } catch {
+    execFileSync("cp", ["-a", modules, join(checkout, "node_modules")]);
+  }
+  const env = { ...process.env };
+  delete env.DATABASE_URL;
+  delete env.PUBSUB_EMULATOR_HOST;
+  const outcome = await new Promise<{ code: number | null; output: string }>((resolve, reject) => {
+    const child = spawn("npm", ["run", "demo"], { cwd: checkout, env, stdio: ["ignore", "pipe", "pipe"] });
+    let output = "";
+    child.stdout.on("data", (chunk: Buffer) => (output += chunk));
+    child.stderr.on("data", (chunk: Buffer) => (output += chunk));
+    child.once("error", reject);
+    child.once("close", (code) => resolve({ code, output }));
+  });
+  expect(outcome.output).not.toMatch(/EACCES/);
+  expect(outcome.code, outcome.output).toBe(0);
+  expect(outcome.output).toContain("starting a throwaway embedded PostgreSQL");
+  expect(outcome.output).toMatch(/stats\(\): \{"pending":0,"processing":0,"published":4,"failed":1/);
+}, 120_000);

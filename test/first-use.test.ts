@@ -1,0 +1,104 @@
+// A new user's first mistakes, each answered once with an error that names the fix: no noise from migrate(), no worker
+// that swallows events or logs the same stack forever, no raw PostgresError from publishing before migrate().
+import postgres from "postgres";
+import { afterAll, describe, expect, test } from "vitest";
+import { DispatchError, type Logger, Outbox } from "../mod.ts";
+import { connect, databaseUrl, schemaName } from "./support/db.ts";
+
+const sql = connect();
+const schemas: string[] = [];
+
+function fresh(logger: Logger = { debug() {}, info() {}, warn() {}, error() {} }): Outbox {
+  const schema = schemaName("first");
+  schemas.push(schema);
+  return new Outbox({ sql, schema, logger });
+}
+
+afterAll(async () => {
+  for (const schema of schemas) await sql.unsafe(`drop schema if exists "${schema}" cascade`);
+  await sql.end({ timeout: 1 });
+});
+
+test("migrate() raises no NOTICE, the first time or again (postgres.js prints notices to stdout by default)", async () => {
+  const notices: unknown[] = [];
+  const own = postgres(databaseUrl(), { max: 1, onnotice: (notice) => notices.push(notice) });
+  try {
+    const schema = schemaName("notice");
+    schemas.push(schema);
+    const outbox = new Outbox({ sql: own, schema });
+    expect(await outbox.migrate()).not.toEqual([]);
+    expect(await outbox.migrate()).toEqual([]);
+    expect(notices).toEqual([]);
+  } finally {
+    await own.end({ timeout: 1 });
+  }
+});
+
+describe("worker.start() refuses, once, what cannot work", () => {
+  test("no destination registered", async () => {
+    const outbox = fresh();
+    await outbox.migrate();
+    const worker = outbox.worker();
+    const error = await worker.start().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(DispatchError);
+    expect(error).toMatchObject({ code: "no_destinations", message: expect.stringContaining("outbox.register(") });
+    expect(worker.running).toBe(false);
+  });
+
+  test("before migrate(): one error naming the fix, nothing logged", async () => {
+    const logged: string[] = [];
+    const log = (message: string) => void logged.push(message);
+    const outbox = fresh({ debug() {}, info() {}, warn: log, error: log });
+    outbox.register("x", () => {});
+    const worker = outbox.worker();
+    const error = await worker.start().catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: "not_migrated", message: expect.stringContaining("outbox.migrate()") });
+    expect(worker.running).toBe(false);
+    await worker.stop(); // nothing to stop, and no LISTEN connection left behind
+    expect(logged).toEqual([]);
+  });
+
+  test("a destination whose start() throws (a missing client library, say)", async () => {
+    const outbox = fresh();
+    await outbox.migrate();
+    let started = 0;
+    outbox.register("x", {
+      name: "needs-a-library",
+      async start() {
+        started++;
+        throw new Error('Cannot find package "some-client"');
+      },
+      async deliver() {},
+    });
+    const error = await outbox.worker().start().catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: "destination_unavailable", message: 'Destination "needs-a-library" cannot start: Cannot find package "some-client"' });
+    expect(started).toBe(1);
+  });
+
+  test("a renamed registration still starts its destination", async () => {
+    const outbox = fresh();
+    await outbox.migrate();
+    const started: string[] = [];
+    const destination = { name: "original", async start() { started.push(this.name); }, async deliver() {} };
+    outbox.register("x", destination, { name: "renamed" });
+    const worker = outbox.worker();
+    await worker.start();
+    await worker.stop();
+    expect(started).toEqual(["original"]);
+  });
+});
+
+describe("publishing or reading before migrate() names the fix instead of a raw 42P01", () => {
+  test("publishEvent, publishEvents, with and without a transaction, and the reads", async () => {
+    const outbox = fresh();
+    const expected = { name: "DispatchError", code: "not_migrated", message: expect.stringContaining("outbox.migrate()") };
+    await expect(outbox.publishEvent({ type: "x", source: "s" })).rejects.toMatchObject(expected);
+    await expect(outbox.publishEvents([{ type: "x", source: "s" }])).rejects.toMatchObject(expected);
+    await expect(sql.begin((tx) => outbox.publishEvent({ type: "x", source: "s" }, { tx }))).rejects.toMatchObject(expected);
+    await expect(outbox.getEvent("x")).rejects.toMatchObject(expected);
+    await expect(outbox.listEvents()).rejects.toMatchObject(expected);
+    await expect(outbox.stats()).rejects.toMatchObject(expected);
+    const error = await outbox.publishEvent({ type: "x", source: "s" }).catch((e: unknown) => e);
+    expect((error as Error).cause).toMatchObject({ code: "42P01" });
+  });
+});
