@@ -171,6 +171,7 @@ export class Worker {
     this.#loop = this.#run();
     this.#slowCheck = setInterval(() => this.#detachSlow(), SLOW_MS / 4);
     this.#retention?.start();
+    this.#controls.start(() => this.#wake(), this.#handlerTimeoutMs + 2000);
     logger.info("worker started", { schema: schema.name, concurrency: this.#concurrency, lease: this.#lease });
   }
 
@@ -192,6 +193,7 @@ export class Worker {
       clearTimeout(timer);
     }
     if (this.#slowCheck) clearInterval(this.#slowCheck);
+    this.#controls.stop();
     const abandoned = [...this.#inFlight.keys(), ...this.#detached.keys()];
     if (abandoned.length) {
       this.#abandoned = true;

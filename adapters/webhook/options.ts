@@ -173,7 +173,7 @@ export function headerProblem(name: string, value: string, option?: string): str
   if (!TOKEN.test(name)) return `${which} is not a valid HTTP header name.`;
   if (/[\0\r\n]/.test(value)) return `${which} has a value with CR, LF or NUL, which HTTP cannot carry; remove them.`;
   // fetch sends header values as bytes, one per character: anything above U+00FF cannot be sent.
-  if (/[^\u0000-\u00ff]/.test(value)) {
+  if (/[\u0100-\uffff]/.test(value)) {
     return `${which} has a value with a character above U+00FF, which HTTP header values cannot carry; ` +
       "percent-encode or base64 it.";
   }

@@ -1,6 +1,7 @@
 import process from "node:process";
 import { jsonLogger, type Logger } from "../logger.ts";
-import type { Worker, WorkerOptions } from "../worker.ts";
+import type { WorkerOptions } from "../worker.ts";
+import { superviseWorker } from "../worker/supervise.ts";
 import { integer, type Invocation, oneOf } from "./args.ts";
 import { CliError, type Loaded } from "./config.ts";
 
@@ -19,7 +20,8 @@ const FLAGS: [string, NumericOption, number, number][] = [
 
 /**
  * `pg-dispatch worker`: runs until SIGINT or SIGTERM, then stops gracefully (in-flight deliveries finish or are
- * handed back), closes the destinations and the pool, and resolves with 0. A second signal exits at once.
+ * handed back), closes the destinations and the pool, and resolves with 0. A second signal exits at once. An uncaught
+ * error replaces the worker in the process (see superviseWorker).
  */
 export function workerCommand(inv: Invocation): (loaded: Loaded) => Promise<number> {
   const logger = jsonLogger((line) => process.stdout.write(`${line}\n`), oneOf(inv, "log-level", LEVELS) ?? "info");
@@ -35,11 +37,10 @@ async function run({ outbox, origin }: Loaded, options: WorkerOptions, logger: L
     // published: a misconfigured worker would silently swallow the outbox.
     throw new CliError(`Config module ${origin} registers no destinations; register handlers before exporting the outbox.`);
   }
-  let worker: Worker;
   try {
-    worker = outbox.worker(options);
+    // Fails fast on bad flags (the Worker names its options, leaseMs; the user typed flags, --lease-ms).
+    outbox.worker(options);
   } catch (err) {
-    // The Worker names its options (leaseMs); the user typed flags (--lease-ms).
     if (err instanceof Error) err.message = FLAGS.reduce((m, [flag, key]) => m.replaceAll(key, `--${flag}`), err.message);
     throw err;
   }
@@ -56,7 +57,9 @@ async function run({ outbox, origin }: Loaded, options: WorkerOptions, logger: L
     process.on("SIGINT", () => onSignal("SIGINT"));
     process.on("SIGTERM", () => onSignal("SIGTERM"));
   });
-  await worker.start();
+  // Supervised: an uncaught error (the database driver can throw one when a connection drops during a PostgreSQL
+  // restart) replaces the worker in this process instead of ending it.
+  const worker = await superviseWorker(outbox, options, { logger });
   logger.info("destinations", { names: destinations.map((d) => d.name) });
   const signal = await signalled;
   logger.info("stopping", { signal });

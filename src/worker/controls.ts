@@ -45,6 +45,12 @@ export class Controls {
   #readAt = 0;
   #reading: Promise<void> | null = null;
   readonly #circuits = new Map<string, Circuit>();
+  /** While something is paused, the set is read every second even when idle, so a resume is seen. */
+  #watch: ReturnType<typeof setInterval> | null = null;
+  readonly #timers = new Set<ReturnType<typeof setTimeout>>();
+  #onResume: () => void = () => {};
+  #settleMs = 0;
+  #stopped = false;
 
   constructor(deps: { query: Query; schema: Schema; logger: Logger }, breaker: CircuitBreakerOptions | false | undefined) {
     this.#query = deps.query;
@@ -75,15 +81,56 @@ export class Controls {
     if (age >= STALE_MS) await this.#reading;
   }
 
+  /**
+   * Starts watching. `onResume` wakes the worker's loop; `settleMs` is how long a delivery this worker started before
+   * it saw a resume may still take (its timeout): the resumed destination is woken once more after that, in case
+   * such a delivery put its event off on the stale word that the destination was paused.
+   */
+  start(onResume: () => void, settleMs: number): void {
+    this.#onResume = onResume;
+    this.#settleMs = settleMs;
+  }
+
+  /** Stops every timer. */
+  stop(): void {
+    this.#stopped = true;
+    if (this.#watch) clearInterval(this.#watch);
+    this.#watch = null;
+    for (const t of this.#timers) clearTimeout(t);
+    this.#timers.clear();
+  }
+
   async #read(): Promise<void> {
     try {
       const now = new Set((await paused(this.#query, this.#schema)).map((p) => p.name));
       const resumed = [...this.#paused].filter((name) => !now.has(name));
       this.#paused = now;
       this.#readAt = Date.now();
-      for (const name of resumed) await wakeDestination(this.#query, this.#schema, name);
+      if (now.size && !this.#watch && !this.#stopped) this.#watch = setInterval(() => void this.refresh(), FRESH_MS);
+      if (!now.size && this.#watch) {
+        clearInterval(this.#watch);
+        this.#watch = null;
+      }
+      for (const name of resumed) {
+        await this.#wake(name);
+        const later = setTimeout(() => {
+          this.#timers.delete(later);
+          void this.#wake(name);
+        }, this.#settleMs);
+        this.#timers.add(later);
+      }
     } catch (err) {
       this.#logger.warn("reading destination controls failed; keeping the last known", { error: err });
+    }
+  }
+
+  async #wake(name: string): Promise<void> {
+    if (this.#stopped) return;
+    try {
+      await wakeDestination(this.#query, this.#schema, name);
+      this.#onResume();
+    } catch (err) {
+      this.#logger.warn("waking a resumed destination's deliveries failed; the sweep will find them", { error: err, destination: name });
     }
   }
 
