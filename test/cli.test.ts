@@ -186,11 +186,20 @@ describe("status, events, retry and stats show what the database holds", () => {
     expect(human.stdout).toMatch(/status:\s+failed/);
     expect(human.stdout).toMatch(/DESTINATION\s+STATUS\s+ATTEMPTS/);
     expect(human.stdout).toMatch(/mailer\s+failed\s+1\s+-\s+SMTP refused the message/);
+    // The attempt history, under the deliveries.
+    const lines = human.stdout.trimEnd().split("\n");
+    const at = lines.indexOf("Attempts:");
+    expect(at, human.stdout).toBeGreaterThan(0);
+    expect(lines[at + 1]).toMatch(/^WHEN\s+DESTINATION\s+ATTEMPT\s+OUTCOME\s+STATUS\s+DURATION\s+ERROR$/);
+    expect(lines[at + 2]).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ \(.+\)\s+mailer\s+1\s+failed\s+-\s+\d+ms\s+SMTP refused the message$/);
+    expect(lines).toHaveLength(at + 3);
 
     const record = json<EventRecord>(await cli(["status", bad.id, ...args, "--json"]));
-    const stored = (await t.outbox.getEvent(bad.id))!;
+    const stored = (await t.outbox.getEvent(bad.id, { history: true }))!;
     expect(record.status).toBe(stored.status);
     expect(record.deliveries).toEqual(JSON.parse(JSON.stringify(stored.deliveries)));
+    expect(record.history).toEqual(JSON.parse(JSON.stringify(stored.history)));
+    expect(record.history).toMatchObject([{ destination: "mailer", attempt: 1, outcome: "failed", error: expect.stringContaining("SMTP refused") }]);
 
     const missing = await cli(["status", "no-such-id", ...args]);
     expect(missing.code).toBe(1);
@@ -221,7 +230,8 @@ describe("status, events, retry and stats show what the database holds", () => {
     expect(human.stdout.trim()).toBe(`Retrying mailer for event ${bad.id}: due now.`);
     const after = (await t.outbox.getEvent(bad.id))!;
     expect(after.status).toBe("pending");
-    expect(after.deliveries).toMatchObject([{ name: "mailer", status: "pending", attempts: 0 }]);
+    // The attempt count goes on (it is what was tried); the fresh budget starts from it.
+    expect(after.deliveries).toMatchObject([{ name: "mailer", status: "pending", attempts: 1 }]);
 
     const again = json<{ retried: string[]; event: EventRecord }>(await cli(["retry", bad.id, ...args, "--json"]));
     expect(again.retried).toEqual([]);
@@ -367,6 +377,13 @@ describe("human output shows control characters escaped and a single event's err
          deliveries = jsonb_set(deliveries, '{mailer,lastError}', to_jsonb($5::text)) where id = $6`,
       [id, type, subject, lastError, lastError.slice("mailer: ".length), e.id],
     );
+    // A long history whose errors carry what a receiver can answer: 30 more attempts, as the worker appends them.
+    await t.sql.unsafe(
+      `insert into "${t.schema}".attempts (event_seq, destination, attempt, started_at, duration_ms, outcome, status, error)
+       select seq, 'mailer', 1 + n, now() + n * interval '1 second', 1500 * n, 'retry', 503, $2
+       from "${t.schema}".events, generate_series(1, 30) n where id = $1`,
+      [id, `HTTP 503\n\u001b]52;c;Y2xpcA==\u0007 ${"x".repeat(200)}`],
+    );
   });
   afterAll(async () => await t.drop());
 
@@ -385,8 +402,16 @@ describe("human output shows control characters escaped and a single event's err
     expect(lines[at + 1]).toBe(`${" ".repeat(14)}second line \\x1b]52;c;Y2xpcA==\\x07 end`);
     // The delivery's error, whole too, on its one line of the table.
     expect(human.stdout).toMatch(new RegExp(`mailer\\s+failed\\s+1\\s+-\\s+${long}`));
+    // The history: the newest 20 of 31 attempts, each error escaped and cut to one line.
+    const title = lines.indexOf("Attempts (the newest 20 of 31; --json has them all):");
+    expect(title, human.stdout).toBeGreaterThan(0);
+    const attempts = lines.slice(title + 2).filter(Boolean);
+    expect(attempts).toHaveLength(20);
+    expect(attempts[19]).toMatch(/\s+mailer\s+31\s+retry\s+503\s+45s\s+HTTP 503 \\x1b\]52;c;Y2xpcA==\\x07 x+…$/);
 
     const record = json<EventRecord>(await cli(["status", id, ...args, "--json"]));
+    expect(record.history).toHaveLength(31);
+    expect(record.history![30].error).toBe(`HTTP 503\n\u001b]52;c;Y2xpcA==\u0007 ${"x".repeat(200)}`);
     expect({ id: record.id, type: record.type, subject: record.subject, lastError: record.lastError }).toEqual({ id, type, subject, lastError });
   });
 

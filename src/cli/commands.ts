@@ -35,7 +35,7 @@ export function statusCommand(inv: Invocation): (loaded: Loaded) => Promise<numb
   const id = inv.positionals[0];
   const source = text(inv, "source");
   return async ({ outbox }) => {
-    const event = await outbox.getEvent(id, { source });
+    const event = await outbox.getEvent(id, { source, history: true });
     if (!event) throw new CliError(notFound(id, source));
     print(inv, event, () => formatEvent(event));
     return 0;

@@ -31,7 +31,8 @@ Creates or upgrades the outbox tables. Idempotent; safe when several processes r
 ${CONNECTION}`,
   status: `Usage: pg-dispatch status <id> [--source <source>] [connection] [--json]
 
-Shows one event: its status, and each destination's delivery (status, attempts, last error, next attempt).
+Shows one event: its status, each destination's delivery (status, attempts, last error, next attempt), and the
+attempt history (when, destination, attempt, outcome, status code, duration, error; the newest 20, all with --json).
 
   --source <source>      which source's event, when several sources used the same id
 
@@ -67,7 +68,7 @@ const OVERVIEW = `Usage: pg-dispatch <command> [options]
 Commands:
   worker --config <module>   run the outbox worker
   migrate                    create or upgrade the outbox tables
-  status <id>                one event and its deliveries
+  status <id>                one event, its deliveries and its attempts
   events                     list events (--status failed, --type, --source, --limit, --cursor)
   retry <id>                 retry an event's failed deliveries
   stats                      counts by status, age of the oldest due event
