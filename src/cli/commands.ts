@@ -13,7 +13,7 @@ const STATUSES: readonly EventStatus[] = ["pending", "processing", "published", 
  * Prints one result: JSON with --json, else the human form. The formatters escape each value they show (so that a
  * newline in a value cannot forge a line); escaping each printed line again is the net for anything they missed.
  */
-function print(inv: Invocation, value: unknown, human: () => string): void {
+export function print(inv: Invocation, value: unknown, human: () => string): void {
   process.stdout.write(`${inv.flags.json ? JSON.stringify(value, null, 2) : human().split("\n").map(printable).join("\n")}\n`);
 }
 
