@@ -1,56 +1,14 @@
 // The real CLI, built and run as a child process, as `npx pg-dispatch` runs it: node dist/src/cli.js.
 // The worker round trip also runs on Bun and Deno from the .ts sources.
-import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { type EventRecord, PermanentError } from "../mod.ts";
-import { connect, databaseUrl, schemaName, type TestOutbox, testOutbox, waitFor } from "./support/db.ts";
-
-const ROOT = resolve(import.meta.dirname, "..");
-const CLI = join(ROOT, "dist/src/cli.js");
-const BIN = join(ROOT, "node_modules/.bin");
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs the CLI to completion. */
-function cli(args: string[], env: Record<string, string | undefined> = {}): Promise<Run> {
-  return finished(start(["node", CLI], args, env));
-}
-
-function start(command: string[], args: string[], env: Record<string, string | undefined> = {}): ChildProcess {
-  return spawn(command[0], [...command.slice(1), ...args], {
-    cwd: ROOT,
-    env: { ...process.env, DATABASE_URL: databaseUrl(), NO_COLOR: "1", ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-}
-
-function finished(child: ChildProcess): Promise<Run> & { child: ChildProcess; output: () => string } {
-  let stdout = "";
-  let stderr = "";
-  child.stdout!.on("data", (d) => (stdout += d));
-  child.stderr!.on("data", (d) => (stderr += d));
-  const done = new Promise<Run>((resolve, reject) => {
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
-  });
-  return Object.assign(done, { child, output: () => stdout + stderr });
-}
-
-/** The JSON a `--json` run printed. */
-function json<T>(run: Run): T {
-  expect(run.stderr).toBe("");
-  expect(run.code).toBe(0);
-  return JSON.parse(run.stdout) as T;
-}
+import { BIN, CLI, cli, finished, json, ROOT, start } from "./support/cli.ts";
+import { connect, schemaName, type TestOutbox, testOutbox, waitFor } from "./support/db.ts";
 
 const postgresUrl = pathToFileURL(join(ROOT, "node_modules/postgres/src/index.js")).href;
 const modUrl = pathToFileURL(join(ROOT, "dist/mod.js")).href;
