@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { type EventRecord, PermanentError } from "../mod.ts";
+import { migrations } from "../src/migrations/index.ts";
 import { BIN, CLI, cli, finished, json, ROOT, start } from "./support/cli.ts";
 import { connect, schemaName, type TestOutbox, testOutbox, waitFor } from "./support/db.ts";
 
@@ -56,7 +57,8 @@ describe("migrate creates the outbox tables in a fresh schema", () => {
     const first = await cli(["migrate", "--schema", schema]);
     expect(first.stderr).toBe("");
     expect(first.code).toBe(0);
-    expect(first.stdout).toContain(`Applied migration 1 to schema "${schema}"`);
+    const versions = migrations.map((m) => m.version).join(", ");
+    expect(first.stdout).toContain(`Applied migration${migrations.length > 1 ? "s" : ""} ${versions} to schema "${schema}"`);
     const [row] = await sql`select to_regclass(${`"${schema}".events`}) is not null as ready`;
     expect(row.ready).toBe(true);
 
