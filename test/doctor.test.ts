@@ -1,13 +1,17 @@
 // pg-dispatch doctor: each problem is created for real on the shared server (and undone), then seen reported with
 // its fix, through the library's checks and the real CLI. Nothing here changes a server setting: sessions, slots and
 // table options are this file's own and are dropped at the end.
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { formatFindings } from "../src/cli/doctor.ts";
 import { diagnose, type Finding } from "../src/doctor/run.ts";
 import { schema } from "../src/schema.ts";
 import { startEmbeddedPostgres } from "../examples/embedded-postgres.ts";
-import { cli, type Run } from "./support/cli.ts";
+import { cli, ROOT, type Run } from "./support/cli.ts";
 import { connect, testOutbox, type TestOutbox, waitFor } from "./support/db.ts";
 
 let t: TestOutbox;
@@ -208,6 +212,27 @@ describe("notification queue, pooler and wake-up mode", () => {
     }
     expect(of(findings, "pooler")).toMatchObject([{ ok: true, details: { wake: "logical" } }]);
     expect(of(await diagnose({ sql: t.sql, schema: t.outbox.schema, wake: "poll" }), "wake")).toMatchObject([{ ok: true }]);
+  });
+});
+
+describe("the wake-up mode comes from the config module's Outbox", () => {
+  it("checks what wake: \"logical\" needs when the exported Outbox carries that mode", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "pg-dispatch-doctor-"));
+    try {
+      const config = join(dir, "dispatch.config.mjs");
+      writeFileSync(config, `import postgres from ${JSON.stringify(pathToFileURL(join(ROOT, "node_modules/postgres/src/index.js")).href)};
+import { Outbox } from ${JSON.stringify(pathToFileURL(join(ROOT, "dist/mod.js")).href)};
+export const outbox = new Outbox({ sql: postgres(process.env.DATABASE_URL, { onnotice: () => {} }), schema: ${JSON.stringify(t.schema)} });
+// As an Outbox built with { wake: "logical" } carries it.
+if (outbox.wake === undefined) Object.defineProperty(outbox, "wake", { value: "logical" });
+`);
+      const [{ wal_level }] = await t.sql`select current_setting('wal_level') as wal_level`;
+      const run = report(await cli(["doctor", "--config", config, "--json"]));
+      expect(of(run.findings, "pooler")).toMatchObject([{ ok: true, details: { wake: "logical" } }]);
+      expect(of(run.findings, "wake").some((f) => !f.ok && f.message.includes(`wal_level = ${wal_level}`))).toBe(wal_level !== "logical");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
