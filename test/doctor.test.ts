@@ -8,7 +8,7 @@ import { pathToFileURL } from "node:url";
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { formatFindings } from "../src/cli/doctor.ts";
-import { diagnose, type Finding } from "../src/doctor/run.ts";
+import { diagnose, type Finding } from "../src/doctor/diagnose.ts";
 import { schema } from "../src/schema.ts";
 import { startEmbeddedPostgres } from "../examples/embedded-postgres.ts";
 import { cli, ROOT, type Run } from "./support/cli.ts";

@@ -1,4 +1,4 @@
-import { diagnose, type Finding } from "../doctor/run.ts";
+import { diagnose, type Finding } from "../doctor/diagnose.ts";
 import { type Invocation, milliseconds } from "./args.ts";
 import { print } from "./commands.ts";
 import type { Loaded } from "./config.ts";
