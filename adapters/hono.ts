@@ -61,7 +61,8 @@ export interface BatchResultEvent {
  * A Hono router over an outbox. Routes, relative to where you mount it:
  * `POST /events` (publish: plain JSON, `application/cloudevents+json`, `application/cloudevents-batch+json`, or a
  * binary-mode CloudEvent; answers 201 with the stored event, or 200 when its source + id was already stored, carrying
- * `duplicate`; a batch answers `{ events: [{ index, id, source, duplicate }] }`), `GET /events/:id`, `GET /events`
+ * `duplicate`; a batch answers `{ events: [{ index, id, source, duplicate }] }`), `GET /events/:id` (`?history=true`
+ * adds the attempt history), `GET /events`
  * (`?data=false` for a list without data; a page also ends at about 4 MiB of data), `POST /events/:id/retry`, `GET /stats`, `GET /health`,
  * `GET /openapi.json`. Errors answer `{ error: { code, message, field? } }`: 400 for a malformed request or query,
  * 401 without a valid token, 404 for an unknown event, 409 for an id several sources share, 413 over the size or batch limit,
@@ -132,8 +133,9 @@ export function outboxRouter(outbox: Outbox, options: OutboxRouterOptions): Hono
   });
 
   app.get("/events/:id", read, async (c) => {
-    const { source } = singleParams(c, ["source"]);
-    const event = await outbox.getEvent(c.req.param("id"), { source }).catch((err) => {
+    const { source, history } = singleParams(c, ["source", "history"]);
+    const options = { source, history: history === undefined ? undefined : booleanParam(history, "history") };
+    const event = await outbox.getEvent(c.req.param("id"), options).catch((err) => {
       throw refused(err, 400);
     });
     if (!event) throw notFound(c.req.param("id"), source);

@@ -24,6 +24,7 @@ import {
   statusCommand,
 } from "./cli/commands.ts";
 import { checkDatabase, CliError, type Loaded, loadOutbox, oneLine } from "./cli/config.ts";
+import { doctorCommand } from "./cli/doctor.ts";
 import { printable } from "./cli/format.ts";
 import { redact } from "./cli/redact.ts";
 import { type CommandName, usage } from "./cli/usage.ts";
@@ -38,6 +39,7 @@ const COMMANDS: Record<CommandName, Command> = {
   events: eventsCommand,
   retry: retryCommand,
   stats: statsCommand,
+  doctor: doctorCommand,
 };
 
 /**
@@ -67,7 +69,8 @@ export async function main(argv: string[]): Promise<number> {
     }
     const run = COMMANDS[inv.command](inv);
     loaded = await loadOutbox(inv, inv.command === "worker");
-    await checkDatabase(loaded, inv.command !== "migrate");
+    // migrate creates the tables; doctor reports their absence as one of its findings.
+    await checkDatabase(loaded, inv.command !== "migrate" && inv.command !== "doctor");
     const code = await run(loaded);
     failed = false;
     return code;

@@ -1,57 +1,15 @@
 // The real CLI, built and run as a child process, as `npx pg-dispatch` runs it: node dist/src/cli.js.
 // The worker round trip also runs on Bun and Deno from the .ts sources.
-import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { type EventRecord, PermanentError } from "../mod.ts";
-import { connect, databaseUrl, schemaName, type TestOutbox, testOutbox, waitFor } from "./support/db.ts";
 import { migrations } from "../src/migrations/index.ts";
-
-const ROOT = resolve(import.meta.dirname, "..");
-const CLI = join(ROOT, "dist/src/cli.js");
-const BIN = join(ROOT, "node_modules/.bin");
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs the CLI to completion. */
-function cli(args: string[], env: Record<string, string | undefined> = {}): Promise<Run> {
-  return finished(start(["node", CLI], args, env));
-}
-
-function start(command: string[], args: string[], env: Record<string, string | undefined> = {}): ChildProcess {
-  return spawn(command[0], [...command.slice(1), ...args], {
-    cwd: ROOT,
-    env: { ...process.env, DATABASE_URL: databaseUrl(), NO_COLOR: "1", ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-}
-
-function finished(child: ChildProcess): Promise<Run> & { child: ChildProcess; output: () => string } {
-  let stdout = "";
-  let stderr = "";
-  child.stdout!.on("data", (d) => (stdout += d));
-  child.stderr!.on("data", (d) => (stderr += d));
-  const done = new Promise<Run>((resolve, reject) => {
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
-  });
-  return Object.assign(done, { child, output: () => stdout + stderr });
-}
-
-/** The JSON a `--json` run printed. */
-function json<T>(run: Run): T {
-  expect(run.stderr).toBe("");
-  expect(run.code).toBe(0);
-  return JSON.parse(run.stdout) as T;
-}
+import { BIN, CLI, cli, finished, json, ROOT, start } from "./support/cli.ts";
+import { connect, schemaName, type TestOutbox, testOutbox, waitFor } from "./support/db.ts";
 
 const postgresUrl = pathToFileURL(join(ROOT, "node_modules/postgres/src/index.js")).href;
 const modUrl = pathToFileURL(join(ROOT, "dist/mod.js")).href;
@@ -99,8 +57,8 @@ describe("migrate creates the outbox tables in a fresh schema", () => {
     const first = await cli(["migrate", "--schema", schema]);
     expect(first.stderr).toBe("");
     expect(first.code).toBe(0);
-    const versions = migrations.map((m) => m.version);
-    expect(first.stdout).toContain(`Applied migration${versions.length > 1 ? "s" : ""} ${versions.join(", ")} to schema "${schema}"`);
+    const versions = migrations.map((m) => m.version).join(", ");
+    expect(first.stdout).toContain(`Applied migration${migrations.length > 1 ? "s" : ""} ${versions} to schema "${schema}"`);
     const [row] = await sql`select to_regclass(${`"${schema}".events`}) is not null as ready`;
     expect(row.ready).toBe(true);
 
@@ -188,11 +146,20 @@ describe("status, events, retry and stats show what the database holds", () => {
     expect(human.stdout).toMatch(/status:\s+failed/);
     expect(human.stdout).toMatch(/DESTINATION\s+STATUS\s+ATTEMPTS/);
     expect(human.stdout).toMatch(/mailer\s+failed\s+1\s+-\s+SMTP refused the message/);
+    // The attempt history, under the deliveries.
+    const lines = human.stdout.trimEnd().split("\n");
+    const at = lines.indexOf("Attempts:");
+    expect(at, human.stdout).toBeGreaterThan(0);
+    expect(lines[at + 1]).toMatch(/^WHEN\s+DESTINATION\s+ATTEMPT\s+OUTCOME\s+STATUS\s+DURATION\s+ERROR$/);
+    expect(lines[at + 2]).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ \(.+\)\s+mailer\s+1\s+failed\s+-\s+\d+ms\s+SMTP refused the message$/);
+    expect(lines).toHaveLength(at + 3);
 
     const record = json<EventRecord>(await cli(["status", bad.id, ...args, "--json"]));
-    const stored = (await t.outbox.getEvent(bad.id))!;
+    const stored = (await t.outbox.getEvent(bad.id, { history: true }))!;
     expect(record.status).toBe(stored.status);
     expect(record.deliveries).toEqual(JSON.parse(JSON.stringify(stored.deliveries)));
+    expect(record.history).toEqual(JSON.parse(JSON.stringify(stored.history)));
+    expect(record.history).toMatchObject([{ destination: "mailer", attempt: 1, outcome: "failed", error: expect.stringContaining("SMTP refused") }]);
 
     const missing = await cli(["status", "no-such-id", ...args]);
     expect(missing.code).toBe(1);
@@ -223,6 +190,7 @@ describe("status, events, retry and stats show what the database holds", () => {
     expect(human.stdout.trim()).toBe(`Retrying mailer for event ${bad.id}: due now.`);
     const after = (await t.outbox.getEvent(bad.id))!;
     expect(after.status).toBe("pending");
+    // The attempt count goes on (it is what was tried); the fresh budget starts from it.
     expect(after.deliveries).toMatchObject([{ name: "mailer", status: "pending", attempts: 1 }]);
 
     const again = json<{ retried: string[]; event: EventRecord }>(await cli(["retry", bad.id, ...args, "--json"]));
@@ -369,6 +337,13 @@ describe("human output shows control characters escaped and a single event's err
          deliveries = jsonb_set(deliveries, '{mailer,lastError}', to_jsonb($5::text)) where id = $6`,
       [id, type, subject, lastError, lastError.slice("mailer: ".length), e.id],
     );
+    // A long history whose errors carry what a receiver can answer: 30 more attempts, as the worker appends them.
+    await t.sql.unsafe(
+      `insert into "${t.schema}".attempts (event_seq, destination, attempt, started_at, duration_ms, outcome, status, error)
+       select seq, 'mailer', 1 + n, now() + n * interval '1 second', 1500 * n, 'retry', 503, $2
+       from "${t.schema}".events, generate_series(1, 30) n where id = $1`,
+      [id, `HTTP 503\n\u001b]52;c;Y2xpcA==\u0007 ${"x".repeat(200)}`],
+    );
   });
   afterAll(async () => await t.drop());
 
@@ -387,8 +362,16 @@ describe("human output shows control characters escaped and a single event's err
     expect(lines[at + 1]).toBe(`${" ".repeat(14)}second line \\x1b]52;c;Y2xpcA==\\x07 end`);
     // The delivery's error, whole too, on its one line of the table.
     expect(human.stdout).toMatch(new RegExp(`mailer\\s+failed\\s+1\\s+-\\s+${long}`));
+    // The history: the newest 20 of 31 attempts, each error escaped and cut to one line.
+    const title = lines.indexOf("Attempts (the newest 20 of 31; --json has them all):");
+    expect(title, human.stdout).toBeGreaterThan(0);
+    const attempts = lines.slice(title + 2).filter(Boolean);
+    expect(attempts).toHaveLength(20);
+    expect(attempts[19]).toMatch(/\s+mailer\s+31\s+retry\s+503\s+45s\s+HTTP 503 \\x1b\]52;c;Y2xpcA==\\x07 x+…$/);
 
     const record = json<EventRecord>(await cli(["status", id, ...args, "--json"]));
+    expect(record.history).toHaveLength(31);
+    expect(record.history![30].error).toBe(`HTTP 503\n\u001b]52;c;Y2xpcA==\u0007 ${"x".repeat(200)}`);
     expect({ id: record.id, type: record.type, subject: record.subject, lastError: record.lastError }).toEqual({ id, type, subject, lastError });
   });
 

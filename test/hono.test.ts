@@ -5,7 +5,7 @@ import { Hono } from "hono";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { outboxRouter, type OutboxRouterOptions } from "../adapters/hono.ts";
 import { percentDecode } from "../adapters/hono/parse.ts";
-import { DispatchError, Outbox, PermanentError } from "../mod.ts";
+import { DeliveryError, DispatchError, Outbox, PermanentError } from "../mod.ts";
 import { connect, type TestOutbox, testOutbox, waitFor } from "./support/db.ts";
 
 const TOKEN = "publish-token";
@@ -405,6 +405,41 @@ describe("GET /events/:id", () => {
     expect((await get("/outbox/events/dup?src=one")).status).toBe(400);
   });
 
+  it("adds the attempt history with ?history=true, as getEvent(id, { history: true }) reads it", async () => {
+    const ctx = await testOutbox({ retry: { maxRetries: 1, baseDelayMs: 10, maxDelayMs: 20 } });
+    try {
+      ctx.outbox.register("job.run", () => {
+        throw new DeliveryError("HTTP 503 \u001b[2J busy", { status: 503 });
+      }, { name: "runner" });
+      app = mounted(ctx.outbox, { auth: { token: TOKEN } });
+      const worker = ctx.outbox.worker({ retention: false });
+      await worker.start();
+      try {
+        const { id } = await (await post({ type: "job.run", source: "s" })).json();
+        await waitFor(async () => (await ctx.outbox.getEvent(id))?.status === "failed", "the delivery to fail");
+      } finally {
+        await worker.stop();
+      }
+      const [{ id }] = (await ctx.outbox.listEvents({})).events;
+      const res = await get(`/outbox/events/${id}?history=true`);
+      expect(res.status).toBe(200);
+      const body = await res.json();
+      expect(body.history).toEqual(JSON.parse(JSON.stringify((await ctx.outbox.getEvent(id, { history: true }))!.history)));
+      expect(body.history.map((a: { attempt: number; outcome: string; status: number; error: string }) => [a.attempt, a.outcome, a.status, a.error]))
+        .toEqual([[1, "retry", 503, "HTTP 503 \u001b[2J busy"], [2, "failed", 503, "HTTP 503 \u001b[2J busy"]]);
+      expect(body.history[0]).toMatchObject({ destination: "runner", startedAt: expect.any(String), durationMs: expect.any(Number) });
+      expect((await (await get(`/outbox/events/${id}`)).json()).history).toBeUndefined();
+      expect((await (await get(`/outbox/events/${id}?history=false`)).json()).history).toBeUndefined();
+      for (const query of ["history=yes", "history=true&history=true"]) {
+        const bad = await get(`/outbox/events/${id}?${query}`);
+        expect(bad.status).toBe(400);
+        expect((await bad.json()).error.field).toBe("history");
+      }
+    } finally {
+      await ctx.drop();
+    }
+  });
+
   it("finds ids that need encoding in a path", async () => {
     await post({ type: "a", source: "s", id: "a/b c" });
     const res = await get(`/outbox/events/${encodeURIComponent("a/b c")}`);
@@ -534,6 +569,9 @@ describe("GET /openapi.json", () => {
       .map((r) => `${r.method} ${r.path}`);
     expect(documented).toEqual([...new Set(served)].sort());
     expect(doc.paths["/events"].post.security).toEqual([{ bearer: [] }]);
+    expect(doc.paths["/events/{id}"].get.parameters.map((p: { name: string }) => p.name)).toEqual(["id", "source", "history"]);
+    expect(doc.components.schemas.Event.properties.history.items).toEqual({ $ref: "#/components/schemas/Attempt" });
+    expect(doc.components.schemas.Attempt.required).toEqual(["destination", "attempt", "startedAt", "durationMs", "outcome"]);
     for (const op of Object.values(doc.paths).flatMap((ops) => Object.values(ops as object))) {
       for (const r of Object.values((op as { responses: object }).responses)) {
         const schema = (r as { content?: Record<string, { schema: { $ref?: string } }> }).content?.["application/json"]?.schema;

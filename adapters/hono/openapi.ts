@@ -60,6 +60,20 @@ const schemas: Record<string, Json> = {
       deliveredAt: nullable("string", { format: "date-time" }),
     },
   },
+  Attempt: {
+    type: "object",
+    description: "One attempt at one destination.",
+    required: ["destination", "attempt", "startedAt", "durationMs", "outcome"],
+    properties: {
+      destination: { type: "string" },
+      attempt: { type: "integer", minimum: 1, description: "1 for the first attempt at this destination." },
+      startedAt: { type: "string", format: "date-time" },
+      durationMs: { type: "integer", minimum: 0 },
+      outcome: { enum: ["delivered", "retry", "failed"], description: "`retry`: another attempt was scheduled; `failed`: for good." },
+      status: { type: "integer", description: "The destination's status code, when it has one (a webhook's HTTP status)." },
+      error: { type: "string", description: "Why the attempt failed." },
+    },
+  },
   Event: {
     type: "object",
     description: "A stored event with its status and per-destination deliveries.",
@@ -83,6 +97,11 @@ const schemas: Record<string, Json> = {
       createdAt: { type: "string", format: "date-time" },
       publishedAt: nullable("string", { format: "date-time" }),
       deliveries: { type: "array", items: ref("Delivery") },
+      history: {
+        type: "array",
+        items: ref("Attempt"),
+        description: "Every attempt at every destination, oldest first (the newest 1000); only with `?history=true`.",
+      },
     },
   },
   PublishedEvent: {
@@ -246,8 +265,8 @@ export function openApiDocument(options: OpenApiOptions): Json {
         get: read({
           operationId: "getEvent",
           summary: "An event with its status and per-destination deliveries.",
-          parameters: [idParam, sourceParam],
-          responses: { 200: one, 404: error("No such event."), 409: error("Several sources used this id; pass `source`.") },
+          parameters: [idParam, sourceParam, query("history", "`true` to add the attempt history: `history: [{ destination, attempt, startedAt, durationMs, outcome, status?, error? }]`.", { type: "boolean", default: false })],
+          responses: { 200: one, 400: error("An unknown or repeated query parameter, or a history that is not true or false."), 404: error("No such event."), 409: error("Several sources used this id; pass `source`.") },
         }),
       },
       "/events/{id}/retry": {

@@ -61,6 +61,7 @@ const SPECS: Record<CommandName, { flags: Record<string, FlagSpec>; positionals:
   },
   retry: { flags: { ...CONNECTION, ...OUTPUT, source: { type: "string" } }, positionals: ["id"] },
   stats: { flags: { ...CONNECTION, ...OUTPUT }, positionals: [] },
+  doctor: { flags: { ...CONNECTION, ...OUTPUT, "max-transaction-age": { type: "string" } }, positionals: [] },
 };
 
 /**
@@ -134,4 +135,18 @@ export function oneOf<T extends string>(inv: Invocation, flag: string, words: re
     throw new UsageError(`--${flag} must be one of ${words.join(", ")}, got ${JSON.stringify(value)}.`, inv.command);
   }
   return value as T;
+}
+
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/** A flag that must be a duration such as `500ms`, `30s`, `5m` or `1h`, in milliseconds within bounds; undefined when absent. */
+export function milliseconds(inv: Invocation, flag: string, min: number, max: number): number | undefined {
+  const value = text(inv, flag);
+  if (value === undefined) return undefined;
+  const match = /^([0-9]{1,9})(ms|s|m|h)$/.exec(value);
+  const ms = match ? Number(match[1]) * UNIT_MS[match[2]] : NaN;
+  if (!(ms >= min && ms <= max)) {
+    throw new UsageError(`--${flag} must be a duration such as 30s, 5m or 1h, from ${min}ms to ${max / 3_600_000}h, got ${JSON.stringify(value)}.`, inv.command);
+  }
+  return ms;
 }

@@ -13,7 +13,7 @@ const STATUSES: readonly EventStatus[] = ["pending", "processing", "published", 
  * Prints one result: JSON with --json, else the human form. The formatters escape each value they show (so that a
  * newline in a value cannot forge a line); escaping each printed line again is the net for anything they missed.
  */
-function print(inv: Invocation, value: unknown, human: () => string): void {
+export function print(inv: Invocation, value: unknown, human: () => string): void {
   process.stdout.write(`${inv.flags.json ? JSON.stringify(value, null, 2) : human().split("\n").map(printable).join("\n")}\n`);
 }
 
@@ -35,7 +35,7 @@ export function statusCommand(inv: Invocation): (loaded: Loaded) => Promise<numb
   const id = inv.positionals[0];
   const source = text(inv, "source");
   return async ({ outbox }) => {
-    const event = await outbox.getEvent(id, { source });
+    const event = await outbox.getEvent(id, { source, history: true });
     if (!event) throw new CliError(notFound(id, source));
     print(inv, event, () => formatEvent(event));
     return 0;

@@ -1,5 +1,5 @@
 import type { EventPage } from "../outbox.ts";
-import type { EventRecord } from "../record.ts";
+import type { AttemptRecord, EventRecord } from "../record.ts";
 import type { Stats } from "../store/stats.ts";
 import { CONTROL_CHARACTERS, storable } from "../text.ts";
 
@@ -53,7 +53,32 @@ export function formatEvent(e: EventRecord, now = Date.now()): string {
     // The last column: a long error runs on without breaking the alignment, so it is shown whole, on one line.
     d.lastError ? clip(d.lastError, Infinity) : "-",
   ]);
-  return `${head}\n\n${table(["DESTINATION", "STATUS", "ATTEMPTS", "DELIVERED / NEXT ATTEMPT", "LAST ERROR"], rows)}`;
+  const deliveries = table(["DESTINATION", "STATUS", "ATTEMPTS", "DELIVERED / NEXT ATTEMPT", "LAST ERROR"], rows);
+  return e.history ? `${head}\n\n${deliveries}\n\n${formatHistory(e.history, now)}` : `${head}\n\n${deliveries}`;
+}
+
+/** The most attempts the human form of `status` lists; `--json` has every one the history read returned. */
+export const HISTORY_SHOWN = 20;
+
+/**
+ * The attempt history as a table, the newest {@link HISTORY_SHOWN} attempts, oldest first. Each error is cut to
+ * one line: the deliveries table above holds the last one whole.
+ */
+export function formatHistory(history: AttemptRecord[], now = Date.now()): string {
+  if (history.length === 0) return "No attempts recorded.";
+  const shown = history.slice(-HISTORY_SHOWN);
+  const rows = shown.map((a) => [
+    when(a.startedAt, now),
+    printable(a.destination),
+    String(a.attempt),
+    a.outcome,
+    a.status === undefined ? "-" : String(a.status),
+    duration(a.durationMs),
+    a.error ? clip(a.error, 100) : "-",
+  ]);
+  const earlier = history.length - shown.length;
+  const title = earlier > 0 ? `Attempts (the newest ${shown.length} of ${history.length}; --json has them all):` : "Attempts:";
+  return `${title}\n${table(["WHEN", "DESTINATION", "ATTEMPT", "OUTCOME", "STATUS", "DURATION", "ERROR"], rows)}`;
 }
 
 /** A page of events as a table, with the command for the next page. */

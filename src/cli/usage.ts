@@ -1,5 +1,5 @@
 /** The CLI's commands. */
-export const COMMANDS = ["worker", "migrate", "status", "events", "retry", "stats"] as const;
+export const COMMANDS = ["worker", "migrate", "status", "events", "retry", "stats", "doctor"] as const;
 /** One of {@link COMMANDS}. */
 export type CommandName = (typeof COMMANDS)[number];
 
@@ -31,7 +31,8 @@ Creates or upgrades the outbox tables. Idempotent; safe when several processes r
 ${CONNECTION}`,
   status: `Usage: pg-dispatch status <id> [--source <source>] [connection] [--json]
 
-Shows one event: its status, and each destination's delivery (status, attempts, last error, next attempt).
+Shows one event: its status, each destination's delivery (status, attempts, last error, next attempt), and the
+attempt history (when, destination, attempt, outcome, status code, duration, error; the newest 20, all with --json).
 
   --source <source>      which source's event, when several sources used the same id
 
@@ -60,6 +61,18 @@ ${CONNECTION}`,
 Counts events by status, and shows how long the oldest due event has waited.
 
 ${CONNECTION}`,
+  doctor: `Usage: pg-dispatch doctor [--max-transaction-age <duration>] [connection] [--json]
+
+Checks what the outbox needs from its database and prints the fix for each problem: autovacuum off or too lax for
+the outbox's tables; transactions, idle-in-transaction sessions and replication slots that hold the xmin horizon;
+notification queue usage; a pooler in front that breaks LISTEN; pending migrations; dead rows and bloat; what the
+wake-up mode needs. Exits with 1 when anything is wrong, 0 when all is well.
+
+  --max-transaction-age <duration>   report transactions older than this, e.g. 30s, 5m, 1h (default 5m)
+
+Run it as a member of pg_monitor to see every role's sessions.
+
+${CONNECTION}`,
 };
 
 const OVERVIEW = `Usage: pg-dispatch <command> [options]
@@ -67,10 +80,11 @@ const OVERVIEW = `Usage: pg-dispatch <command> [options]
 Commands:
   worker --config <module>   run the outbox worker
   migrate                    create or upgrade the outbox tables
-  status <id>                one event and its deliveries
+  status <id>                one event, its deliveries and its attempts
   events                     list events (--status failed, --type, --source, --limit, --cursor)
   retry <id>                 retry an event's failed deliveries
   stats                      counts by status, age of the oldest due event
+  doctor                     check the database for what hurts an outbox, with fixes
 
 Run pg-dispatch <command> --help for a command's options; pg-dispatch --version prints the version.`;
 

@@ -1,0 +1,81 @@
+import type { Sql } from "postgres";
+import { type Check, healthy, problem } from "./finding.ts";
+import { wakeMode } from "./wake.ts";
+
+/**
+ * Whether LISTEN reaches PostgreSQL, tested the way the worker depends on it: LISTEN on one connection (postgres.js
+ * keeps a dedicated one for it, as the worker's listener does), NOTIFY from another, and wait for the notification.
+ * That round trip is the reliable detection: a pooler in transaction or statement mode (PgBouncer, RDS Proxy,
+ * Supavisor, pgcat) hands the listening server connection to other clients after the LISTEN, so the notification
+ * never comes back; `SHOW pool_mode` is no help, since only PgBouncer's admin console answers it. What answered the
+ * connection is the supporting evidence: PostgreSQL's own port (`inet_server_port()`) differs from the one dialled,
+ * or is null (a Unix socket) for a TCP connection, when something sits in between. A channel of its own keeps the
+ * probe from waking workers.
+ */
+export const pooler: Check = async (patient, { listenTimeoutMs }) => {
+  const mode = wakeMode(patient);
+  if (mode !== "notify") {
+    return [healthy("pooler", `The worker wakes by ${mode}, not LISTEN; a pooler in front does not break wake-ups.`, { wake: mode })];
+  }
+  const { sql } = patient;
+  const between = await middleman(sql);
+  const result = await roundTrip(sql, listenTimeoutMs);
+  const details = { ...between, ...result };
+  if (result.arrivedMs !== null) {
+    const via = between.middleman ? ` through a proxy or session-mode pooler (${between.middleman})` : "";
+    return [healthy("pooler", `LISTEN/NOTIFY works${via}: a notification from another connection arrived in ${result.arrivedMs} ms.`, details)];
+  }
+  const why = result.error ? `LISTEN failed (${result.error})` : `a notification sent from another connection did not arrive within ${listenTimeoutMs} ms`;
+  const who = between.middleman
+    ? `a pooler in transaction or statement mode sits in front (${between.middleman})`
+    : "a pooler in transaction or statement mode probably sits in front";
+  return [problem(
+    "pooler",
+    "error",
+    `LISTEN does not work on this connection: ${why}; ${who}. The worker would only find new events at its safety sweep, seconds to minutes late.`,
+    "Give the worker a connection straight to PostgreSQL, or through a pool in session mode (PgBouncer: pool_mode = session for that database or user); publishers may stay on the transaction pool. Or run the worker with wake: \"poll\".",
+    details,
+  )];
+};
+
+/** Compares the port dialled with the one PostgreSQL says it answered on. */
+async function middleman(sql: Sql): Promise<{ middleman: string | null; dialledPort: number | null; serverPort: number | null }> {
+  const host = sql.options.host?.[0] ?? "";
+  const dialled = sql.options.port?.[0] ?? null;
+  const [row] = await sql.unsafe(`select inet_server_port() as port`);
+  const served = row.port == null ? null : Number(row.port);
+  const tcp = !host.startsWith("/");
+  let said: string | null = null;
+  if (tcp && served === null) said = `connected over TCP to port ${dialled}, but PostgreSQL was reached over a Unix socket`;
+  else if (tcp && dialled !== null && served !== null && served !== dialled) said = `port ${dialled} answered, PostgreSQL listens on ${served}`;
+  return { middleman: said, dialledPort: dialled, serverPort: served };
+}
+
+/** LISTEN, NOTIFY from the pool, and how long the notification took (null when it never came). */
+async function roundTrip(sql: Sql, timeoutMs: number): Promise<{ arrivedMs: number | null; error: string | null }> {
+  const channel = `pg_dispatch_doctor_${crypto.randomUUID().replaceAll("-", "")}`;
+  const token = crypto.randomUUID();
+  let arrived!: () => void;
+  const received = new Promise<void>((resolve) => (arrived = resolve));
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const expired = new Promise<"timeout">((resolve) => (timer = setTimeout(() => resolve("timeout"), timeoutMs)));
+  let listening: { unlisten(): Promise<void> } | undefined;
+  try {
+    const listen = sql.listen(channel, (payload) => {
+      if (payload === token) arrived();
+    });
+    listen.catch(() => {}); // answered by the race below when it loses
+    const listened = await Promise.race([listen, expired]);
+    if (listened === "timeout") return { arrivedMs: null, error: `no answer to LISTEN within ${timeoutMs} ms` };
+    listening = listened;
+    const start = performance.now();
+    await sql.unsafe(`select pg_notify($1, $2)`, [channel, token]);
+    const outcome = await Promise.race([received.then(() => "arrived" as const), expired]);
+    return { arrivedMs: outcome === "arrived" ? Math.round(performance.now() - start) : null, error: null };
+  } catch (err) {
+    return { arrivedMs: null, error: err instanceof Error ? err.message : String(err) };
+  } finally {
+    clearTimeout(timer);
+    await listening?.unlisten().catch(() => {});
+  }
+}
