@@ -12,6 +12,7 @@ import type { RetryPolicy } from "./retry.ts";
 import type { Schema } from "./schema.ts";
 import { claim, nextDue } from "./store/claim.ts";
 import { complete, type Outcome, release } from "./store/complete.ts";
+import { repair } from "./store/repair.ts";
 import { Retention, type RetentionOptions } from "./retention.ts";
 
 /** Worker settings. */
@@ -92,6 +93,8 @@ export class Worker {
   #flushing: Promise<void> | null = null;
   #wakeAfterFlush = false;
   #skewMs = 0;
+  /** When the next repair of parked events is due (see store/repair.ts): at start, on reconnect, every sweep. */
+  #repairAt = 0;
 
   constructor(deps: WorkerDeps, options: WorkerOptions = {}) {
     const o = optionsObject(options, "worker");
@@ -166,7 +169,10 @@ export class Worker {
   }
 
   #onWake(reason: WakeReason): void {
-    if (reason === "connect") this.#deps.logger.debug("listener connected; sweeping");
+    if (reason === "connect") {
+      this.#deps.logger.debug("listener connected; sweeping");
+      this.#repairAt = 0;
+    }
     this.#wake();
   }
 
@@ -204,6 +210,10 @@ export class Worker {
       let rows: Row[];
       let waitMs: number | null;
       try {
+        if (Date.now() >= this.#repairAt) {
+          await repair(query, schema);
+          this.#repairAt = Date.now() + this.#sweepMs;
+        }
         rows = await claim(query, schema, limit, this.#lease, this.#leaseMs);
         if (rows.length) {
           this.#skewMs = Number(rows[0].db_now) - Date.now();

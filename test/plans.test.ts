@@ -3,7 +3,7 @@
 // outcomes once the table was analyzed). These tests read the plans PostgreSQL picks, on an analyzed table.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { toQuery } from "../src/client.ts";
-import { claimEvents } from "../src/store/claim.ts";
+import { claimEvents, nextDueEvent } from "../src/store/claim.ts";
 import { completeEvents } from "../src/store/complete.ts";
 import { arrayLiteral } from "../src/store/array.ts";
 import { selectExisting } from "../src/store/publish.ts";
@@ -55,6 +55,67 @@ describe("batch statements find events by primary key, before and after ANALYZE"
       const text = await plan(selectExisting(t.outbox.schema), [arrayLiteral([id]), arrayLiteral([source])]);
       expect(text).toMatch(/events_id_source/);
       expect(text).not.toMatch(/Seq Scan on events/);
+    });
+  }
+});
+
+// Events waiting behind an unfinished event with the same ordering key must not sit in the claim's path: with 20,000
+// of them behind one retrying event, each claim used to test every one of them (a NOT EXISTS per row) before it
+// reached the unrelated events, and 200 unrelated events took seconds to claim.
+describe("events waiting behind an ordering key stay out of the claim's path", () => {
+  let b: TestOutbox;
+  beforeAll(async () => {
+    b = await testOutbox();
+    const [head] = await b.outbox.publishEvents([{ type: "plan", source: "plans", orderingKey: "hot", data: { n: 0 } }]);
+    // The head failed once and waits for its retry, an hour from now.
+    await b.sql.unsafe(`update "${b.schema}".events set attempts = 1, next_attempt_at = now() + interval '1 hour' where id = $1`, [head.id]);
+    for (let c = 0; c < 4; c++) {
+      await b.outbox.publishEvents(Array.from({ length: 5000 }, (_, k) => ({ type: "plan", source: "plans", orderingKey: "hot", data: { n: c * 5000 + k + 1 } })), { notify: false });
+    }
+    await b.outbox.publishEvents(Array.from({ length: 200 }, (_, k) => ({ type: "plan", source: "plans", data: { k } })), { notify: false });
+  }, 60_000);
+  afterAll(async () => {
+    await b.drop();
+  });
+
+  const ROLLBACK = new Error("rollback");
+  /** The plan as run (EXPLAIN ANALYZE, rolled back), as JSON nodes. */
+  async function analyzed(text: string, params: unknown[]): Promise<Array<Record<string, unknown>>> {
+    const nodes: Array<Record<string, unknown>> = [];
+    await b.sql.begin(async (tx) => {
+      const [row] = await tx.unsafe(`explain (analyze, format json) ${text}`, params as never[]);
+      const walk = (node: Record<string, unknown>): void => {
+        nodes.push(node);
+        for (const child of (node.Plans as Array<Record<string, unknown>> | undefined) ?? []) walk(child);
+      };
+      walk((row["QUERY PLAN"] as Array<{ Plan: Record<string, unknown> }>)[0].Plan);
+      throw ROLLBACK;
+    }).catch((err: unknown) => {
+      if (err !== ROLLBACK) throw err;
+    });
+    return nodes;
+  }
+
+  /** The most rows any one node of the plan handled (loops times rows, plus rows its filter threw away). */
+  function mostRowsTouched(nodes: Array<Record<string, unknown>>): number {
+    return Math.max(...nodes.map((n) =>
+      Number(n["Actual Loops"] ?? 0) * (Number(n["Actual Rows"] ?? 0) + Number(n["Rows Removed by Filter"] ?? 0))
+      + Number(n["Actual Loops"] ?? 0) * Number(n["Rows Removed by Index Recheck"] ?? 0)));
+  }
+
+  for (const withStats of [false, true]) {
+    it(`a claim of 200 touches the 200 unrelated events, not the 20,000 waiting ones (${withStats ? "analyzed" : "no statistics"})`, async () => {
+      if (withStats) await b.sql.unsafe(`analyze "${b.schema}".events`);
+      const nodes = await analyzed(claimEvents(b.outbox.schema), [200, crypto.randomUUID(), 30_000]);
+      const claimed = nodes.find((n) => n["Node Type"] === "ModifyTable");
+      expect(claimed?.["Actual Rows"]).toBe(200);
+      expect(mostRowsTouched(nodes)).toBeLessThan(1000);
+    });
+
+    it(`looking for the next due event does not visit the waiting ones (${withStats ? "analyzed" : "no statistics"})`, async () => {
+      if (withStats) await b.sql.unsafe(`analyze "${b.schema}".events`);
+      const nodes = await analyzed(nextDueEvent(b.outbox.schema), []);
+      expect(mostRowsTouched(nodes)).toBeLessThan(1000);
     });
   }
 });

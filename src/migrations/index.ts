@@ -1,4 +1,5 @@
 import init from "./001_init.ts";
+import parked from "./002_parked.ts";
 
 /** A versioned DDL step; `sql` receives the quoted schema name. */
 export interface Migration {
@@ -10,4 +11,5 @@ export interface Migration {
 /** Every migration, in the order they apply. Append; never edit one that has shipped. */
 export const migrations: Migration[] = [
   { version: 1, name: "init", sql: init },
+  { version: 2, name: "parked", sql: parked },
 ];
