@@ -1,15 +1,17 @@
 import type { Query } from "../client.ts";
 import type { Schema } from "../schema.ts";
+import { arrayLiteral } from "./array.ts";
 
 /**
- * Releases the first parked event of every key that has nothing unfinished before it, and returns how many it
- * released. Normally the statement that finishes an event releases the next one (see complete.ts); this catches a
- * release that could not happen: a publisher parked an event behind one that finished before the publisher
- * committed, so the finish did not see it. The worker runs it on start, on every reconnect and on every sweep.
+ * Releases the first parked event of a key when nothing before it is unfinished, and returns how many it released.
+ * Normally the statement that finishes an event releases the next one (see complete.ts); this catches a release
+ * that could not happen: a publisher parked an event behind one that finished before the publisher committed, so
+ * the finish did not see it (and the publisher did not see the finish).
  *
- * It walks the keys that have parked events by skipping through the events_parked index (one probe per key, not
- * one per parked event: 20,000 events parked behind one key cost one probe), and checks each key's first parked
- * event against the events_ordering index.
+ * {@link repairParked} looks at every key that has parked events, by skipping through the events_parked index (one
+ * probe per key, not per parked event: 20,000 events parked behind one key cost one probe); the worker runs it on
+ * start, on every reconnect and on every sweep. {@link repairKeys} looks at the keys in $1 only; the worker runs it
+ * for the keys it finished an event of in the last moments, which is where a lost release shows up.
  */
 export function repairParked(schema: Schema): string {
   const s = schema.quoted;
@@ -19,12 +21,26 @@ with recursive keys(key) as (
   union all
   select (select e.ordering_key from ${s}.events e where e.parked and e.ordering_key > keys.key order by e.ordering_key limit 1)
   from keys where keys.key is not null
-), released as (
+)
+${releaseFirst(s, "keys")}`;
+}
+
+/** {@link repairParked} for the ordering keys in $1 (a text array literal). */
+export function repairKeys(schema: Schema): string {
+  const s = schema.quoted;
+  return `
+with keys(key) as (select * from unnest($1::text::text[]))
+${releaseFirst(s, "keys")}`;
+}
+
+/** The release itself, for the keys in CTE `keys`; the check for earlier unfinished events uses events_ordering. */
+function releaseFirst(s: string, keys: string): string {
+  return `, released as (
   update ${s}.events w
   set parked = false, next_attempt_at = greatest(now(), w.scheduled_at)
   where w.seq = any(array(
-      select (select f.seq from ${s}.events f where f.parked and f.ordering_key = keys.key order by f.seq limit 1)
-      from keys where keys.key is not null))
+      select (select f.seq from ${s}.events f where f.parked and f.ordering_key = k.key order by f.seq limit 1)
+      from ${keys} k where k.key is not null))
     and w.parked
     and not exists (
       select 1 from ${s}.events p
@@ -34,8 +50,18 @@ with recursive keys(key) as (
 select count(*) as released from released`;
 }
 
-/** Runs {@link repairParked}; returns how many events it released. */
-export async function repair(query: Query, schema: Schema): Promise<number> {
-  const [row] = await query(repairParked(schema), []);
+/**
+ * Releases what {@link repairParked} finds (every key), or {@link repairKeys} for `keys`; returns how many.
+ *
+ * @example
+ * ```ts
+ * await repair(query, schema);            // every key with parked events
+ * await repair(query, schema, ["acct-1"]); // these keys only
+ * ```
+ */
+export async function repair(query: Query, schema: Schema, keys?: string[]): Promise<number> {
+  const [row] = keys
+    ? await query(repairKeys(schema), [arrayLiteral(keys)])
+    : await query(repairParked(schema), []);
   return Number(row?.released ?? 0);
 }
