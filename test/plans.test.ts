@@ -118,4 +118,36 @@ describe("events waiting behind an ordering key stay out of the claim's path", (
       expect(mostRowsTouched(nodes)).toBeLessThan(1000);
     });
   }
+
+  for (const finished of [true, false]) {
+    it(`completing the head (${finished ? "finished: the next one is released" : "retrying: the next one stays parked"}) touches no waiting event but the next`, async () => {
+      await b.sql.unsafe(`analyze "${b.schema}".events`);
+      await b.sql.begin(async (tx) => {
+        await tx.unsafe(`update "${b.schema}".events set next_attempt_at = now() where ordering_key = 'hot' and not parked`);
+        const lease = crypto.randomUUID();
+        const rows = await toQuery(tx)(claimEvents(b.outbox.schema), [500, lease, 30_000]);
+        expect(rows.filter((r) => r.ordering_key === "hot")).toHaveLength(1);
+        const seqs = rows.map((r) => String(r.seq));
+        const next = seqs.map((_, i) => (finished || rows[i].ordering_key !== "hot" ? null : new Date(Date.now() + 60_000).toISOString()));
+        const params = [
+          arrayLiteral(seqs), arrayLiteral(seqs.map(() => (finished ? "published" : "pending"))), JSON.stringify(seqs.map(() => ({}))),
+          arrayLiteral(next), arrayLiteral(seqs.map(() => null)), lease, seqs.length,
+        ];
+        const [row] = await tx.unsafe(`explain (analyze, format json) ${completeEvents(b.outbox.schema)}`, params as never[]);
+        const nodes: Array<Record<string, unknown>> = [];
+        const walk = (node: Record<string, unknown>): void => {
+          nodes.push(node);
+          for (const child of (node.Plans as Array<Record<string, unknown>> | undefined) ?? []) walk(child);
+        };
+        walk((row["QUERY PLAN"] as Array<{ Plan: Record<string, unknown> }>)[0].Plan);
+        expect(nodes.some((n) => n["Node Type"] === "Seq Scan" && n["Relation Name"] === "events")).toBe(false);
+        expect(mostRowsTouched(nodes)).toBeLessThan(2000);
+        const [{ n }] = await tx.unsafe(`select count(*)::int as n from "${b.schema}".events where parked`);
+        expect(n).toBe(finished ? 19_999 : 20_000);
+        throw ROLLBACK;
+      }).catch((err: unknown) => {
+        if (err !== ROLLBACK) throw err;
+      });
+    });
+  }
 });

@@ -31,7 +31,8 @@ export interface Outcome {
  * the key if that one waits due (published while the completed event was in flight), so that no waiting event
  * stays in the claim's path for the length of a retry. Both touch at most one event per key, found by index, and
  * cost nothing when the batch has no ordering keys. The other events are found by `= any(array(...))`, by primary
- * key, for the reason the claim is.
+ * key, for the reason the claim is; the look-ups within a key order by (ordering_key, seq) and stop at one row, so
+ * the planner walks events_parked or events_ordering instead of the primary key or a hash of the whole table.
  */
 export function completeEvents(schema: Schema): string {
   const s = schema.quoted;
@@ -50,13 +51,14 @@ with done as (
   update ${s}.events w
   set parked = false, next_attempt_at = greatest(now(), w.scheduled_at)
   where w.seq = any(array(
-      select (select f.seq from ${s}.events f where f.parked and f.ordering_key = k.key order by f.seq limit 1)
+      select (select f.seq from ${s}.events f where f.parked and f.ordering_key = k.key
+              order by f.ordering_key, f.seq limit 1)
       from (select distinct d.ordering_key as key from done d where d.ordering_key is not null and d.next_attempt_at is null) k))
     and w.parked
-    and not exists (
-      select 1 from ${s}.events p
-      where p.ordering_key = w.ordering_key and p.seq < w.seq and (p.next_attempt_at is not null or p.parked)
-        and not exists (select 1 from done d where d.seq = p.seq and d.next_attempt_at is null))
+    and (select p.seq from ${s}.events p
+         where p.ordering_key = w.ordering_key and p.seq < w.seq and (p.next_attempt_at is not null or p.parked)
+           and not exists (select from done d where d.seq = p.seq and d.next_attempt_at is null)
+         order by p.ordering_key, p.seq limit 1) is null
   returning w.seq
 ), reparked as (
   update ${s}.events w
@@ -64,7 +66,7 @@ with done as (
   where w.seq = any(array(
       select (select n.seq from ${s}.events n
               where n.ordering_key = h.ordering_key and n.seq > h.seq and (n.next_attempt_at is not null or n.parked)
-              order by n.seq limit 1)
+              order by n.ordering_key, n.seq limit 1)
       from done h where h.ordering_key is not null and h.next_attempt_at is not null))
     and not w.parked and w.lease is null and w.next_attempt_at is not null
   returning w.seq

@@ -33,18 +33,22 @@ with keys(key) as (select * from unnest($1::text::text[]))
 ${releaseFirst(s, "keys")}`;
 }
 
-/** The release itself, for the keys in CTE `keys`; the check for earlier unfinished events uses events_ordering. */
+/**
+ * The release itself, for the keys in CTE `keys`. Each look-up orders by (ordering_key, seq) and stops at one row, so
+ * it walks events_parked or events_ordering, never the primary key or a hash of the table.
+ */
 function releaseFirst(s: string, keys: string): string {
   return `, released as (
   update ${s}.events w
   set parked = false, next_attempt_at = greatest(now(), w.scheduled_at)
   where w.seq = any(array(
-      select (select f.seq from ${s}.events f where f.parked and f.ordering_key = k.key order by f.seq limit 1)
+      select (select f.seq from ${s}.events f where f.parked and f.ordering_key = k.key
+              order by f.ordering_key, f.seq limit 1)
       from ${keys} k where k.key is not null))
     and w.parked
-    and not exists (
-      select 1 from ${s}.events p
-      where p.ordering_key = w.ordering_key and p.seq < w.seq and (p.next_attempt_at is not null or p.parked))
+    and (select p.seq from ${s}.events p
+         where p.ordering_key = w.ordering_key and p.seq < w.seq and (p.next_attempt_at is not null or p.parked)
+         order by p.ordering_key, p.seq limit 1) is null
   returning 1
 )
 select count(*) as released from released`;
