@@ -288,7 +288,10 @@ export class Worker {
     };
     dispatch(row, ctx).then(
       (outcome) => {
-        if (row.ordering_key != null && outcome.next_attempt_at === null) this.#freed.set(String(row.ordering_key), Date.now());
+        if (row.ordering_key != null && outcome.next_attempt_at === null) {
+          // A busy worker rechecks rarely; past this many keys the sweep's repair covers the rest.
+          if (this.#freed.size < 10_000) this.#freed.set(String(row.ordering_key), Date.now());
+        }
         this.#finish(seq, outcome, row.ordering_key != null || outcome.next_attempt_at !== null);
       },
       (err) => {

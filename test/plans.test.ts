@@ -6,7 +6,7 @@ import { toQuery } from "../src/client.ts";
 import { claimEvents, nextDueEvent } from "../src/store/claim.ts";
 import { completeEvents } from "../src/store/complete.ts";
 import { arrayLiteral } from "../src/store/array.ts";
-import { selectExisting } from "../src/store/publish.ts";
+import { insertKeyedEvent, insertKeyedEvents, selectExisting } from "../src/store/publish.ts";
 import { testOutbox, type TestOutbox } from "./support/db.ts";
 
 let t: TestOutbox;
@@ -149,5 +149,54 @@ describe("events waiting behind an ordering key stay out of the claim's path", (
         if (err !== ROLLBACK) throw err;
       });
     });
+  }
+});
+
+// Publish asks "does this key have a parked event, or an unfinished one no worker holds?" for every event with an
+// ordering key. It must ask the events_ordering index, not scan the table from its oldest (finished) rows.
+describe("publishing an event with an ordering key looks at the key's unfinished events only", () => {
+  let p: TestOutbox;
+  beforeAll(async () => {
+    p = await testOutbox();
+    for (let c = 0; c < 4; c++) {
+      await p.outbox.publishEvents(Array.from({ length: 5000 }, (_, k) => ({ type: "plan", source: "plans", orderingKey: `k${k % 64}` })), { notify: false });
+    }
+    await p.sql.unsafe(`update "${p.schema}".events set next_attempt_at = null, parked = false, status = 'published'`);
+    await p.outbox.publishEvents(Array.from({ length: 64 }, (_, k) => ({ type: "plan", source: "plans", orderingKey: `k${k}` })), { notify: false });
+  }, 60_000);
+  afterAll(async () => {
+    await p.drop();
+  });
+
+  for (const withStats of [false, true]) {
+    for (const generic of [false, true]) {
+      it(`single and batch publish use events_ordering (${withStats ? "analyzed" : "no statistics"}, ${generic ? "generic" : "custom"} plan)`, async () => {
+        if (withStats) await p.sql.unsafe(`analyze "${p.schema}".events`);
+        const single = ["id-1", "plans", "plan", "1.0", null, "2026-01-01T00:00:00Z", "application/json", null, null, null, null, null, "k5"];
+        const batch = [
+          ...["{id-2,id-3}", "{plans,plans}", "{plan,plan}", "{1.0,1.0}", "{NULL,NULL}", "{2026-01-01T00:00:00Z,2026-01-01T00:00:00Z}",
+            "{application/json,application/json}", "{NULL,NULL}", "{NULL,NULL}", "{NULL,NULL}", "{NULL,NULL}", "{NULL,NULL}", "{k5,k6}"],
+          "{f,f}",
+        ];
+        for (const [text, params] of [[insertKeyedEvent(p.outbox.schema, true), single], [insertKeyedEvents(p.outbox.schema, true), batch]] as const) {
+          const plan = await p.sql.begin(async (tx) => {
+            if (generic) await tx.unsafe(`set local plan_cache_mode = force_generic_plan`);
+            const rows = await tx.unsafe(`explain (analyze, format json) ${text}`, params as never[]);
+            throw Object.assign(new Error("rollback"), { plan: (rows[0]["QUERY PLAN"] as Array<{ Plan: Record<string, unknown> }>)[0].Plan });
+          }).catch((err: { plan?: Record<string, unknown> }) => {
+            if (!err.plan) throw err;
+            return err.plan;
+          });
+          const nodes: Array<Record<string, unknown>> = [];
+          const walk = (node: Record<string, unknown>): void => {
+            nodes.push(node);
+            for (const child of (node.Plans as Array<Record<string, unknown>> | undefined) ?? []) walk(child);
+          };
+          walk(plan);
+          expect(nodes.some((n) => n["Node Type"] === "Seq Scan" && n["Relation Name"] === "events")).toBe(false);
+          expect(nodes.some((n) => n["Index Name"] === "events_ordering" || n["Index Name"] === "events_parked")).toBe(true);
+        }
+      });
+    }
   }
 });

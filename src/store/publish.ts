@@ -36,6 +36,8 @@ export function insertEvent(schema: Schema, notify: boolean): string {
  * stored due instead: that event is about to finish, and its finish cannot see an event whose transaction has not
  * committed, so parking here would often lose the release. The finish parks it after all when the held event must
  * retry (see complete.ts). Served by the events_ordering index: the scan stops at the first match, a few rows in.
+ * The statements below compute it once per event (`offset 0` keeps the planner from copying it into both places
+ * that read it).
  */
 function waits(s: string, key: string): string {
   return `exists (select 1 from ${s}.events p
@@ -48,7 +50,7 @@ export function insertKeyedEvent(schema: Schema, notify: boolean): string {
   insert into ${schema.quoted}.events (${COLUMNS}, parked)
   select $1, $2, $3, $4, $5, $6, $7, $8, $9::text::jsonb, $10::text::jsonb, $11::timestamptz,
          case when w.parked then null else coalesce($11::timestamptz, now()) end, $12::integer, $13::text, w.parked
-  from (select ${waits(schema.quoted, "$13::text")} as parked) w`, notify);
+  from (select ${waits(schema.quoted, "$13::text")} as parked offset 0) w`, notify);
 }
 
 /**
@@ -79,7 +81,7 @@ export function insertKeyedEvents(schema: Schema, notify: boolean): string {
   from unnest(${UNNEST}, $14::text::boolean[])
     as x(${UNNESTED}, follows)
   cross join lateral (select case when x.ordering_key is null then false when x.follows then true
-                                  else ${waits(schema.quoted, "x.ordering_key")} end as parked) w`, notify);
+                                  else ${waits(schema.quoted, "x.ordering_key")} end as parked offset 0) w`, notify);
 }
 
 /** Reads back events that were already stored (idempotent publish), by (source, id). */
