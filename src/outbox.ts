@@ -10,6 +10,7 @@ import { assertKnownKeys, assertLogger, optionsObject, wholeNumber } from "./opt
 import { type EventRecord, type EventStatus, type PublishedEvent, toAttempt, toRecord } from "./record.ts";
 import { type RegisterOptions, Registry, type TypePattern } from "./registry.ts";
 import { type RetryOptions, type RetryPolicy, retryPolicy } from "./retry.ts";
+import { assertSchedule, DEFAULT_MAX_SCHEDULE_AHEAD_MS, MAX_SCHEDULE_AHEAD_MS } from "./schedule.ts";
 import { type Schema, schema } from "./schema.ts";
 import { isStorable } from "./text.ts";
 import * as events from "./store/events.ts";
@@ -34,6 +35,11 @@ export interface OutboxOptions {
   retry?: RetryOptions | undefined;
   /** The largest event data accepted, in bytes of JSON. Default 1 MiB. */
   maxPayloadBytes?: number | undefined;
+  /**
+   * How far ahead `scheduledAt` may be, in ms. Default 366 days; at most 100 years. A scheduled event with an
+   * ordering key holds its key until it is delivered.
+   */
+  maxScheduleAheadMs?: number | undefined;
 }
 
 /** Options of the publish calls. */
@@ -81,7 +87,7 @@ export interface GetEventOptions extends LookupOptions {
   history?: boolean | undefined;
 }
 
-const OUTBOX_KEYS = ["sql", "schema", "logger", "retry", "maxPayloadBytes"] as const;
+const OUTBOX_KEYS = ["sql", "schema", "logger", "retry", "maxPayloadBytes", "maxScheduleAheadMs"] as const;
 const PUBLISH_KEYS = ["tx", "notify"] as const;
 const STATUSES = ["pending", "processing", "published", "failed"];
 
@@ -112,6 +118,7 @@ export class Outbox {
   readonly logger: Logger;
   readonly retry: RetryPolicy;
   readonly maxPayloadBytes: number;
+  readonly maxScheduleAheadMs: number;
   readonly #registry = new Registry();
   readonly #query: Query;
 
@@ -127,6 +134,7 @@ export class Outbox {
     this.logger = o.logger ?? consoleLogger;
     this.retry = retryPolicy(o.retry);
     this.maxPayloadBytes = wholeNumber(o.maxPayloadBytes, "maxPayloadBytes", 1, 1_048_576);
+    this.maxScheduleAheadMs = wholeNumber(o.maxScheduleAheadMs, "maxScheduleAheadMs", 0, DEFAULT_MAX_SCHEDULE_AHEAD_MS, MAX_SCHEDULE_AHEAD_MS);
     this.#query = explainMissingTables(toQuery(o.sql), this.schema);
   }
 
@@ -226,6 +234,8 @@ export class Outbox {
   }
 
   async #publish(rows: NewEvent[], options: PublishOptions): Promise<PublishedEvent[]> {
+    if (rows.length === 1) assertSchedule(rows[0], this.maxScheduleAheadMs);
+    else for (let i = 0; i < rows.length; i++) inBatch(i, () => assertSchedule(rows[i], this.maxScheduleAheadMs));
     const query = options.tx ? explainMissingTables(toQuery(options.tx), this.schema) : this.#query;
     return await publish(query, this.schema, rows, options.notify !== false);
   }

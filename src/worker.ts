@@ -16,6 +16,7 @@ import { type DeliveryFailure, type Outcome, release } from "./store/complete.ts
 import { countLapsed } from "./store/lapsed.ts";
 import { type CircuitBreakerOptions, Controls } from "./worker/controls.ts";
 import { writeOutcomes } from "./worker/outcomes.ts";
+import { repair } from "./store/repair.ts";
 import { Retention, type RetentionOptions } from "./retention.ts";
 
 /** Worker settings. */
@@ -66,6 +67,9 @@ export interface WorkerDeps {
   retry: RetryPolicy;
   logger: Logger;
 }
+
+/** How long after finishing an event of an ordering key the worker checks that key for a lost release. */
+const RECHECK_MS = 2000;
 
 const WORKER_KEYS = [
   "concurrency", "batchSize", "leaseMs", "sweepIntervalMs", "handlerTimeoutMs", "stopTimeoutMs", "retention", "logger",
@@ -122,6 +126,13 @@ export class Worker {
   #flushing: Promise<void> | null = null;
   #wakeAfterFlush = false;
   #skewMs = 0;
+  /** When the next repair of parked events is due (see store/repair.ts): at start, on reconnect, every sweep. */
+  #repairAt = 0;
+  /**
+   * Ordering keys this worker finished an event of, and when. A publisher whose transaction was open at that moment
+   * may have parked an event the finish could not see; the loop looks at these keys again for RECHECK_MS.
+   */
+  readonly #freed = new Map<string, number>();
 
   constructor(deps: WorkerDeps, options: WorkerOptions = {}) {
     const o = optionsObject(options, "worker");
@@ -209,7 +220,10 @@ export class Worker {
   }
 
   #onWake(reason: WakeReason): void {
-    if (reason === "connect") this.#deps.logger.debug("listener connected; sweeping");
+    if (reason === "connect") {
+      this.#deps.logger.debug("listener connected; sweeping");
+      this.#repairAt = 0;
+    }
     this.#wake();
   }
 
@@ -247,12 +261,17 @@ export class Worker {
       let rows: Row[];
       let waitMs: number | null;
       try {
+        if (Date.now() >= this.#repairAt) {
+          await repair(query, schema);
+          this.#repairAt = Date.now() + this.#sweepMs;
+        }
         rows = await claim(query, schema, limit, this.#lease, this.#leaseMs);
         if (rows.length) {
           await this.#controls.refresh();
           this.#skewMs = Number(rows[0].db_now) - Date.now();
           for (const row of rows) this.#start(row);
         }
+        if (rows.length < limit && this.#freed.size && (await this.#recheckFreed()) > 0) continue;
         if (rows.length === limit || this.#woken || this.#stopping) continue;
         waitMs = await nextDue(query, schema);
         failures = 0;
@@ -267,6 +286,13 @@ export class Worker {
       const backoff = idleDue ? Math.min(5 * 2 ** idleDue, 1000) : 0;
       await this.#sleep(Math.min(Math.max(waitMs ?? this.#sweepMs, backoff), this.#sweepMs));
     }
+  }
+
+  /** Releases events parked behind recently finished keys that no finish released; see {@link Worker.#freed}. */
+  async #recheckFreed(): Promise<number> {
+    const since = Date.now() - RECHECK_MS;
+    for (const [key, at] of this.#freed) if (at < since) this.#freed.delete(key);
+    return this.#freed.size ? await repair(this.#deps.query, this.#deps.schema, [...this.#freed.keys()]) : 0;
   }
 
   /** Events this worker holds, with a slot or without. */
@@ -312,7 +338,13 @@ export class Worker {
       return;
     }
     dispatch(row, ctx).then(
-      (outcome) => this.#finish(seq, outcome, row.ordering_key != null || outcome.next_attempt_at !== null),
+      (outcome) => {
+        if (row.ordering_key != null && outcome.next_attempt_at === null) {
+          // A busy worker rechecks rarely; past this many keys the sweep's repair covers the rest.
+          if (this.#freed.size < 10_000) this.#freed.set(String(row.ordering_key), Date.now());
+        }
+        this.#finish(seq, outcome, row.ordering_key != null || outcome.next_attempt_at !== null);
+      },
       (err) => {
         // dispatch catches delivery errors itself; this is a bug or a malformed row. The lease brings it back.
         this.#deps.logger.error("dispatch crashed", { event: row.id, error: err });

@@ -158,13 +158,14 @@ describe("auth: bearer tokens, rotation, verify functions, middleware, read-only
 });
 
 describe("POST /events: plain JSON", () => {
+  const tomorrow = new Date(Date.now() + 86_400_000).toISOString();
   it("stores the event and answers 201 with it (duplicate: false) and a Location that reads it back", async () => {
     const res = await post({
       type: "user.created",
       source: "user-service",
       data: { user_id: 123 },
       subject: "user/123",
-      scheduledAt: "2030-01-01T00:00:00.000Z",
+      scheduledAt: tomorrow,
       maxRetries: 5,
       orderingKey: "user-123",
       extensions: { tenant: "acme", priority: 2 },
@@ -179,7 +180,7 @@ describe("POST /events: plain JSON", () => {
       status: "pending",
       maxRetries: 5,
       orderingKey: "user-123",
-      scheduledAt: "2030-01-01T00:00:00.000Z",
+      scheduledAt: tomorrow,
       extensions: { tenant: "acme", priority: 2 },
     });
     expect(event.id).toMatch(/^[0-9a-f-]{36}$/);

@@ -1,4 +1,5 @@
 import init from "./001_init.ts";
+import parked from "./002_parked.ts";
 import attempts from "./004_attempts.ts";
 import leaseExpiries from "./005_lease_expiries.ts";
 import destinations from "./006_destinations.ts";
@@ -13,6 +14,7 @@ export interface Migration {
 /** Every migration, in the order they apply. Append; never edit one that has shipped. */
 export const migrations: Migration[] = [
   { version: 1, name: "init", sql: init },
+  { version: 2, name: "parked", sql: parked },
   { version: 4, name: "attempts", sql: attempts },
   { version: 5, name: "lease_expiries", sql: leaseExpiries },
   { version: 6, name: "destinations", sql: destinations },

@@ -36,17 +36,55 @@ export interface DeliveryFailure {
  * sit behind sub-selects (the planner cannot count them, and guesses few rows) and the lease is a join condition,
  * not a filter on the table: with `e.lease = $6` as a filter, an analyzed table (where almost every lease is null)
  * made the planner scan events first and rescan the 500 outcomes for each of its 500 rows (64 ms instead of 5).
+ *
+ * The same statement keeps ordering keys moving (see migration 002): for each key whose completed event is now
+ * finished it releases the key's first parked event (due now, or at its scheduledAt), unless another event of the
+ * key before it is still unfinished; and for each key whose completed event must retry, it parks the next event of
+ * the key if that one waits due (published while the completed event was in flight), so that no waiting event
+ * stays in the claim's path for the length of a retry. Both touch at most one event per key, found by index, and
+ * cost nothing when the batch has no ordering keys. The other events are found by `= any(array(...))`, by primary
+ * key, for the reason the claim is; the look-ups within a key order by (ordering_key, seq) and stop at one row, so
+ * the planner walks events_parked or events_ordering instead of the primary key or a hash of the whole table.
  */
 export function completeEvents(schema: Schema, withHistory = false): string {
-  return `${withHistory ? recordAttempts(schema) : ""}
-update ${schema.quoted}.events e
-set status = x.status, deliveries = (select $3::text::jsonb) -> (x.i - 1)::integer, next_attempt_at = x.next_attempt_at,
-    last_error = coalesce(x.last_error, e.last_error), lease = null, lease_expiries = 0,
-    published_at = case when x.status = 'published' then now() end
-from unnest((select $1::text::bigint[]), (select $2::text::text[]), (select $4::text::timestamptz[]),
-            (select $5::text::text[]), (select array_fill($6::uuid, array[$7::integer]))) with ordinality
-  as x(seq, status, next_attempt_at, last_error, lease, i)
-where e.seq = x.seq and e.lease = x.lease`;
+  const s = schema.quoted;
+  return `
+with ${withHistory ? `${recordAttempts(schema)},` : ""} done as (
+  update ${s}.events e
+  set status = x.status, deliveries = (select $3::text::jsonb) -> (x.i - 1)::integer, next_attempt_at = x.next_attempt_at,
+      last_error = coalesce(x.last_error, e.last_error), lease = null, lease_expiries = 0,
+      published_at = case when x.status = 'published' then now() end
+  from unnest((select $1::text::bigint[]), (select $2::text::text[]), (select $4::text::timestamptz[]),
+              (select $5::text::text[]), (select array_fill($6::uuid, array[$7::integer]))) with ordinality
+    as x(seq, status, next_attempt_at, last_error, lease, i)
+  where e.seq = x.seq and e.lease = x.lease
+  returning e.seq, e.ordering_key, e.next_attempt_at
+), released as (
+  update ${s}.events w
+  set parked = false, next_attempt_at = greatest(now(), w.scheduled_at)
+  where w.seq = any(array(
+      select (select f.seq from ${s}.events f where f.parked and f.ordering_key = k.key
+              order by f.ordering_key, f.seq limit 1)
+      from (select distinct d.ordering_key as key from done d where d.ordering_key is not null and d.next_attempt_at is null) k))
+    and w.parked
+    and (select p.seq from ${s}.events p
+         where p.ordering_key = w.ordering_key and p.seq < w.seq and (p.next_attempt_at is not null or p.parked)
+           and not exists (select from done d where d.seq = p.seq and d.next_attempt_at is null)
+         order by p.ordering_key, p.seq limit 1) is null
+  returning w.seq
+), reparked as (
+  update ${s}.events w
+  set parked = true, next_attempt_at = null
+  where w.seq = any(array(
+      select (select n.seq from ${s}.events n
+              where n.ordering_key = h.ordering_key and n.seq > h.seq and (n.next_attempt_at is not null or n.parked)
+              order by n.ordering_key, n.seq limit 1)
+      from done h where h.ordering_key is not null and h.next_attempt_at is not null))
+    and not w.parked and w.lease is null and w.next_attempt_at is not null
+  returning w.seq
+)
+select (select count(*) from done) as completed, (select count(*) from released) as released,
+       (select count(*) from reparked) as reparked`;
 }
 
 /**
@@ -55,8 +93,7 @@ where e.seq = x.seq and e.lease = x.lease`;
  */
 function recordAttempts(schema: Schema): string {
   const s = schema.quoted;
-  return `
-with history as (
+  return `history as (
   insert into ${s}.attempts (event_seq, destination, attempt, started_at, duration_ms, outcome, status, error)
   select a.seq, a.destination, a.attempt, to_timestamp(a.started_ms / 1000.0), a.duration_ms, a.outcome, a.status, a.error
   from unnest((select $8::text::bigint[]), (select $9::text::text[]), (select $10::text::integer[]),

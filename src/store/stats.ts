@@ -19,7 +19,7 @@ export const EXACT_PUBLISHED = 100_000;
 
 /**
  * Never a count of the whole table (counting by state is what hurts other queues at millions of rows): unfinished
- * events are counted through the due index (the backlog, not the history), failed ones through their partial
+ * events are counted through the due and parked indexes (the backlog, not the history), failed ones through their partial
  * index, published ones with a count that stops at {@link EXACT_PUBLISHED} rows, and past that the statistics'
  * live-row figure minus the rest. The oldest due event is the first entry of the due index.
  */
@@ -34,7 +34,7 @@ select u.pending, u.processing,
          select next_attempt_at from ${s}.events where next_attempt_at is not null order by next_attempt_at limit 1
        )) * 1000, 0) as oldest_due_ms
 from (select count(*) filter (where status = 'pending') as pending, count(*) filter (where status = 'processing') as processing
-      from ${s}.events where next_attempt_at is not null) u`;
+      from ${s}.events where next_attempt_at is not null or parked) u`;
 }
 
 /** Reads the stats; see {@link selectStats}. */
