@@ -30,7 +30,10 @@ export {
   type OutboxOptions,
   type PublishCloudEventOptions,
   type PublishOptions,
+  type RetryEventOptions,
+  type RetryEventsOptions,
 } from "./src/outbox.ts";
+export type { EventFilter } from "./src/filter.ts";
 export type { DeliveryRecord, DeliveryStatus, EventRecord, EventStatus, PublishedEvent } from "./src/record.ts";
 export type { RegisterOptions, TypePattern } from "./src/registry.ts";
 export type { RetentionOptions } from "./src/retention.ts";
