@@ -14,7 +14,7 @@ import type { EventFilter } from "../src/filter.ts";
 import type { Outbox } from "../src/outbox.ts";
 import { OutboxReader, READ_BOUNDS } from "../src/reader.ts";
 import { assertKnownKeys, optionsObject } from "../src/options.ts";
-import { CSS, JS } from "./dashboard/assets.ts";
+import { CSS, FAVICON, JS } from "./dashboard/assets.ts";
 import { type Html, html } from "./dashboard/html.ts";
 import type { PageContext } from "./dashboard/layout.ts";
 import { accepts, csrfProblem, csrfToken, endSession, securityHeaders, signedIn, startSession } from "./dashboard/session.ts";
@@ -105,15 +105,19 @@ export function outboxDashboard(outbox: Outbox, options: OutboxDashboardOptions)
     return c.html(markup.value, status);
   }
 
-  /** A GET page behind the auth option: a browser without a session gets the login form (401). */
+  /**
+   * A GET page behind the auth option. A browser without a session is sent to the login form, which brings it back
+   * here; a request with a wrong bearer token gets 401.
+   */
   function get(pattern: string, render: (c: Context, p: PageContext) => Promise<Response>): void {
     if (guard) app.get(pattern, guard);
     app.get(pattern, async (c) => {
       const base = baseOf(c, pattern);
       const p = context(base, csrfToken(c, base));
       if (!(await signedIn(auth, c))) {
-        const url = new URL(c.req.url);
-        return page(c, loginPage(p, `${c.req.path}${url.search}`, null), 401);
+        if (c.req.header("authorization")) return page(c, problemPage(p, "Not signed in", "The bearer token is not accepted."), 401);
+        const next = `${c.req.path}${new URL(c.req.url).search}`;
+        return c.redirect(`${base}/login?${new URLSearchParams({ next })}`, 303);
       }
       return await render(c, p);
     });
@@ -135,7 +139,15 @@ export function outboxDashboard(outbox: Outbox, options: OutboxDashboardOptions)
   }
 
   app.get("/assets/dashboard.css", (c) => c.body(CSS, 200, { "Content-Type": "text/css; charset=utf-8" }));
+  app.get("/assets/favicon.svg", (c) => c.body(FAVICON, 200, { "Content-Type": "image/svg+xml" }));
   app.get("/assets/dashboard.js", (c) => c.body(JS, 200, { "Content-Type": "text/javascript; charset=utf-8" }));
+
+  app.get("/login", (c) => {
+    const base = baseOf(c, "/login");
+    const p = context(base, csrfToken(c, base));
+    if (!session) return c.redirect(home(base), 303);
+    return page(c, loginPage(p, safeReturn(base, new URL(c.req.url).searchParams.get("next")), null));
+  });
 
   app.post("/login", bodyLimit({ maxSize: MAX_FORM_BYTES }), async (c) => {
     const base = baseOf(c, "/login");

@@ -53,14 +53,19 @@ function post(app: Hono, path: string, form: Record<string, string>, headers: Re
 }
 
 describe("auth: no credentials, no page", () => {
-  it("answers 401 with the login form, and shows no data", async () => {
+  it("sends a browser to the login form (which brings it back), and shows no data", async () => {
     const app = mounted({ auth: { token: TOKEN } });
     for (const path of ["", "/events", "/failures", "/destinations", `/event?id=${failedId}&source=shop`, "/retry"]) {
       const res = await app.request(`${ORIGIN}/ops/outbox${path}`);
-      expect(res.status, path).toBe(401);
-      const body = await res.text();
-      expect(body).toContain('action="/ops/outbox/login"');
-      expect(body).not.toContain("order.created");
+      expect(res.status, path).toBe(303);
+      expect(await res.text()).not.toContain("order.created");
+      const login = new URL(res.headers.get("location")!, ORIGIN);
+      expect(login.pathname).toBe("/ops/outbox/login");
+      expect(login.searchParams.get("next")).toBe(`/ops/outbox${path}`);
+      const form = await (await app.request(login.href)).text();
+      expect(form).toContain('action="/ops/outbox/login"');
+      expect(form).toContain(`value="/ops/outbox${path.replace("&", "&amp;")}"`);
+      expect(form).not.toContain("order.created");
     }
     expect((await app.request(`${ORIGIN}/ops/outbox/events`, { headers: { authorization: "Bearer wrong" } })).status).toBe(401);
   });
@@ -98,6 +103,7 @@ describe("auth: no credentials, no page", () => {
   it("runs a Hono middleware the caller gives (basic auth) and needs no login of its own", async () => {
     const app = mounted({ auth: basicAuth({ username: "ops", password: "pw" }) });
     expect((await app.request(`${ORIGIN}/ops/outbox/events`)).status).toBe(401);
+    expect((await app.request(`${ORIGIN}/ops/outbox/events`, { headers: { authorization: `Basic ${btoa("ops:wrong")}` } })).status).toBe(401);
     const ok = await app.request(`${ORIGIN}/ops/outbox/events`, { headers: { authorization: `Basic ${btoa("ops:pw")}` } });
     expect(ok.status).toBe(200);
     expect(await ok.text()).toContain("order.created");

@@ -112,3 +112,6 @@ export const JS = `
   setTimeout(tick, every);
 })();
 `;
+
+/** The tab icon (served, so that browsers do not ask the app's root for /favicon.ico). */
+export const FAVICON = `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16"><rect width="16" height="16" rx="3" fill="#2456c9"/><path d="M4 8h8M9 5l3 3-3 3" stroke="#fff" stroke-width="1.8" fill="none"/></svg>`;

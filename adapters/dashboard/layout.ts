@@ -21,8 +21,8 @@ export function layout(p: PageContext, current: string, title: string, body: Par
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="referrer" content="no-referrer">
 <title>${title} · pg-dispatch</title>
+<link rel="icon" href="${p.base}/assets/favicon.svg">
 <link rel="stylesheet" href="${p.base}/assets/dashboard.css">
 <script src="${p.base}/assets/dashboard.js" defer></script>
 </head>

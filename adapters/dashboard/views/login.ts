@@ -6,7 +6,7 @@ import { home } from "../urls.ts";
 export function loginPage(p: PageContext, next: string, problem: string | null): Html {
   return html`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Sign in · pg-dispatch</title><link rel="stylesheet" href="${p.base}/assets/dashboard.css"></head>
+<title>Sign in · pg-dispatch</title><link rel="icon" href="${p.base}/assets/favicon.svg"><link rel="stylesheet" href="${p.base}/assets/dashboard.css"></head>
 <body><form class="login" method="post" action="${p.base}/login">
 <h1>pg-dispatch</h1>
 ${problem ? html`<p class="notice problem">${problem}</p>` : ""}
@@ -20,6 +20,6 @@ ${problem ? html`<p class="notice problem">${problem}</p>` : ""}
 export function problemPage(p: PageContext, title: string, message: string): Html {
   return html`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${title} · pg-dispatch</title><link rel="stylesheet" href="${p.base}/assets/dashboard.css"></head>
+<title>${title} · pg-dispatch</title><link rel="icon" href="${p.base}/assets/favicon.svg"><link rel="stylesheet" href="${p.base}/assets/dashboard.css"></head>
 <body><main><h1>${title}</h1><p class="notice problem">${message}</p><p><a href="${home(p.base)}">Back to the overview</a></p></main></body></html>`;
 }
