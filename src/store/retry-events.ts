@@ -8,7 +8,8 @@ import { filterConditions } from "./filter.ts";
  * get their failed deliveries (only the filter's destination's, when it names one) reset to due now. The caller
  * walks down the table batch by batch, so a large set is many short transactions, never one that locks it all.
  * Rows come from `events_failed` (status = 'failed' is a literal, see store/filter.ts); SKIP LOCKED and
- * `lease is null` leave events a worker holds alone. Returns how many it reset, the lowest sequence number it saw
+ * `lease is null` leave events a worker holds alone. The batch is found again by primary key (`= any(array(...))`),
+ * as in store/claim.ts: joining the CTE let the planner hash the whole table for 500 rows (test/plans.test.ts). Returns how many it reset, the lowest sequence number it saw
  * (where the next batch starts) and notifies the workers once when it reset any.
  */
 export function retryEventsBatch(schema: Schema, filter: StoreFilter): { sql: string; params: (first: unknown[]) => unknown[] } {
@@ -31,7 +32,7 @@ with batch as (
       status = case when ${one ? stillFailed(one) : "false"} then 'failed' else 'pending' end,
       failed_at = case when ${one ? stillFailed(one) : "false"} then e.failed_at end,
       next_attempt_at = now(), published_at = null
-  from batch where e.seq = batch.seq
+  where e.seq = any(array(select seq from batch))
   returning e.seq
 ), counted as (
   select count(*) as n, min(seq) as last from retried
