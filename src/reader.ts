@@ -7,6 +7,7 @@ import type { Sql } from "postgres";
 import { backlog, type Backlog } from "./store/backlog.ts";
 import { destinationHealth, type DestinationHealth } from "./store/destination-health.ts";
 import { search } from "./store/event-search.ts";
+import { seqAtTime } from "./store/seek-time.ts";
 import { failureGroups, type FailureGroup } from "./store/failure-groups.ts";
 import { countRetry } from "./store/retry-count.ts";
 import { statusCounts, type StatusCounts } from "./store/status-counts.ts";
@@ -27,6 +28,9 @@ export const READ_BOUNDS = {
   /** Sequence numbers searched per page of the events list. */
   searchWindow: 100_000,
 } as const;
+
+/** How much later than a range's end the events list starts looking: longer than a publishing transaction stays open. */
+const SEEK_MARGIN_MS = 15 * 60_000;
 
 /** An event as the events list shows it: everything but its data and CloudEvent extras. */
 export type EventSummary =
@@ -93,7 +97,12 @@ export class OutboxReader {
   async search(filter: EventFilter, options: { cursor?: string; limit?: number } = {}): Promise<EventSearch> {
     const f = storeFilter(filter, "search");
     const limit = options.limit ?? 50;
-    const before = options.cursor === undefined ? null : decodeCursor(options.cursor);
+    let before = options.cursor === undefined ? null : decodeCursor(options.cursor);
+    if (before === null && f.to !== null && f.id === null) {
+      // Start the first window where the range ends, not at the newest event. The margin covers events whose
+      // transaction began (created_at) a while before it committed (seq); see store/seek-time.ts.
+      before = await seqAtTime(this.#query, this.#schema, new Date(f.to.getTime() + SEEK_MARGIN_MS));
+    }
     const { rows, windowTop } = await search(this.#query, this.#schema, f, before, limit, READ_BOUNDS.searchWindow);
     const events = rows.map((row): EventSummary => {
       const r = toRecord(row);

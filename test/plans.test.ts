@@ -14,6 +14,7 @@ import { searchEvents } from "../src/store/event-search.ts";
 import { selectFailureGroups } from "../src/store/failure-groups.ts";
 import { countRetryable } from "../src/store/retry-count.ts";
 import { retryEventsBatch } from "../src/store/retry-events.ts";
+import { selectSeqAtTime } from "../src/store/seek-time.ts";
 import { selectStatusCounts } from "../src/store/status-counts.ts";
 import { selectThroughput } from "../src/store/throughput.ts";
 import { testOutbox, type TestOutbox } from "./support/db.ts";
@@ -158,6 +159,12 @@ describe("dashboard reads and bulk retry use their indexes on an analyzed table"
         }
       });
     }
+
+    it(`finds where a time range begins by bisecting the primary key (${when})`, async () => {
+      const text = await plan(selectSeqAtTime(d.outbox.schema), [new Date(Date.now() - 86_400_000)]);
+      expect(text).toMatch(/events_pkey/);
+      expect(text).not.toMatch(/Seq Scan on events/);
+    });
 
     it(`finds an event by id through events_id_source, with no window (${when})`, async () => {
       const { sql, params } = searchEvents(d.outbox.schema, storeFilter({ id: "x" }, "t"));
