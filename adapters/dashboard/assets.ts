@@ -19,6 +19,8 @@ main { max-width: 1400px; margin: 0 auto; padding: 1rem; }
 h1 { font-size: 1.35rem; margin: .2rem 0 1rem; }
 h2 { font-size: 1.05rem; margin: 1.4rem 0 .6rem; }
 .cards { display: grid; grid-template-columns: repeat(auto-fit, minmax(140px, 1fr)); gap: .7rem; }
+a.card { text-decoration: none; color: inherit; }
+a.card:hover { border-color: var(--accent); }
 .card { background: var(--card); border: 1px solid var(--line); border-radius: 8px; padding: .7rem .9rem; }
 .card .n { font-size: 1.6rem; font-weight: 700; }
 .card .label { color: var(--muted); font-size: .85em; text-transform: uppercase; letter-spacing: .03em; }
@@ -30,7 +32,8 @@ th { font-size: .8em; text-transform: uppercase; letter-spacing: .03em; color: v
 tr:last-child td { border-bottom: 0; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 .mono, code, pre { font-family: var(--mono); font-size: .88em; }
-.wrap { overflow-wrap: anywhere; word-break: break-word; }
+.wrap { overflow-wrap: break-word; }
+.nowrap { white-space: nowrap; }
 .err { color: var(--bad); white-space: pre-wrap; overflow-wrap: anywhere; }
 .muted { color: var(--muted); }
 pre.data { background: var(--card); border: 1px solid var(--line); border-radius: 8px; padding: .8rem; overflow: auto; max-height: 70vh; white-space: pre-wrap; overflow-wrap: anywhere; }
@@ -49,7 +52,7 @@ form.inline { display: inline; }
 .pager { display: flex; flex-wrap: wrap; gap: 1rem; align-items: center; margin: .8rem 0; color: var(--muted); }
 dl.attrs { display: grid; grid-template-columns: minmax(120px, max-content) 1fr; gap: .3rem 1rem; background: var(--card); border: 1px solid var(--line); border-radius: 8px; padding: .8rem; margin: 0; }
 dl.attrs dt { color: var(--muted); } dl.attrs dd { margin: 0; overflow-wrap: anywhere; }
-.chart { background: var(--card); border: 1px solid var(--line); border-radius: 8px; padding: .5rem; }
+.chart { margin: 0; background: var(--card); border: 1px solid var(--line); border-radius: 8px; padding: .5rem; }
 .chart svg { width: 100%; height: auto; display: block; }
 .chart .bar-ok { fill: var(--ok); } .chart .bar-bad { fill: var(--bad); }
 .chart .axis { stroke: var(--line); } .chart text { fill: var(--muted); font-size: 11px; font-family: system-ui, sans-serif; }

@@ -40,7 +40,7 @@ function eventTable(p: PageContext, page: EventSearch): Html {
   return html`<div class="scroll"><table>
 <thead><tr><th>Stored</th><th>Status</th><th>Type</th><th class="hide-narrow">Source</th><th>Id</th><th>Deliveries</th><th class="hide-narrow">Last error</th></tr></thead>
 <tbody>${page.events.map((e) => html`<tr>
-<td class="mono">${when(e.createdAt)}</td>
+<td class="mono nowrap">${when(e.createdAt)}</td>
 <td>${badge(e.status)}</td>
 <td class="wrap">${clip(e.type, 120)}</td>
 <td class="wrap hide-narrow">${clip(e.source, 120)}</td>

@@ -34,7 +34,7 @@ ${card("Pending", c.pending, "pending")}${card("Processing", c.processing, "proc
 <div class="card"><div class="n">${c.estimated ? "≈" : ""}${count(c.total)}</div><div class="label">Events stored</div></div>
 </div>
 </section>
-<h2>Delivered and failed per minute</h2>
+<h2>Published and failed per minute</h2>
 ${throughputChart(d.minutes)}
 <section id="attention" data-live>
 <h2>Needs attention</h2>
