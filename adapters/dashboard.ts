@@ -173,7 +173,7 @@ export function outboxDashboard(outbox: Outbox, options: OutboxDashboardOptions)
   });
 
   get("/", async (c, p) => {
-    const [counts, minutes, backlog, failures] = await Promise.all([reader.counts(), reader.throughput(), reader.backlog(), reader.failures(5)]);
+    const [counts, minutes, backlog, failures] = await Promise.all([reader.counts(), reader.throughput(), reader.backlog(), reader.failures(5, READ_BOUNDS.attention)]);
     return page(c, overviewPage(p, { counts, minutes, backlog, failures, now: new Date() }));
   });
 

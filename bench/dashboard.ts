@@ -3,7 +3,7 @@
 // app.request (database reads + HTML, no network). Target: every page under 200 ms.
 //
 //   npm run bench:dashboard                    # 1,000,000 events
-//   npm run bench:dashboard -- --events 200000
+//   npm run bench:dashboard -- --events 200000 --keep   # fewer events; keep the database to EXPLAIN by hand
 import postgres from "postgres";
 import { outboxDashboard } from "../adapters/dashboard.ts";
 import { Outbox } from "../mod.ts";
@@ -13,6 +13,8 @@ import { median, percentile } from "./support.ts";
 const args = process.argv.slice(2);
 const EVENTS = Number(args[args.indexOf("--events") + 1] || 0) || 1_000_000;
 const RUNS = 15;
+/** Leave the database (pg_dispatch_bench_dashboard) in place afterwards, to EXPLAIN the pages' statements by hand. */
+const KEEP = args.includes("--keep");
 
 /** One statement: every event in its final state, with per-destination deliveries, in publish (seq) order. */
 function fillStatement(n: number): string {
@@ -42,7 +44,8 @@ lateral (select case st
 }
 
 async function main(): Promise<void> {
-  const db = await benchDatabase();
+  // Its own database, so that it never drops the one a concurrent `npm run bench` is using.
+  const db = await benchDatabase("pg_dispatch_bench_dashboard");
   const sql = postgres(db.url, { max: 4, onnotice: () => {} });
   try {
     const outbox = new Outbox({ sql, logger: { debug() {}, info() {}, warn() {}, error() {} } });
@@ -106,7 +109,8 @@ async function main(): Promise<void> {
     console.log(`\n| page (${EVENTS.toLocaleString("en-US")} events) | median ms | p95 ms | max ms | KiB | < 200 ms |\n|---|--:|--:|--:|--:|---|\n${rows.join("\n")}`);
   } finally {
     await sql.end({ timeout: 2 });
-    await db.close();
+    if (!KEEP) await db.close();
+    else process.exit(0); // the bench database's admin connection stays open otherwise
   }
 }
 

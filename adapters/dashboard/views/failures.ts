@@ -1,4 +1,4 @@
-import type { FailureGroup } from "../../../src/reader.ts";
+import { type FailureGroup, READ_BOUNDS } from "../../../src/reader.ts";
 import { clip, type Html, html } from "../html.ts";
 import { count, layout, type PageContext, when } from "../layout.ts";
 import { eventPath, filterQuery } from "../urls.ts";
@@ -19,7 +19,7 @@ ${f.groups.length ? html`<div class="scroll"><table>
 <td><a href="${p.base}/events${filterQuery(filter)}">Events</a>${p.readOnly ? "" : html` · <a href="${p.base}/retry${filterQuery(filter)}">Retry…</a>`}</td>
 </tr>`;
   })}</tbody></table></div>` : html`<p class="muted">No failed deliveries.</p>`}
-${f.capped ? html`<p class="muted">Grouped among the newest 10,000 failed events.</p>` : ""}
+${f.capped ? html`<p class="muted">Grouped among the newest ${READ_BOUNDS.failures.toLocaleString("en-US")} failed events.</p>` : ""}
 </section>`;
   return layout(p, "/failures", "Failures", body, 10);
 }
