@@ -83,11 +83,16 @@ describe("retryEvent(id, { destination }): one delivery", () => {
     broken.add("billing").add("mailer");
     const e = await t.outbox.publishEvent({ type: "x", source: "s" });
     await settledAll([e.id], "failed");
+    const failedAt = async () => (await t.sql.unsafe(`select failed_at from "${t.schema}".events where id = $1`, [e.id]))[0].failed_at;
+    const first = await failedAt();
+    expect(first).toBeInstanceOf(Date); // the worker records when the event failed (the dashboard's chart reads it)
     broken.clear();
     const retried = await t.outbox.retryEvent(e.id, { destination: "mailer" });
     expect(retried?.deliveries.map((d) => [d.name, d.status])).toEqual([["billing", "failed"], ["mailer", "pending"]]);
     await waitFor(async () => (await t.outbox.getEvent(e.id))?.deliveries.find((d) => d.name === "mailer")?.status === "delivered", "mailer delivered");
+    expect(await failedAt()).toEqual(first); // still failed at billing: the time of the first failure stays
     expect(await t.outbox.retryEvent(e.id, { destination: "billing" })).toMatchObject({ status: "pending" });
+    expect(await failedAt()).toBeNull();
     await settledAll([e.id], "published");
   });
 });
