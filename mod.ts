@@ -31,7 +31,10 @@ export {
   type OutboxOptions,
   type PublishCloudEventOptions,
   type PublishOptions,
+  type RetryEventOptions,
+  type RetryEventsOptions,
 } from "./src/outbox.ts";
+export type { EventFilter } from "./src/filter.ts";
 export type {
   AttemptOutcome,
   AttemptRecord,

@@ -16,7 +16,7 @@ export interface BenchDatabase {
 }
 
 /** Creates the bench database (dropping a leftover one) on the server DATABASE_URL names. */
-export async function benchDatabase(): Promise<BenchDatabase> {
+export async function benchDatabase(name: string = NAME): Promise<BenchDatabase> {
   let base = process.env.DATABASE_URL ?? DEFAULT_URL;
   let stopServer = async (): Promise<void> => {};
   if (!process.env.DATABASE_URL && !(await reachable(base))) {
@@ -25,16 +25,16 @@ export async function benchDatabase(): Promise<BenchDatabase> {
     stopServer = () => server.stop();
   }
   const admin = postgres(base, { max: 1, onnotice: () => {} });
-  await admin.unsafe(`drop database if exists ${NAME} with (force)`);
-  await admin.unsafe(`create database ${NAME}`);
+  await admin.unsafe(`drop database if exists ${name} with (force)`);
+  await admin.unsafe(`create database ${name}`);
   const url = new URL(base);
-  url.pathname = `/${NAME}`;
-  const where = `${url.host}/${NAME}`;
+  url.pathname = `/${name}`;
+  const where = `${url.host}/${name}`;
   return {
     url: url.href,
     where,
     async close() {
-      await admin.unsafe(`drop database if exists ${NAME} with (force)`).catch(() => {});
+      await admin.unsafe(`drop database if exists ${name} with (force)`).catch(() => {});
       await admin.end({ timeout: 2 });
       await stopServer();
     },

@@ -20,6 +20,9 @@ import { history } from "./store/history.ts";
 import { explainMissingTables } from "./preflight.ts";
 import { publish } from "./store/publish.ts";
 import { retry } from "./store/retry.ts";
+import { countRetry } from "./store/retry-count.ts";
+import { retryEvents } from "./store/retry-events.ts";
+import { type EventFilter, storeFilter } from "./filter.ts";
 import { type Stats, stats } from "./store/stats.ts";
 import { Worker, type WorkerOptions } from "./worker.ts";
 
@@ -85,6 +88,18 @@ export interface LookupOptions {
 export interface GetEventOptions extends LookupOptions {
   /** Also read the attempt history: every attempt at every destination, oldest first. */
   history?: boolean | undefined;
+}
+
+/** Options of `retryEvent`: the source, and optionally the one destination to retry. */
+export interface RetryEventOptions extends LookupOptions {
+  /** Retry only this destination's failed delivery; the event's other failed deliveries stay failed. */
+  destination?: string | undefined;
+}
+
+/** Options of `retryEvents`. */
+export interface RetryEventsOptions {
+  /** Count what would be retried, and change nothing. */
+  dryRun?: boolean | undefined;
 }
 
 const OUTBOX_KEYS = ["sql", "schema", "logger", "retry", "maxPayloadBytes", "maxScheduleAheadMs"] as const;
@@ -330,17 +345,45 @@ export class Outbox {
 
   /**
    * Makes an event's failed deliveries due now, with a fresh retry budget; delivered ones are not sent again.
-   * Returns the event (unchanged when nothing had failed), or null when there is no such event.
+   * With `{ destination }`, only that destination's delivery. Returns the event (unchanged when nothing had failed),
+   * or null when there is no such event.
    *
    * @example
    * ```ts
    * await outbox.retryEvent(event.id);
+   * await outbox.retryEvent(event.id, { destination: "billing-webhook" });
    * ```
    */
-  async retryEvent(id: string, options?: LookupOptions): Promise<EventRecord | null> {
-    const source = this.#lookup(id, options, "retryEvent");
-    const [row] = await retry(this.#query, this.schema, id, source);
-    return row ? toRecord(row) : await this.getEvent(id, options);
+  async retryEvent(id: string, options?: RetryEventOptions): Promise<EventRecord | null> {
+    const { destination, ...lookup } = optionsObject(options, "retryEvent");
+    if (destination !== undefined && (typeof destination !== "string" || !destination)) {
+      throw new DispatchError("invalid_option", "destination must be a destination's name (a non-empty string).", { field: "destination" });
+    }
+    const source = this.#lookup(id, lookup, "retryEvent");
+    const [row] = await retry(this.#query, this.schema, id, source, destination ?? null);
+    return row ? toRecord(row) : await this.getEvent(id, lookup);
+  }
+
+  /**
+   * Makes every failed delivery of the events matching `filter` due now, with a fresh retry budget (with
+   * `filter.destination`, only that destination's), in batches of short transactions. Returns how many events
+   * became due; with `{ dryRun: true }`, how many would, changing nothing. Events a worker holds are left alone.
+   *
+   * @example
+   * ```ts
+   * const wouldRetry = await outbox.retryEvents({ type: "order.*", destination: "billing" }, { dryRun: true });
+   * const retried = await outbox.retryEvents({ type: "order.*", destination: "billing" });
+   * ```
+   */
+  async retryEvents(filter: EventFilter, options?: RetryEventsOptions): Promise<number> {
+    const f = storeFilter(filter, "retryEvents");
+    if (f.status !== null && f.status !== "failed") {
+      throw new DispatchError("invalid_option", `Only failed events have failed deliveries to retry; leave status out or pass "failed", got "${f.status}".`, { field: "status" });
+    }
+    const o = optionsObject(options, "retryEvents");
+    assertKnownKeys(o, ["dryRun"], "retryEvents options");
+    if (o.dryRun) return await countRetry(this.#query, this.schema, f, null);
+    return await retryEvents(this.#query, this.schema, f);
   }
 
   /**

@@ -23,36 +23,41 @@ export type RouterAuth =
 const TOKEN = /^[A-Za-z0-9._~+/-]+=*$/;
 
 /**
- * Checks an auth option once, when the router is built, and turns it into middleware (or null for `false`).
- * A missing option, an empty token list or a token no request could send throws, saying what to pass.
+ * An auth option, checked: no authentication, the caller's own middleware, or a check of a bearer token (a list of
+ * accepted tokens, or the caller's verify function). The router and the dashboard read the same option this way.
+ */
+export type CheckedAuth =
+  | { kind: "none" }
+  | { kind: "middleware"; middleware: MiddlewareHandler }
+  | { kind: "tokens"; tokens: string[] }
+  | { kind: "verify"; verifyToken: (token: string, c: Context) => boolean | Promise<boolean> };
+
+/**
+ * Checks an auth option once, when the router or dashboard is built. A missing option, an empty token list or a
+ * token no request could send throws, saying what to pass.
  *
  * @example
  * ```ts
- * const guard = authMiddleware({ token: "s3cret" }, "auth");
+ * const checked = checkAuth({ token: "s3cret" }, "auth", "outboxDashboard"); // { kind: "tokens", tokens: ["s3cret"] }
  * ```
  */
-export function authMiddleware(auth: unknown, name: string): MiddlewareHandler | null {
-  if (auth === false) return null;
-  if (typeof auth === "function") return auth as MiddlewareHandler;
+export function checkAuth(auth: unknown, name: string, where = "outboxRouter"): CheckedAuth {
+  if (auth === false) return { kind: "none" };
+  if (typeof auth === "function") return { kind: "middleware", middleware: auth as MiddlewareHandler };
   if (auth === undefined || auth === null || typeof auth !== "object") {
     throw new DispatchError(
       "invalid_option",
-      `outboxRouter needs ${name}: { token: "..." } (or several), { verifyToken(token, c) }, a Hono middleware, or an explicit ${name}: false to serve without authentication.`,
+      `${where} needs ${name}: { token: "..." } (or several), { verifyToken(token, c) }, a Hono middleware, or an explicit ${name}: false to serve without authentication.`,
     );
   }
   const keys = Object.keys(auth);
   if (keys.length !== 1 || (keys[0] !== "token" && keys[0] !== "verifyToken")) {
     throw new DispatchError("invalid_option", `${name} takes exactly one of { token } or { verifyToken }, got { ${keys.join(", ")} }.`);
   }
-  const messages = {
-    noAuthenticationHeader: { message: failure("unauthorized", "Send an Authorization: Bearer <token> header.") },
-    invalidAuthenticationHeader: { message: failure("invalid_request", "The Authorization header must be Bearer <token>.") },
-    invalidToken: { message: failure("unauthorized", "The bearer token is not accepted for this route.") },
-  };
   if ("verifyToken" in auth) {
     const verifyToken = (auth as { verifyToken: unknown }).verifyToken;
     if (typeof verifyToken !== "function") throw new DispatchError("invalid_option", `${name}.verifyToken must be a function.`);
-    return bearerAuth({ verifyToken: verifyToken as (token: string, c: Context) => boolean | Promise<boolean>, ...messages });
+    return { kind: "verify", verifyToken: verifyToken as (token: string, c: Context) => boolean | Promise<boolean> };
   }
   const token = (auth as { token: unknown }).token;
   const tokens = Array.isArray(token) ? token : [token];
@@ -62,7 +67,29 @@ export function authMiddleware(auth: unknown, name: string): MiddlewareHandler |
       `${name}.token must be a non-empty string (or a non-empty list of them) of letters, digits and -._~+/ (base64 and hex tokens qualify).`,
     );
   }
-  return bearerAuth({ token: tokens as string[], ...messages });
+  return { kind: "tokens", tokens: tokens as string[] };
+}
+
+/**
+ * Checks an auth option once, when the router is built, and turns it into middleware (or null for `false`).
+ * A missing option, an empty token list or a token no request could send throws, saying what to pass.
+ *
+ * @example
+ * ```ts
+ * const guard = authMiddleware({ token: "s3cret" }, "auth");
+ * ```
+ */
+export function authMiddleware(auth: unknown, name: string): MiddlewareHandler | null {
+  const checked = checkAuth(auth, name);
+  if (checked.kind === "none") return null;
+  if (checked.kind === "middleware") return checked.middleware;
+  const messages = {
+    noAuthenticationHeader: { message: failure("unauthorized", "Send an Authorization: Bearer <token> header.") },
+    invalidAuthenticationHeader: { message: failure("invalid_request", "The Authorization header must be Bearer <token>.") },
+    invalidToken: { message: failure("unauthorized", "The bearer token is not accepted for this route.") },
+  };
+  if (checked.kind === "verify") return bearerAuth({ verifyToken: checked.verifyToken, ...messages });
+  return bearerAuth({ token: checked.tokens, ...messages });
 }
 
 function failure(code: string, message: string): ErrorBody {

@@ -1,5 +1,6 @@
 import init from "./001_init.ts";
 import parked from "./002_parked.ts";
+import dashboard from "./003_dashboard.ts";
 import attempts from "./004_attempts.ts";
 import leaseExpiries from "./005_lease_expiries.ts";
 import destinations from "./006_destinations.ts";
@@ -15,6 +16,7 @@ export interface Migration {
 export const migrations: Migration[] = [
   { version: 1, name: "init", sql: init },
   { version: 2, name: "parked", sql: parked },
+  { version: 3, name: "dashboard", sql: dashboard },
   { version: 4, name: "attempts", sql: attempts },
   { version: 5, name: "lease_expiries", sql: leaseExpiries },
   { version: 6, name: "destinations", sql: destinations },

@@ -32,6 +32,8 @@ export interface DeliveryFailure {
  * ANALYZE 7.3-8.3 -> 4.3-5.9 ms). The lease check makes a late write from a worker that lost its lease (it stalled
  * past the lease and another worker took over) change nothing.
  *
+ * `failed_at` keeps the time of the first failure while other deliveries of the event go on retrying.
+ *
  * The plan must walk the outcomes and find each event by primary key, whatever the statistics say. So the arrays
  * sit behind sub-selects (the planner cannot count them, and guesses few rows) and the lease is a join condition,
  * not a filter on the table: with `e.lease = $6` as a filter, an analyzed table (where almost every lease is null)
@@ -53,7 +55,8 @@ with ${withHistory ? `${recordAttempts(schema)},` : ""} done as (
   update ${s}.events e
   set status = x.status, deliveries = (select $3::text::jsonb) -> (x.i - 1)::integer, next_attempt_at = x.next_attempt_at,
       last_error = coalesce(x.last_error, e.last_error), lease = null, lease_expiries = 0,
-      published_at = case when x.status = 'published' then now() end
+      published_at = case when x.status = 'published' then now() end,
+      failed_at = case when x.status = 'failed' then coalesce(e.failed_at, now()) end
   from unnest((select $1::text::bigint[]), (select $2::text::text[]), (select $4::text::timestamptz[]),
               (select $5::text::text[]), (select array_fill($6::uuid, array[$7::integer]))) with ordinality
     as x(seq, status, next_attempt_at, last_error, lease, i)

@@ -1,0 +1,239 @@
+// The dashboard in a real browser (chromium via playwright-core), with a worker delivering in the same process:
+// an operator signs in, finds what failed, retries it and sees it delivered; read-only shows and allows no action;
+// hostile event content renders as text and runs nothing; no page logs a console error.
+import { serve, type ServerType } from "@hono/node-server";
+import { Hono } from "hono";
+import type { AddressInfo } from "node:net";
+import type { Browser, BrowserContext, Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { outboxDashboard } from "../adapters/dashboard.ts";
+import { PermanentError, type Worker } from "../mod.ts";
+import { launchBrowser } from "./support/browser.ts";
+import { testOutbox, type TestOutbox, waitFor } from "./support/db.ts";
+
+const TOKEN = "browser-test-token";
+let t: TestOutbox;
+let worker: Worker;
+let server: ServerType;
+let origin = "";
+let browser: Browser;
+let context: BrowserContext;
+let page: Page;
+const broken = new Set<string>(["billing"]);
+const consoleErrors: string[] = [];
+
+const HOSTILE = {
+  script: `<script>window.__pwned = "script"</script>`,
+  attribute: `"><img src=x onerror="window.__pwned='attr'">'><svg onload=window.__pwned='svg'>`,
+  link: "javascript:window.__pwned='link'",
+  control: "bell\u0007 escape\u001b[31m nul-free\u0085 rtl\u202Eexe.txt",
+};
+
+beforeAll(async () => {
+  t = await testOutbox();
+  t.outbox.register("order.*", (event) => {
+    if (broken.has("billing")) {
+      const data = event.data as { hostile?: boolean } | undefined;
+      throw new PermanentError(data?.hostile ? `${HOSTILE.script} ${HOSTILE.attribute}` : "billing API answered 503");
+    }
+  }, { name: "billing" });
+  t.outbox.register("*", () => {}, { name: "audit-log" });
+  worker = t.outbox.worker({ sweepIntervalMs: 600_000 });
+  await worker.start();
+
+  const app = new Hono();
+  app.route("/ops/outbox", outboxDashboard(t.outbox, { auth: { token: TOKEN } }));
+  app.route("/ro", outboxDashboard(t.outbox, { auth: { token: TOKEN }, readOnly: true }));
+  await new Promise<void>((resolve) => {
+    server = serve({ fetch: app.fetch, hostname: "127.0.0.1", port: 0 }, () => resolve());
+  });
+  origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+
+  browser = await launchBrowser();
+  context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  page = await context.newPage();
+  page.on("console", (m) => {
+    if (m.type() === "error") consoleErrors.push(m.text());
+  });
+  page.on("pageerror", (e) => consoleErrors.push(String(e)));
+  page.on("dialog", (d) => {
+    consoleErrors.push(`dialog: ${d.message()}`);
+    void d.dismiss();
+  });
+}, 60_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await new Promise((resolve) => server?.close(resolve));
+  await worker?.stop();
+  await t?.drop();
+});
+
+async function signIn(p: Page, base: string): Promise<void> {
+  await p.goto(`${origin}${base}`);
+  await p.fill('input[name="token"]', TOKEN);
+  await p.click('button[type="submit"]');
+  await p.waitForSelector("header.top");
+}
+
+async function eventually(check: () => Promise<boolean>, what: string): Promise<void> {
+  await waitFor(check, what, 20_000);
+}
+
+describe("no credentials, no page", () => {
+  it("shows the login form and none of the data, and a wrong token stays out", async () => {
+    const stranger = await browser.newContext();
+    const p = await stranger.newPage();
+    await t.outbox.publishEvent({ type: "secret.thing", source: "vault", data: { pin: 1234 } });
+    for (const path of ["/ops/outbox", "/ops/outbox/events", "/ops/outbox/failures"]) {
+      const res = await p.goto(`${origin}${path}`);
+      expect(new URL(p.url()).pathname, path).toBe("/ops/outbox/login");
+      expect(res?.status(), path).toBe(200);
+      expect(await p.locator('input[name="token"]').count()).toBe(1);
+      expect(await p.content()).not.toContain("secret.thing");
+    }
+    await p.fill('input[name="token"]', "not-the-token");
+    await p.click('button[type="submit"]');
+    await p.waitForSelector(".notice.problem");
+    expect(await p.content()).not.toContain("secret.thing");
+    await stranger.close();
+  });
+});
+
+describe("an operator finds a failure, retries it and sees it delivered", () => {
+  it("overview -> events filtered to failed -> event -> retry -> delivered", async () => {
+    const ok = await t.outbox.publishEvents(Array.from({ length: 5 }, (_, i) => ({ type: "user.created", source: "users", data: { i } })));
+    const failing = await t.outbox.publishEvent({ type: "order.created", source: "shop", subject: "Order #456", data: { total: 42, items: [{ sku: "A-1", qty: 2 }] } });
+    await eventually(async () => (await t.outbox.getEvent(failing.id))?.status === "failed", "the order to fail");
+    await eventually(async () => (await t.outbox.getEvent(ok[4].id))?.status === "published", "the users to publish");
+
+    await signIn(page, "/ops/outbox");
+    expect(await page.locator("h1").textContent()).toBe("Overview");
+    expect(await page.locator(".card.failed .n").textContent()).toMatch(/^[1-9]/);
+    expect(await page.locator("#chart svg").count()).toBe(1);
+    expect(await page.locator("#attention").textContent()).toContain("billing API answered 503");
+
+    await page.click('nav a[href="/ops/outbox/events"]');
+    await page.selectOption('select[name="status"]', "failed");
+    await Promise.all([page.waitForURL(/status=failed/), page.click('form.filters button[type="submit"]')]);
+    const rows = page.locator("#events tbody tr");
+    expect(await rows.count()).toBeGreaterThan(0);
+    for (const text of await rows.allTextContents()) expect(text).toContain("failed");
+
+    await Promise.all([page.waitForURL(/\/event\?/), page.click(`#events a:text("${failing.id}")`)]);
+    expect(await page.locator("dl.attrs").textContent()).toContain("Order #456");
+    expect(await page.locator("pre.data").textContent()).toContain('"sku": "A-1"');
+    const billing = page.locator('tr[data-destination="billing"]');
+    expect(await billing.locator(".badge").textContent()).toBe("failed");
+    expect(await page.locator('tr[data-destination="audit-log"] .badge').textContent()).toBe("delivered");
+
+    broken.delete("billing");
+    await Promise.all([page.waitForURL(/done=retried-delivery/), billing.locator('button:text("Retry")').click()]);
+    expect(await page.locator("#notice").count()).toBe(1);
+    // The event page refreshes itself: the operator does not reload to see the worker's result.
+    await page.waitForSelector('tr[data-destination="billing"] .s-delivered', { timeout: 20_000 });
+    expect(await page.locator('tr[data-destination="billing"] button').count()).toBe(0);
+    expect((await t.outbox.getEvent(failing.id))?.status).toBe("published");
+  });
+
+  it("bulk-retries a filtered set after showing how many it will touch", async () => {
+    broken.add("billing");
+    const batch = await t.outbox.publishEvents(Array.from({ length: 6 }, (_, i) => ({ type: "order.bulk", source: "imports", data: { i } })));
+    await eventually(async () => {
+      for (const e of batch) if ((await t.outbox.getEvent(e.id, { source: "imports" }))?.status !== "failed") return false;
+      return true;
+    }, "the batch to fail");
+    broken.delete("billing");
+    await page.goto(`${origin}/ops/outbox/events?status=failed&type=order.bulk`);
+    expect(await page.locator("#events tbody tr").count()).toBe(6);
+    await Promise.all([page.waitForURL(/\/retry\?/), page.click("#bulk-retry")]);
+    expect(await page.locator("#retry-count").textContent()).toMatch(/6 events due again/);
+    await Promise.all([page.waitForURL(/done=bulk/), page.click("#confirm-retry")]);
+    expect(await page.locator("#notice").textContent()).toContain("6 events are due again");
+    await eventually(async () => {
+      for (const e of batch) if ((await t.outbox.getEvent(e.id, { source: "imports" }))?.status !== "published") return false;
+      return true;
+    }, "the batch to be published");
+  });
+});
+
+describe("read-only", () => {
+  it("shows no action, and refuses a POST made by hand with a valid session and CSRF token", async () => {
+    broken.add("billing");
+    const e = await t.outbox.publishEvent({ type: "order.created", source: "shop", data: { n: "read-only" } });
+    await eventually(async () => (await t.outbox.getEvent(e.id))?.status === "failed", "the event to fail");
+    const p = await context.newPage();
+    await signIn(p, "/ro");
+    await p.goto(`${origin}/ro/event?id=${encodeURIComponent(e.id)}&source=shop`);
+    expect(await p.locator('tr[data-destination="billing"] .badge').textContent()).toBe("failed");
+    expect(await p.locator('form[action*="/actions/"], button:text("Retry")').count()).toBe(0);
+    await p.goto(`${origin}/ro/events?status=failed`);
+    expect(await p.locator("#bulk-retry").count()).toBe(0);
+    const statuses = await p.evaluate(async ({ id }) => {
+      const csrf = (document.querySelector('input[name="csrf"]') as HTMLInputElement).value;
+      const post = (path: string, form: Record<string, string>) =>
+        fetch(path, { method: "POST", body: new URLSearchParams({ ...form, csrf }), redirect: "manual" }).then((r) => r.status);
+      return [await post("/ro/actions/retry", { id, source: "shop", destination: "billing" }), await post("/ro/actions/retry-events", {})];
+    }, { id: e.id });
+    expect(statuses).toEqual([403, 403]);
+    expect((await t.outbox.getEvent(e.id))?.status).toBe("failed");
+    await p.close();
+    broken.delete("billing");
+  });
+});
+
+describe("hostile content renders as text and runs nothing", () => {
+  it("shows script tags, attribute break-outs, javascript: links, control characters and a 1 MB string as text", async () => {
+    broken.add("billing");
+    const big = "x".repeat(1_000_000);
+    const e = await t.outbox.publishEvent({
+      type: `order.${HOSTILE.script}`,
+      source: "hostile",
+      id: `id-${HOSTILE.attribute}`,
+      subject: `${HOSTILE.link} ${HOSTILE.control}`,
+      extensions: { note: HOSTILE.attribute },
+      dataschema: HOSTILE.link,
+      data: { hostile: true, html: `</pre>${HOSTILE.script}${HOSTILE.attribute}`, link: HOSTILE.link, control: HOSTILE.control, big },
+    });
+    await eventually(async () => (await t.outbox.getEvent(e.id, { source: e.source }))?.status === "failed", "the hostile event to fail");
+
+    const visits = [
+      "/ops/outbox",
+      `/ops/outbox/events?type=${encodeURIComponent("order.*")}`,
+      `/ops/outbox/events?source=${encodeURIComponent(e.source)}`,
+      `/ops/outbox/event?id=${encodeURIComponent(e.id)}&source=${encodeURIComponent(e.source)}`,
+      "/ops/outbox/failures",
+      "/ops/outbox/destinations",
+    ];
+    for (const path of visits) {
+      await page.goto(`${origin}${path}`);
+      const injected = await page.evaluate(() => ({
+        pwned: (window as unknown as { __pwned?: string }).__pwned ?? null,
+        scripts: Array.from(document.scripts).map((s) => s.getAttribute("src")),
+        images: document.images.length,
+        svgOnload: document.querySelectorAll("svg[onload], [onerror]").length,
+        jsLinks: Array.from(document.querySelectorAll("a")).filter((a) => a.href.toLowerCase().startsWith("javascript:")).length,
+      }));
+      expect(injected, path).toEqual({ pwned: null, scripts: ["/ops/outbox/assets/dashboard.js"], images: 0, svgOnload: 0, jsLinks: 0 });
+    }
+    // On the event page the hostile strings are there, as text.
+    await page.goto(`${origin}${visits[3]}`);
+    const text = await page.locator("main").innerText();
+    expect(text).toContain(HOSTILE.script);
+    expect(text).toContain(`onerror="window.__pwned='attr'"`);
+    expect(text).toContain(HOSTILE.link);
+    expect(text).toContain("bell⟨U+0007⟩ escape⟨U+001B⟩[31m");
+    expect(text).toContain("rtl⟨U+202E⟩exe.txt");
+    expect(text).toContain("x".repeat(1000));
+    const failures = await (await page.goto(`${origin}/ops/outbox/failures`))!.text();
+    expect(failures).toContain("&lt;script&gt;window.__pwned");
+    broken.delete("billing");
+  });
+});
+
+describe("no console errors", () => {
+  it("logged none on any page the operator visited", () => {
+    expect(consoleErrors).toEqual([]);
+    expect(consoleErrors.length).toBe(0);
+  });
+});
