@@ -18,7 +18,14 @@
  */
 export { CloudEvent } from "cloudevents";
 export type { Client, Query, Row } from "./src/client.ts";
-export type { DeliveredEvent, DeliveryContext, DeliveryReceipt, Destination, Handler } from "./src/destination.ts";
+export type {
+  DeliveredEvent,
+  DeliveryContext,
+  DeliveryReceipt,
+  Destination,
+  Handler,
+  TransactionalHandler,
+} from "./src/destination.ts";
 export { DeliveryError, type DeliveryErrorOptions, DispatchError, PermanentError } from "./src/errors.ts";
 export { ATTRIBUTE_LIMITS, type DeliveryOptions, type EventInput, type ExtensionValue } from "./src/event.ts";
 export { consoleLogger, jsonLogger, type LogFields, type Logger } from "./src/logger.ts";

@@ -1,3 +1,4 @@
+import type { TransactionSql } from "postgres";
 import type { CloudEvent } from "cloudevents";
 import type { Logger } from "./logger.ts";
 
@@ -16,6 +17,11 @@ export interface DeliveryContext {
   logger: Logger;
   /** The ordering key the event was published with, if any. */
   orderingKey?: string;
+  /**
+   * Only for a handler registered with `{ transactional: true }`: the transaction its writes go in. The delivery is
+   * marked delivered in the same transaction, so the handler's effect commits exactly once with it.
+   */
+  tx?: TransactionSql;
 }
 
 /** What a destination may report about an accepted delivery, for the attempt history. */
@@ -49,9 +55,14 @@ export interface Destination {
    * throws here refuses to start, with the message, instead of failing every delivery. Optional.
    */
   start?(): Promise<void>;
+  /** Set for handlers registered with `{ transactional: true }`: each attempt runs in a transaction (`ctx.tx`). */
+  readonly transactional?: boolean;
   /** Releases connections or clients when the worker stops. */
   close?(): Promise<void>;
 }
+
+/** A handler registered with `{ transactional: true }`: its context always has `tx`. */
+export type TransactionalHandler = (event: DeliveredEvent, ctx: DeliveryContext & { tx: TransactionSql }) => unknown;
 
 /** A local handler function: the event and a context with an AbortSignal. */
 export type Handler = (event: DeliveredEvent, ctx: DeliveryContext) => unknown;

@@ -2,13 +2,16 @@ import { CloudEvent } from "cloudevents";
 import { type Abortable, LazyAbortController } from "./abort.ts";
 import type { Row } from "./client.ts";
 import type { Congestion, Tracker } from "./congestion.ts";
-import type { Destination, DeliveryReceipt } from "./destination.ts";
+import type { Sql, TransactionSql } from "postgres";
+import type { DeliveryContext, DeliveryReceipt, Destination } from "./destination.ts";
 import { DeliveryError } from "./errors.ts";
 import type { Logger } from "./logger.ts";
 import type { AttemptOutcome, EventStatus, NewAttempt, StoredDelivery } from "./record.ts";
 import type { Registry } from "./registry.ts";
 import { backoffMs, type RetryPolicy } from "./retry.ts";
+import type { Schema } from "./schema.ts";
 import type { DeliveryFailure, Outcome } from "./store/complete.ts";
+import { markDelivered } from "./store/mark-delivered.ts";
 import type { Controls } from "./worker/controls.ts";
 import { storable } from "./text.ts";
 
@@ -32,6 +35,15 @@ export interface DispatchContext {
   maxLeaseExpiries: number;
   /** Paused destinations and open circuits: deliveries to them are put off without an attempt. */
   controls: Controls;
+  /** For transactional handlers: the pool their transactions come from, and what marks a delivery delivered. */
+  transactions: Transactions;
+}
+
+/** How a transactional handler's attempt joins the delivered mark in one transaction. */
+export interface Transactions {
+  sql: Sql;
+  schema: Schema;
+  lease: string;
 }
 
 const MAX_ERROR_LENGTH = 2000;
@@ -84,9 +96,20 @@ export async function dispatch(row: Row, ctx: DispatchContext): Promise<Outcome>
       ctx.tracker.running.add(d.name);
       const startedAt = clock(ctx);
       try {
-        const receipt = await attempt(d, event, attempts, row.ordering_key as string | null, ctx);
+        // A transactional handler commits this very state with its own writes; the outcome writes it again.
+        const delivered = (): StoredDelivery => ({ status: "delivered", attempts, lastError: null, nextAttemptAt: null, deliveredAt: clock(ctx), ...kept });
+        let committed: StoredDelivery | null = null;
+        const mark = d.transactional
+          ? async (tx: TransactionSql): Promise<void> => {
+            committed = delivered();
+            if (!(await markDelivered(tx, ctx.transactions.schema, String(row.seq), ctx.transactions.lease, d.name, committed))) {
+              throw new DeliveryError("This worker no longer holds the event (its lease ran out); the handler's writes were rolled back.");
+            }
+          }
+          : null;
+        const receipt = await attempt(d, event, attempts, row.ordering_key as string | null, ctx, mark);
         ctx.controls.succeeded(d.name);
-        state[d.name] = { status: "delivered", attempts, lastError: null, nextAttemptAt: null, deliveredAt: clock(ctx), ...kept };
+        state[d.name] = committed ?? delivered();
         if (ctx.history) history.push(tried(d.name, attempts, startedAt, ctx, "delivered", statusOf(receipt), null));
       } catch (err) {
         const { message, permanent, retryAfterMs, status } = failureOf(err);
@@ -151,12 +174,26 @@ function statusOf(receipt: unknown): number | null {
   }
 }
 
-/** One delivery under the worker's timeout: one promise that settles once, whichever comes first. */
-function attempt(d: Destination, event: CloudEvent<unknown>, attempt: number, orderingKey: string | null, ctx: DispatchContext): Promise<void | DeliveryReceipt> {
+/**
+ * One delivery under the worker's timeout: one promise that settles once, whichever comes first. With `mark` (a
+ * transactional handler) the handler runs inside a transaction that `mark` completes; a handler still running when
+ * the attempt times out has its transaction rolled back.
+ */
+function attempt(
+  d: Destination,
+  event: CloudEvent<unknown>,
+  attempt: number,
+  orderingKey: string | null,
+  ctx: DispatchContext,
+  mark: ((tx: TransactionSql) => Promise<void>) | null,
+): Promise<void | DeliveryReceipt> {
   const controller = new LazyAbortController();
   ctx.running.add(controller);
   return new Promise<void | DeliveryReceipt>((resolve, reject) => {
+    // Once a transactional handler's delivered mark is being written, its transaction's fate is the attempt's.
+    let committing = false;
     const timer = setTimeout(() => {
+      if (committing) return;
       const err = new DeliveryError(`Timed out after ${ctx.handlerTimeoutMs} ms`);
       controller.abort(err);
       done();
@@ -166,17 +203,27 @@ function attempt(d: Destination, event: CloudEvent<unknown>, attempt: number, or
       clearTimeout(timer);
       ctx.running.delete(controller);
     };
+    const context = (tx?: TransactionSql): DeliveryContext => ({
+      get signal() {
+        return controller.signal;
+      },
+      attempt,
+      destination: d.name,
+      logger: ctx.logger,
+      orderingKey: orderingKey ?? undefined,
+      ...(tx ? { tx } : {}),
+    });
     let delivery: Promise<void | DeliveryReceipt>;
     try {
-      delivery = d.deliver(event, {
-        get signal() {
-          return controller.signal;
-        },
-        attempt,
-        destination: d.name,
-        logger: ctx.logger,
-        orderingKey: orderingKey ?? undefined,
-      });
+      delivery = mark
+        ? ctx.transactions.sql.begin(async (tx) => {
+          const receipt = await d.deliver(event, context(tx));
+          if (controller.signal.aborted) throw controller.signal.reason;
+          committing = true;
+          await mark(tx);
+          return receipt;
+        }) as Promise<void | DeliveryReceipt>
+        : d.deliver(event, context());
     } catch (err) {
       delivery = Promise.reject(err);
     }

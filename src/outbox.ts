@@ -1,7 +1,7 @@
 import type { CloudEvent } from "cloudevents";
 import type { Sql } from "postgres";
 import { type Client, type Query, toQuery } from "./client.ts";
-import type { Destination, Handler } from "./destination.ts";
+import type { Destination, Handler, TransactionalHandler } from "./destination.ts";
 import { DispatchError } from "./errors.ts";
 import { type DeliveryOptions, type EventInput, fromCloudEvent, fromInput, type NewEvent } from "./event.ts";
 import { decodeCursor, encodeCursor } from "./cursor.ts";
@@ -176,20 +176,26 @@ export class Outbox {
    * outbox.register(["order.created", "order.updated"], handleOrder);
    * outbox.register(logAllEvents);
    * outbox.register("order.*", webhook({ url: "https://example.com/hooks" }));
+   * // exactly once in this database: the handler's writes commit with the delivery
+   * outbox.register("order.paid", async (event, ctx) => {
+   *   await ctx.tx`insert into invoices ${ctx.tx({ order_id: (event.data as { id: number }).id })}`;
+   * }, { transactional: true });
    * ```
    */
+  register(types: TypePattern | TypePattern[], target: TransactionalHandler, options: RegisterOptions & { transactional: true }): Destination;
+  register(target: TransactionalHandler, options: RegisterOptions & { transactional: true }): Destination;
   register(target: Handler | Destination, options?: RegisterOptions): Destination;
   register(types: TypePattern | TypePattern[], target: Handler | Destination, options?: RegisterOptions): Destination;
   register(
-    a: TypePattern | TypePattern[] | Handler | Destination,
-    b?: Handler | Destination | RegisterOptions,
+    a: TypePattern | TypePattern[] | Handler | TransactionalHandler | Destination,
+    b?: Handler | TransactionalHandler | Destination | RegisterOptions,
     c?: RegisterOptions,
   ): Destination {
     if (typeof a === "string" || Array.isArray(a)) {
       if (!b) throw new DispatchError("invalid_option", "register(type, handler): the handler or destination is missing.");
       return this.#registry.add(a, b as Handler | Destination, optionsObject(c, "register"));
     }
-    return this.#registry.add(undefined, a, optionsObject(b as RegisterOptions | undefined, "register"));
+    return this.#registry.add(undefined, a as Handler | Destination, optionsObject(b as RegisterOptions | undefined, "register"));
   }
 
   /** Every registered destination. */

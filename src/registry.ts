@@ -7,6 +7,11 @@ import { isStorable } from "./text.ts";
 export interface RegisterOptions {
   /** The destination's stable name; defaults to the function's name (handlers) or the destination's own name. */
   name?: string | undefined;
+  /**
+   * Handlers only: run each attempt in a database transaction, `ctx.tx`, that also marks the delivery delivered,
+   * so the handler's writes to this database take effect exactly once. Keep such a handler to database work.
+   */
+  transactional?: boolean | undefined;
 }
 
 /** A type to match: an exact type (`user.created`), a prefix (`order.*`) or everything (`*`). */
@@ -30,7 +35,13 @@ export class Registry {
 
   /** Adds a destination for some types (undefined: every type). Returns the destination. */
   add(types: TypePattern | TypePattern[] | undefined, target: Handler | Destination, options: RegisterOptions = {}): Destination {
-    assertKnownKeys(options, ["name"], "register options");
+    assertKnownKeys(options, ["name", "transactional"], "register options");
+    if (options.transactional !== undefined && typeof options.transactional !== "boolean") {
+      throw new DispatchError("invalid_option", "transactional must be true or false.", { field: "transactional" });
+    }
+    if (options.transactional && typeof target !== "function") {
+      throw new DispatchError("invalid_option", "transactional is for handler functions: a webhook or Pub/Sub destination cannot join a database transaction.", { field: "transactional" });
+    }
     const patterns = types === undefined ? ["*"] : (Array.isArray(types) ? types : [types]).map(checkPattern);
     if (patterns.length === 0) {
       throw new DispatchError("invalid_option", "register needs at least one event type, or none at all for every type.");
@@ -46,7 +57,7 @@ export class Registry {
         `A different destination is already registered as "${name}"; pass a distinct { name } to register, since the name keys each event's delivery state.`,
       );
     }
-    const entry = existing ?? { destination: toDestination(target, name), target, patterns: new Set() };
+    const entry = existing ?? { destination: toDestination(target, name, options.transactional === true), target, patterns: new Set() };
     for (const p of patterns) entry.patterns.add(p);
     this.#entries.set(name, entry);
     this.#cache.clear();
@@ -116,10 +127,11 @@ function nameOf(target: Handler | Destination, patterns: TypePattern[]): string 
   return name;
 }
 
-function toDestination(target: Handler | Destination, name: string): Destination {
+function toDestination(target: Handler | Destination, name: string, transactional: boolean): Destination {
   if (typeof target === "function") {
     return {
       name,
+      ...(transactional ? { transactional: true } : {}),
       async deliver(event, ctx) {
         await target(event, ctx);
       },

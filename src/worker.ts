@@ -332,6 +332,7 @@ export class Worker {
       history: this.#history,
       maxLeaseExpiries: this.#maxLeaseExpiries,
       controls: this.#controls,
+      transactions: { sql: this.#deps.sql, schema: this.#deps.schema, lease: this.#lease },
     };
     if (row.lease_lapsed === true) {
       this.#alone(row, ctx);
