@@ -9,7 +9,7 @@ import { benchDatabase } from "./db.ts";
 import { median, quiet } from "./support.ts";
 
 const rows = Number(process.argv[2] ?? 5_000_000);
-const db = await benchDatabase();
+const db = await benchDatabase("pg_dispatch_bench_scale");
 const sql = postgres(db.url, { max: 4, onnotice: () => {} });
 const outbox = new Outbox({ sql, schema: "bench_scale", logger: quiet });
 try {

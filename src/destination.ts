@@ -55,6 +55,8 @@ export interface Destination {
    * throws here refuses to start, with the message, instead of failing every delivery. Optional.
    */
   start?(): Promise<void>;
+  /** Attempts per second across every worker, when registered with `{ rateLimit }`. */
+  readonly rateLimit?: number;
   /** Set for handlers registered with `{ transactional: true }`: each attempt runs in a transaction (`ctx.tx`). */
   readonly transactional?: boolean;
   /** Releases connections or clients when the worker stops. */

@@ -12,7 +12,7 @@ import { backoffMs, type RetryPolicy } from "./retry.ts";
 import type { Schema } from "./schema.ts";
 import type { DeliveryFailure, Outcome } from "./store/complete.ts";
 import { markDelivered } from "./store/mark-delivered.ts";
-import type { Controls } from "./worker/controls.ts";
+import { type Controls, RATE_WAIT_MS } from "./worker/controls.ts";
 import { storable } from "./text.ts";
 
 /** What dispatching needs from the worker. */
@@ -84,7 +84,8 @@ export async function dispatch(row: Row, ctx: DispatchContext): Promise<Outcome>
     const deliverTo = async (d: Destination): Promise<void> => {
       const prev = state[d.name];
       // Put off, not attempted: a slow destination holds enough slots already, or it is paused, or its circuit is open.
-      const holdMs = ctx.congestion.saturated(d.name) ? deferMs(ctx) : ctx.controls.holdMs(d.name, Date.now());
+      let holdMs = ctx.congestion.saturated(d.name) ? deferMs(ctx) : ctx.controls.holdMs(d.name, Date.now());
+      if (holdMs === 0 && d.rateLimit !== undefined && !(await ctx.controls.token(d.name))) holdMs = RATE_WAIT_MS;
       if (holdMs > 0) {
         state[d.name] = { ...(prev ?? { attempts: 0, lastError: null, deliveredAt: null }), status: "pending", nextAttemptAt: clock(ctx) + holdMs };
         return;

@@ -12,6 +12,11 @@ export interface RegisterOptions {
    * so the handler's writes to this database take effect exactly once. Keep such a handler to database work.
    */
   transactional?: boolean | undefined;
+  /**
+   * The most attempts per second at this destination across every worker (a shared token bucket in the database).
+   * Deliveries over the limit wait briefly, then are put off without using an attempt. Default: no limit.
+   */
+  rateLimit?: number | undefined;
 }
 
 /** A type to match: an exact type (`user.created`), a prefix (`order.*`) or everything (`*`). */
@@ -35,7 +40,11 @@ export class Registry {
 
   /** Adds a destination for some types (undefined: every type). Returns the destination. */
   add(types: TypePattern | TypePattern[] | undefined, target: Handler | Destination, options: RegisterOptions = {}): Destination {
-    assertKnownKeys(options, ["name", "transactional"], "register options");
+    assertKnownKeys(options, ["name", "transactional", "rateLimit"], "register options");
+    const rate = options.rateLimit;
+    if (rate !== undefined && (typeof rate !== "number" || !Number.isFinite(rate) || rate <= 0 || rate > 1_000_000)) {
+      throw new DispatchError("invalid_option", "rateLimit must be a number of attempts per second, above 0 and at most 1000000.", { field: "rateLimit" });
+    }
     if (options.transactional !== undefined && typeof options.transactional !== "boolean") {
       throw new DispatchError("invalid_option", "transactional must be true or false.", { field: "transactional" });
     }
@@ -57,7 +66,7 @@ export class Registry {
         `A different destination is already registered as "${name}"; pass a distinct { name } to register, since the name keys each event's delivery state.`,
       );
     }
-    const entry = existing ?? { destination: toDestination(target, name, options.transactional === true), target, patterns: new Set() };
+    const entry = existing ?? { destination: toDestination(target, name, options.transactional === true, rate), target, patterns: new Set() };
     for (const p of patterns) entry.patterns.add(p);
     this.#entries.set(name, entry);
     this.#cache.clear();
@@ -127,11 +136,13 @@ function nameOf(target: Handler | Destination, patterns: TypePattern[]): string 
   return name;
 }
 
-function toDestination(target: Handler | Destination, name: string, transactional: boolean): Destination {
+function toDestination(target: Handler | Destination, name: string, transactional: boolean, rateLimit: number | undefined): Destination {
+  const limited = rateLimit === undefined ? {} : { rateLimit };
   if (typeof target === "function") {
     return {
       name,
       ...(transactional ? { transactional: true } : {}),
+      ...limited,
       async deliver(event, ctx) {
         await target(event, ctx);
       },
@@ -140,7 +151,7 @@ function toDestination(target: Handler | Destination, name: string, transactiona
   if (!target || typeof target !== "object" || typeof target.deliver !== "function") {
     throw new DispatchError("invalid_option", "register takes a handler function or a destination (webhook(...), pubsub(...)).");
   }
-  return name === target.name
+  return name === target.name && rateLimit === undefined
     ? target
-    : { name, deliver: (e, c) => target.deliver(e, c), start: target.start?.bind(target), close: target.close?.bind(target) };
+    : { name, deliver: (e, c) => target.deliver(e, c), start: target.start?.bind(target), close: target.close?.bind(target), ...limited };
 }

@@ -175,6 +175,7 @@ export class Worker {
     if (this.#running) throw new DispatchError("invalid_state", "This worker is already running.");
     if (this.#stopping) throw new DispatchError("invalid_state", "A stopped worker cannot be restarted; create a new one.");
     await preflight(this.#deps);
+    await this.#controls.configure(this.#deps.registry.all());
     const { sql, schema, logger } = this.#deps;
     this.#listener = new Listener(sql, schema.channel, (reason) => this.#onWake(reason), logger);
     await this.#listener.start();

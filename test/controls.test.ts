@@ -109,3 +109,37 @@ describe("onDeliveryFailed: someone is told when a delivery fails for good", () 
     expect(() => t.outbox.worker({ onDeliveryFailed: 1 as never })).toThrow(DispatchError);
   });
 });
+
+describe("rate limits: a destination's attempts per second are shared by every worker", () => {
+  it("keeps two workers together under the limit, and delivers everything", async () => {
+    t = await testOutbox();
+    const at: number[] = [];
+    const handler = (): void => void at.push(Date.now());
+    t.outbox.register("tick", handler, { name: "limited", rateLimit: 20 });
+    const other = await t.another();
+    other.register("tick", handler, { name: "limited", rateLimit: 20 });
+    for (const o of [t.outbox, other]) {
+      const w = o.worker({ retention: false, circuitBreaker: false });
+      workers.push(w);
+      await w.start();
+    }
+    await t.outbox.publishEvents(Array.from({ length: 60 }, (_, i) => ({ type: "tick", source: "s", data: { i } })));
+    await waitFor(async () => (await t.outbox.stats()).published === 60, "every event delivered", 20_000);
+    // The bucket holds at most one second's worth (20), then refills at 20/s: 60 attempts take at least ~2 s.
+    at.sort((a, b) => a - b);
+    expect(at).toHaveLength(60);
+    expect(at[59] - at[0]).toBeGreaterThanOrEqual(1500);
+    // No one-second window holds more than the burst plus one second's refill.
+    for (let i = 0; i < at.length; i++) {
+      const inWindow = at.filter((x) => x >= at[i] && x < at[i] + 1000).length;
+      expect(inWindow).toBeLessThanOrEqual(40);
+    }
+  });
+
+  it("refuses a rate that is not a positive number", async () => {
+    t = await testOutbox();
+    for (const rateLimit of [0, -1, Number.NaN, "5" as never]) {
+      expect(() => t.outbox.register("x", () => {}, { name: `r${String(rateLimit)}`, rateLimit })).toThrow(DispatchError);
+    }
+  });
+});

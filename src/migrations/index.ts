@@ -4,6 +4,7 @@ import dashboard from "./003_dashboard.ts";
 import attempts from "./004_attempts.ts";
 import leaseExpiries from "./005_lease_expiries.ts";
 import destinations from "./006_destinations.ts";
+import rateLimits from "./007_rate_limits.ts";
 
 /** A versioned DDL step; `sql` receives the quoted schema name. */
 export interface Migration {
@@ -20,4 +21,5 @@ export const migrations: Migration[] = [
   { version: 4, name: "attempts", sql: attempts },
   { version: 5, name: "lease_expiries", sql: leaseExpiries },
   { version: 6, name: "destinations", sql: destinations },
+  { version: 7, name: "rate_limits", sql: rateLimits },
 ];

@@ -2,7 +2,9 @@ import type { Query } from "../client.ts";
 import type { Logger } from "../logger.ts";
 import { assertKnownKeys, optionsObject, wholeNumber } from "../options.ts";
 import type { Schema } from "../schema.ts";
+import type { Destination } from "../destination.ts";
 import { paused, wakeDestination } from "../store/destinations.ts";
+import { setRate, takeTokens } from "../store/rate-limit.ts";
 
 /** The circuit breaker: after `failures` retryable failures in a row, a destination rests as a whole. */
 export interface CircuitBreakerOptions {
@@ -22,6 +24,16 @@ const TRIAL_WAIT_MS = 1000;
 const FRESH_MS = 1000;
 /** ...and read before dispatching when older than this (after idling). */
 const STALE_MS = 5000;
+
+/** How long a delivery waits for a rate-limited destination's token before it is put off. */
+export const RATE_WAIT_MS = 1000;
+
+interface Bucket {
+  rate: number;
+  /** Tokens taken from the shared bucket and not spent yet. */
+  available: number;
+  taking: Promise<void> | null;
+}
 
 interface Circuit {
   failures: number;
@@ -45,6 +57,7 @@ export class Controls {
   #readAt = 0;
   #reading: Promise<void> | null = null;
   readonly #circuits = new Map<string, Circuit>();
+  readonly #buckets = new Map<string, Bucket>();
   /** While something is paused, the set is read every second even when idle, so a resume is seen. */
   #watch: ReturnType<typeof setInterval> | null = null;
   readonly #timers = new Set<ReturnType<typeof setTimeout>>();
@@ -131,6 +144,55 @@ export class Controls {
       this.#onResume();
     } catch (err) {
       this.#logger.warn("waking a resumed destination's deliveries failed; the sweep will find them", { error: err, destination: name });
+    }
+  }
+
+  /** Records each rate-limited destination's limit in the database, where every worker's bucket is shared. */
+  async configure(destinations: readonly Destination[]): Promise<void> {
+    for (const d of destinations) {
+      if (d.rateLimit === undefined) continue;
+      await setRate(this.#query, this.#schema, d.name, d.rateLimit);
+      this.#buckets.set(d.name, { rate: d.rateLimit, available: 0, taking: null });
+    }
+  }
+
+  /**
+   * Waits (up to {@link RATE_WAIT_MS}) for a token of a rate-limited destination; false when none came, and the
+   * delivery should be put off. True at once for a destination without a limit.
+   */
+  async token(name: string): Promise<boolean> {
+    const b = this.#buckets.get(name);
+    if (!b) return true;
+    const deadline = Date.now() + RATE_WAIT_MS;
+    for (;;) {
+      if (b.available >= 1) {
+        b.available--;
+        return true;
+      }
+      b.taking ??= this.#take(name, b).finally(() => (b.taking = null));
+      await b.taking;
+      if (!this.#buckets.has(name)) return true;
+      if (b.available >= 1) {
+        b.available--;
+        return true;
+      }
+      const wait = Math.max(5, Math.round(1000 / b.rate));
+      if (this.#stopped || Date.now() + wait > deadline) return false;
+      await new Promise((r) => setTimeout(r, wait));
+    }
+  }
+
+  /** Takes about a tenth of a second's worth of tokens at once, so the shared row is touched a few times a second. */
+  async #take(name: string, b: Bucket): Promise<void> {
+    try {
+      const got = await takeTokens(this.#query, this.#schema, name, Math.max(1, Math.ceil(b.rate / 10)));
+      if (!got) this.#buckets.delete(name); // the limit was removed
+      else {
+        b.available += got.granted;
+        b.rate = got.rate;
+      }
+    } catch (err) {
+      this.#logger.warn("taking rate-limit tokens failed", { error: err, destination: name });
     }
   }
 
