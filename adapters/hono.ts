@@ -13,6 +13,7 @@ import { authMiddleware, type RouterAuth } from "./hono/auth.ts";
 import { errorResponse, refused, RequestError } from "./hono/errors.ts";
 import { openApiDocument } from "./hono/openapi.ts";
 import { parsePublish } from "./hono/parse.ts";
+import { metricsRoute } from "./hono/metrics.ts";
 
 export type { RouterAuth } from "./hono/auth.ts";
 export type { ErrorBody } from "./hono/errors.ts";
@@ -35,9 +36,14 @@ export interface OutboxRouterOptions {
   maxBodyBytes?: number;
   /** How long `GET /health` waits for the database before answering 503, in milliseconds. Default 5000. */
   healthTimeoutMs?: number;
+  /**
+   * A bearer token (or several) for `GET /metrics` alone, for a Prometheus scraper: then only it opens that route.
+   * Without it, `/metrics` is guarded like the other read routes.
+   */
+  metricsToken?: string | readonly string[];
 }
 
-const OPTION_KEYS = ["auth", "readAuth", "maxBodyBytes", "healthTimeoutMs"] as const;
+const OPTION_KEYS = ["auth", "readAuth", "maxBodyBytes", "healthTimeoutMs", "metricsToken"] as const;
 const LIST_PARAMS = ["status", "type", "source", "limit", "cursor"];
 
 /**
@@ -45,7 +51,7 @@ const LIST_PARAMS = ["status", "type", "source", "limit", "cursor"];
  * `POST /events` (publish: plain JSON, `application/cloudevents+json`, `application/cloudevents-batch+json`, or a
  * binary-mode CloudEvent; answers 201 with the stored event, or 200 when its source + id was already stored, each event
  * carrying `duplicate`), `GET /events/:id`, `GET /events`, `POST /events/:id/retry`, `GET /stats`, `GET /health`,
- * `GET /openapi.json`. Errors answer `{ error: { code, message, field? } }`: 400 for a malformed request or query,
+ * `GET /openapi.json`, `GET /metrics` (Prometheus text format). Errors answer `{ error: { code, message, field? } }`: 400 for a malformed request or query,
  * 401 without a valid token, 404 for an unknown event, 409 for an id several sources share, 413 over the size limit,
  * 415 for a content type it cannot store, 422 for an invalid event, 500 (details only in `outbox.logger`) otherwise.
  *
@@ -140,6 +146,8 @@ export function outboxRouter(outbox: Outbox, options: OutboxRouterOptions): Hono
       );
     }
   });
+
+  app.get("/metrics", o.metricsToken === undefined ? read : authMiddleware({ token: o.metricsToken }, "metricsToken")!, metricsRoute(outbox));
 
   app.get("/openapi.json", read, (c) => {
     const basePath = c.req.path.slice(0, -"/openapi.json".length);

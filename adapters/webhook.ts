@@ -73,6 +73,9 @@ export function webhook(options: WebhookOptions): Destination {
       try {
         message = mode === "structured" ? structuredMessage(event) : binaryMessage(event);
         headers = await requestHeaders(event, message);
+        // W3C Trace Context: the receiving service continues this attempt's trace.
+        if (ctx.traceparent) headers.set("traceparent", ctx.traceparent);
+        if (ctx.tracestate) headers.set("tracestate", ctx.tracestate);
       } catch (err) {
         if (err instanceof DeliveryError) throw err;
         // Data JSON cannot encode, or a header value HTTP cannot carry: the same event would fail every time.

@@ -9,6 +9,7 @@ import type { AttemptOutcome, EventStatus, NewAttempt, StoredDelivery } from "./
 import type { Registry } from "./registry.ts";
 import { backoffMs, type RetryPolicy } from "./retry.ts";
 import type { Outcome } from "./store/complete.ts";
+import type { AttemptTrace, Telemetry } from "./telemetry.ts";
 import { storable } from "./text.ts";
 
 /** What dispatching needs from the worker. */
@@ -27,6 +28,8 @@ export interface DispatchContext {
   tracker: Tracker;
   /** Whether to record each attempt in the attempt history. */
   history: boolean;
+  /** Spans and metrics of each attempt. */
+  telemetry: Telemetry;
 }
 
 const MAX_ERROR_LENGTH = 2000;
@@ -61,11 +64,13 @@ export async function dispatch(row: Row, ctx: DispatchContext): Promise<Outcome>
       const budgetFrom = prev?.budgetFrom ?? 0;
       const kept = budgetFrom ? { budgetFrom } : {};
       ctx.tracker.running.add(d.name);
+      const trace = ctx.telemetry.attempt(event, d.name, attempts);
       const startedAt = clock(ctx);
       try {
-        const receipt = await attempt(d, event, attempts, row.ordering_key as string | null, ctx);
+        const receipt = await attempt(d, event, attempts, row.ordering_key as string | null, ctx, trace);
         state[d.name] = { status: "delivered", attempts, lastError: null, nextAttemptAt: null, deliveredAt: clock(ctx), ...kept };
         if (ctx.history) history.push(tried(d.name, attempts, startedAt, ctx, "delivered", statusOf(receipt), null));
+        ctx.telemetry.attempted(trace, d.name, event.type, "delivered", startedAt, clock(ctx), createdMs(row), null, null);
       } catch (err) {
         const { message, permanent, retryAfterMs, status } = failureOf(err);
         lastError = `${d.name}: ${message}`;
@@ -75,6 +80,7 @@ export async function dispatch(row: Row, ctx: DispatchContext): Promise<Outcome>
           : { status: "pending", attempts, lastError: message, nextAttemptAt: clock(ctx) + backoffMs(used, ctx.retry, retryAfterMs), deliveredAt: null, ...kept };
         const failed = state[d.name].status === "failed";
         if (ctx.history) history.push(tried(d.name, attempts, startedAt, ctx, failed ? "failed" : "retry", status, message));
+        ctx.telemetry.attempted(trace, d.name, event.type, failed ? "failed" : "retry", startedAt, clock(ctx), null, message, status);
         const fields = { event: row.id, destination: d.name, attempts, permanent, error: message };
         if (failed) ctx.logger.warn("delivery failed for good", fields);
         else ctx.logger.debug("delivery failed; will retry", fields);
@@ -124,7 +130,7 @@ function statusOf(receipt: unknown): number | null {
 }
 
 /** One delivery under the worker's timeout: one promise that settles once, whichever comes first. */
-function attempt(d: Destination, event: CloudEvent<unknown>, attempt: number, orderingKey: string | null, ctx: DispatchContext): Promise<void | DeliveryReceipt> {
+function attempt(d: Destination, event: CloudEvent<unknown>, attempt: number, orderingKey: string | null, ctx: DispatchContext, trace: AttemptTrace | null): Promise<void | DeliveryReceipt> {
   const controller = new LazyAbortController();
   ctx.running.add(controller);
   return new Promise<void | DeliveryReceipt>((resolve, reject) => {
@@ -140,7 +146,7 @@ function attempt(d: Destination, event: CloudEvent<unknown>, attempt: number, or
     };
     let delivery: Promise<void | DeliveryReceipt>;
     try {
-      delivery = d.deliver(event, {
+      delivery = ctx.telemetry.within(trace, () => d.deliver(event, {
         get signal() {
           return controller.signal;
         },
@@ -148,7 +154,9 @@ function attempt(d: Destination, event: CloudEvent<unknown>, attempt: number, or
         destination: d.name,
         logger: ctx.logger,
         orderingKey: orderingKey ?? undefined,
-      });
+        traceparent: trace?.traceparent,
+        tracestate: trace?.tracestate,
+      }));
     } catch (err) {
       delivery = Promise.reject(err);
     }
@@ -181,6 +189,11 @@ export function toCloudEvent(row: Row): CloudEvent<unknown> {
 function deferMs(ctx: DispatchContext): number {
   const base = Math.min(ctx.handlerTimeoutMs, 5000);
   return Math.round(base / 2 + (Math.random() * base) / 2);
+}
+
+/** When the event was committed (epoch ms, database clock), for the commit-to-delivered latency. */
+function createdMs(row: Row): number | null {
+  return row.created_ms == null ? null : Number(row.created_ms);
 }
 
 function clock(ctx: DispatchContext): number {

@@ -17,6 +17,7 @@ import { history } from "./store/history.ts";
 import { publish } from "./store/publish.ts";
 import { retry } from "./store/retry.ts";
 import { type Stats, stats } from "./store/stats.ts";
+import { Telemetry } from "./telemetry.ts";
 import { Worker, type WorkerOptions } from "./worker.ts";
 
 /** Settings of an {@link Outbox}. */
@@ -31,6 +32,11 @@ export interface OutboxOptions {
   retry?: RetryOptions;
   /** The largest event data accepted, in bytes of JSON. Default 1 MiB. */
   maxPayloadBytes?: number;
+  /**
+   * OpenTelemetry traces and metrics (when `@opentelemetry/api` is installed) and this process's counters for
+   * `GET /metrics`. Set false to record and propagate nothing. Default true.
+   */
+  telemetry?: boolean;
 }
 
 /** Options of the publish calls. */
@@ -73,7 +79,7 @@ export interface GetEventOptions extends LookupOptions {
   history?: boolean;
 }
 
-const OUTBOX_KEYS = ["sql", "schema", "logger", "retry", "maxPayloadBytes"] as const;
+const OUTBOX_KEYS = ["sql", "schema", "logger", "retry", "maxPayloadBytes", "telemetry"] as const;
 const PUBLISH_KEYS = ["tx", "notify"] as const;
 const STATUSES = ["pending", "processing", "published", "failed"];
 
@@ -104,6 +110,8 @@ export class Outbox {
   readonly logger: Logger;
   readonly retry: RetryPolicy;
   readonly maxPayloadBytes: number;
+  /** Spans and metrics (see the README's Observability section); `GET /metrics` reads its figures. */
+  readonly telemetry: Telemetry;
   readonly #registry = new Registry();
   readonly #query: Query;
 
@@ -120,6 +128,10 @@ export class Outbox {
     this.retry = retryPolicy(o.retry);
     this.maxPayloadBytes = wholeNumber(o.maxPayloadBytes, "maxPayloadBytes", 1, 1_048_576);
     this.#query = toQuery(o.sql);
+    if (o.telemetry !== undefined && typeof o.telemetry !== "boolean") {
+      throw new DispatchError("invalid_option", "telemetry must be true or false.", { field: "telemetry" });
+    }
+    this.telemetry = new Telemetry(o.telemetry !== false, { schema: this.schema, query: this.#query, registry: this.#registry, logger: this.logger });
   }
 
   /**
@@ -219,7 +231,16 @@ export class Outbox {
 
   async #publish(rows: NewEvent[], options: PublishOptions): Promise<PublishedEvent[]> {
     const query = options.tx ? toQuery(options.tx) : this.#query;
-    return await publish(query, this.schema, rows, options.notify !== false);
+    await this.telemetry.ready();
+    const trace = this.telemetry.publishing(rows);
+    try {
+      const events = await publish(query, this.schema, rows, options.notify !== false);
+      this.telemetry.published(trace, events);
+      return events;
+    } catch (err) {
+      this.telemetry.published(trace, null, err);
+      throw err;
+    }
   }
 
   /**
@@ -316,7 +337,7 @@ export class Outbox {
    */
   worker(options?: WorkerOptions): Worker {
     return new Worker(
-      { sql: this.sql, query: this.#query, schema: this.schema, registry: this.#registry, retry: this.retry, logger: this.logger },
+      { sql: this.sql, query: this.#query, schema: this.schema, registry: this.#registry, retry: this.retry, logger: this.logger, telemetry: this.telemetry },
       options,
     );
   }

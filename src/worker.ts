@@ -14,6 +14,7 @@ import { claim, nextDue } from "./store/claim.ts";
 import { type Outcome, release } from "./store/complete.ts";
 import { writeOutcomes } from "./worker/outcomes.ts";
 import { Retention, type RetentionOptions } from "./retention.ts";
+import type { Telemetry } from "./telemetry.ts";
 
 /** Worker settings. */
 export interface WorkerOptions {
@@ -45,6 +46,7 @@ export interface WorkerDeps {
   registry: Registry;
   retry: RetryPolicy;
   logger: Logger;
+  telemetry: Telemetry;
 }
 
 const WORKER_KEYS = [
@@ -81,6 +83,7 @@ export class Worker {
   /** Events that ran past SLOW_MS: still held (leased), but no longer using a slot. */
   readonly #detached = new Map<string, Tracker>();
   #slowCheck: ReturnType<typeof setInterval> | null = null;
+  #stopGauges: (() => void) | null = null;
   #abandoned = false;
 
   #listener: Listener | null = null;
@@ -139,6 +142,7 @@ export class Worker {
     this.#loop = this.#run();
     this.#slowCheck = setInterval(() => this.#detachSlow(), SLOW_MS / 4);
     this.#retention?.start();
+    this.#stopGauges = await this.#deps.telemetry.observe();
     logger.info("worker started", { schema: schema.name, concurrency: this.#concurrency, lease: this.#lease });
   }
 
@@ -149,6 +153,7 @@ export class Worker {
   async stop(): Promise<void> {
     if (!this.#running || this.#stopping) return;
     this.#stopping = true;
+    this.#stopGauges?.();
     await this.#retention?.stop();
     this.#wake();
     this.#slotFree?.();
@@ -269,6 +274,7 @@ export class Worker {
       congestion: this.#congestion,
       tracker,
       history: this.#history,
+      telemetry: this.#deps.telemetry,
     };
     dispatch(row, ctx).then(
       (outcome) => this.#finish(seq, outcome, row.ordering_key != null || outcome.next_attempt_at !== null),

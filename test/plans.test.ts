@@ -7,6 +7,7 @@ import { claimEvents } from "../src/store/claim.ts";
 import { completeEvents } from "../src/store/complete.ts";
 import { arrayLiteral } from "../src/store/array.ts";
 import { selectExisting } from "../src/store/publish.ts";
+import { selectBacklog, typesExpression } from "../src/store/backlog.ts";
 import { testOutbox, type TestOutbox } from "./support/db.ts";
 
 let t: TestOutbox;
@@ -55,6 +56,27 @@ describe("batch statements find events by primary key, before and after ANALYZE"
       const text = await plan(selectExisting(t.outbox.schema), [arrayLiteral([id]), arrayLiteral([source])]);
       expect(text).toMatch(/events_id_source/);
       expect(text).not.toMatch(/Seq Scan on events/);
+    });
+  }
+});
+
+describe("the backlog gauges read unfinished events only (they run on every metrics collection)", () => {
+  for (const analyzed of [false, true]) {
+    it(`the backlog query reads the partial due index, not the table (${analyzed ? "analyzed" : "no statistics"})`, async () => {
+      const b = await testOutbox();
+      try {
+        // A table that is mostly history: 20,000 finished events and 50 unfinished ones.
+        await b.sql.unsafe(`insert into "${b.schema}".events (id, source, type, status, next_attempt_at)
+          select g::text, 'plans', 'audit.x', case when g <= 50 then 'pending' else 'published' end,
+                 case when g <= 50 then now() end
+          from generate_series(1, 20000) g`);
+        if (analyzed) await b.sql.unsafe(`analyze "${b.schema}".events`);
+        const text = await plan(selectBacklog(b.outbox.schema), [arrayLiteral(["audit", "crm"]), arrayLiteral([typesExpression(["audit.*"]), typesExpression(["user.created"])])]);
+        expect(text).toMatch(/events_due/);
+        expect(text).not.toMatch(/Seq Scan on events/);
+      } finally {
+        await b.drop();
+      }
     });
   }
 });
