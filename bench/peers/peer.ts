@@ -13,6 +13,8 @@ export interface WorkerSetup {
   sweepIntervalMs?: number;
   /** pg-dispatch's attempt history; default on. */
   history?: boolean;
+  /** pg-dispatch's telemetry: "off" (the telemetry: false option) or "sdk" (on, the OpenTelemetry SDK registered). */
+  telemetry?: "off" | "sdk";
 }
 
 /** One system under test, on its own schema. */
