@@ -154,8 +154,12 @@ function attempt(d: Destination, event: CloudEvent<unknown>, attempt: number, or
         destination: d.name,
         logger: ctx.logger,
         orderingKey: orderingKey ?? undefined,
-        traceparent: trace?.traceparent,
-        tracestate: trace?.tracestate,
+        get traceparent() {
+          return trace?.traceparent;
+        },
+        get tracestate() {
+          return trace?.tracestate;
+        },
       }));
     } catch (err) {
       delivery = Promise.reject(err);

@@ -13,7 +13,8 @@ import type { AttemptOutcome, PublishedEvent } from "./record.ts";
 import type { Registry } from "./registry.ts";
 import type { Schema } from "./schema.ts";
 import { type Backlog, backlog } from "./store/backlog.ts";
-import { Counter, Histogram, type MetricFamily } from "./telemetry/registry.ts";
+import { Metrics } from "./telemetry/metrics.ts";
+import type { MetricFamily } from "./telemetry/registry.ts";
 import { formatTraceParent, parseTraceParent } from "./telemetry/traceparent.ts";
 
 type Api = typeof OTel;
@@ -25,7 +26,9 @@ let loading: Promise<Api | null> | undefined;
 /** Imports `@opentelemetry/api` once per process; absent (or failing to load) means no OpenTelemetry. */
 function loadApi(): Promise<Api | null> {
   loading ??= import("@opentelemetry/api").then(
-    (m) => (api = (m as Api).trace ? (m as Api) : ((m as unknown as { default?: Api }).default ?? null)),
+    // A plain copy of the exports: reading them from a module namespace (CommonJS under Node) costs more per access,
+    // and the per-attempt path reads several.
+    (m) => (api = { ...((m as Api).trace ? (m as Api) : (m as unknown as { default: Api }).default) }),
     () => (api = null),
   );
   return loading;
@@ -34,29 +37,38 @@ function loadApi(): Promise<Api | null> {
 const SYSTEM = "pg-dispatch";
 /** A `tracestate` value that can go in a header: printable ASCII, at most 512 characters (W3C Trace Context). */
 const TRACESTATE = /^[\x20-\x7e]{1,512}$/;
-/** Seconds: from a fast local handler to a retry an hour after the commit. */
-const BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600] as const;
 
 /** An attempt's trace: the context to send downstream, and its span when OpenTelemetry records one. */
 export interface AttemptTrace {
-  traceparent?: string;
-  tracestate?: string;
+  readonly traceparent?: string;
+  readonly tracestate?: string;
   /** The span (an OpenTelemetry Span), opaque outside this module. */
   readonly span?: unknown;
+}
+
+/** An attempt's span; its context is written out only if a destination asks for it (most local handlers never do). */
+class AttemptSpan implements AttemptTrace {
+  readonly span: OTel.Span;
+  readonly #api: Api;
+  constructor(span: OTel.Span, a: Api) {
+    this.span = span;
+    this.#api = a;
+  }
+
+  get traceparent(): string | undefined {
+    const sc = this.span.spanContext();
+    return this.#api.trace.isSpanContextValid(sc) ? formatTraceParent(sc) : undefined;
+  }
+
+  get tracestate(): string | undefined {
+    const sc = this.span.spanContext();
+    return (this.#api.trace.isSpanContextValid(sc) && sc.traceState?.serialize()) || undefined;
+  }
 }
 
 /** The publish span, opaque outside this module. */
 export interface PublishTrace {
   readonly span: unknown;
-}
-
-interface Instruments {
-  published: OTel.Counter;
-  delivered: OTel.Counter;
-  failed: OTel.Counter;
-  retried: OTel.Counter;
-  duration: OTel.Histogram;
-  latency: OTel.Histogram;
 }
 
 /**
@@ -76,13 +88,7 @@ export class Telemetry {
   readonly #query: Query;
   readonly #registry: Registry;
   readonly #logger: Logger;
-  readonly #published = new Counter("pg_dispatch_events_published_total", "Events published by this process.", ["type"]);
-  readonly #delivered = new Counter("pg_dispatch_deliveries_delivered_total", "Deliveries this process completed.", ["destination", "type"]);
-  readonly #failed = new Counter("pg_dispatch_deliveries_failed_total", "Deliveries this process failed for good.", ["destination", "type"]);
-  readonly #retried = new Counter("pg_dispatch_deliveries_retried_total", "Attempts of this process that failed and scheduled a retry.", ["destination", "type"]);
-  readonly #duration = new Histogram("pg_dispatch_attempt_duration_seconds", "How long this process's attempts took.", ["destination", "type"], BUCKETS);
-  readonly #latency = new Histogram("pg_dispatch_delivery_latency_seconds", "From the publishing commit to delivered, for deliveries this process completed.", ["destination", "type"], BUCKETS);
-  #instruments: Instruments | null = null;
+  readonly #metrics = new Metrics(() => (api ? api.metrics.getMeter(SYSTEM) : null));
   #tracer: OTel.Tracer | null = null;
   #observers = 0;
   #stopObserving: (() => void) | null = null;
@@ -131,14 +137,7 @@ export class Telemetry {
   /** Closes the publish span (with the error, if the write failed) and counts the events that were new. */
   published(trace: PublishTrace | null, events: PublishedEvent[] | null, error?: unknown): void {
     if (!this.enabled) return;
-    const o = this.#instrumentsOf();
-    if (events) {
-      for (const e of events) {
-        if (e.duplicate) continue;
-        this.#published.add([e.type]);
-        o?.published.add(1, { type: e.type });
-      }
-    }
+    if (events) for (const e of events) if (!e.duplicate) this.#metrics.published(e.type);
     const span = trace?.span as OTel.Span | undefined;
     if (!span || !api) return;
     if (error !== undefined) {
@@ -161,15 +160,15 @@ export class Telemetry {
     if (!api) return { traceparent: parent ? formatTraceParent(parent) : undefined, tracestate: storedState };
     let context = api.ROOT_CONTEXT;
     if (parent) {
-      const traceState = storedState ? api.createTraceState(storedState) : undefined;
-      context = api.trace.setSpanContext(context, { ...parent, isRemote: true, traceState });
+      const sc: OTel.SpanContext = { traceId: parent.traceId, spanId: parent.spanId, traceFlags: parent.traceFlags, isRemote: true };
+      if (storedState) sc.traceState = api.createTraceState(storedState);
+      context = api.trace.setSpanContext(context, sc);
     }
     const span = this.#tracerOf(api).startSpan(`deliver ${destination}`, {
       kind: api.SpanKind.CONSUMER,
       attributes: {
         "messaging.system": SYSTEM,
         "messaging.operation.name": "deliver",
-        "messaging.operation.type": "process",
         "messaging.destination.name": this.#schema.name,
         "messaging.message.id": event.id,
         "pg_dispatch.destination": destination,
@@ -177,9 +176,7 @@ export class Telemetry {
         "pg_dispatch.event.type": event.type,
       },
     }, context);
-    const sc = span.spanContext();
-    if (!api.trace.isSpanContextValid(sc)) return { span };
-    return { span, traceparent: formatTraceParent(sc), tracestate: sc.traceState?.serialize() || undefined };
+    return new AttemptSpan(span, api);
   }
 
   /** Runs a delivery with the attempt's span active, so the spans a handler (or fetch) opens are its children. */
@@ -195,27 +192,8 @@ export class Telemetry {
    */
   attempted(trace: AttemptTrace | null, destination: string, type: string, outcome: AttemptOutcome, startedMs: number, endedMs: number, createdMs: number | null, error: string | null, status: number | null): void {
     if (!trace) return;
-    const labels = [destination, type];
-    const attributes = { destination, type };
-    const seconds = Math.max(0, endedMs - startedMs) / 1000;
-    const o = this.#instrumentsOf();
-    this.#duration.observe(labels, seconds);
-    o?.duration.record(seconds, attributes);
-    if (outcome === "delivered") {
-      this.#delivered.add(labels);
-      o?.delivered.add(1, attributes);
-      if (createdMs !== null && Number.isFinite(createdMs)) {
-        const latency = Math.max(0, endedMs - createdMs) / 1000;
-        this.#latency.observe(labels, latency);
-        o?.latency.record(latency, attributes);
-      }
-    } else if (outcome === "failed") {
-      this.#failed.add(labels);
-      o?.failed.add(1, attributes);
-    } else {
-      this.#retried.add(labels);
-      o?.retried.add(1, attributes);
-    }
+    const latency = outcome === "delivered" && createdMs !== null && Number.isFinite(createdMs) ? Math.max(0, endedMs - createdMs) / 1000 : null;
+    this.#metrics.attempt(destination, type, outcome, Math.max(0, endedMs - startedMs) / 1000, latency);
     const span = trace.span as OTel.Span | undefined;
     if (!span || !api) return;
     span.setAttribute("pg_dispatch.outcome", outcome);
@@ -254,10 +232,7 @@ export class Telemetry {
       },
     ];
     if (!this.enabled) return gauges;
-    return [
-      this.#published.family(), this.#delivered.family(), this.#failed.family(), this.#retried.family(),
-      this.#duration.family(), this.#latency.family(), ...gauges,
-    ];
+    return [...this.#metrics.families(), ...gauges];
   }
 
   /**
@@ -300,24 +275,5 @@ export class Telemetry {
 
   #tracerOf(a: Api): OTel.Tracer {
     return (this.#tracer ??= a.trace.getTracer(SYSTEM));
-  }
-
-  /**
-   * The OpenTelemetry instruments, made on first use rather than at construction: the metrics API has no proxy, so
-   * a meter taken before the application registers its SDK would stay a no-op.
-   */
-  #instrumentsOf(): Instruments | null {
-    if (this.#instruments || !api) return this.#instruments;
-    const meter = api.metrics.getMeter(SYSTEM);
-    const advice = { explicitBucketBoundaries: [...BUCKETS] };
-    this.#instruments = {
-      published: meter.createCounter("pg_dispatch.events.published", { description: "Events published.", unit: "{event}" }),
-      delivered: meter.createCounter("pg_dispatch.deliveries.delivered", { description: "Deliveries completed.", unit: "{delivery}" }),
-      failed: meter.createCounter("pg_dispatch.deliveries.failed", { description: "Deliveries failed for good.", unit: "{delivery}" }),
-      retried: meter.createCounter("pg_dispatch.deliveries.retried", { description: "Failed attempts that scheduled a retry.", unit: "{attempt}" }),
-      duration: meter.createHistogram("pg_dispatch.attempt.duration", { description: "How long attempts took.", unit: "s", advice }),
-      latency: meter.createHistogram("pg_dispatch.delivery.latency", { description: "From the publishing commit to delivered.", unit: "s", advice }),
-    };
-    return this.#instruments;
   }
 }

@@ -43,8 +43,8 @@ export function dispatchPeer(url: string, poolSize = 10): Peer {
     },
     async start(onEvent: OnEvent, setup: WorkerSetup = {}) {
       // A fresh Outbox per run: destinations cannot be unregistered.
-      if (setup.telemetry === "sdk") sdk = startSdk();
-      const o = new Outbox({ sql, schema: SCHEMA, logger: quiet, telemetry: setup.telemetry !== "off" });
+      if (setup.otel) sdk = startSdk();
+      const o = new Outbox({ sql, schema: SCHEMA, logger: quiet, telemetry: setup.telemetry !== false });
       if (setup.webhookUrl) {
         o.register(TYPE, webhook({ url: setup.webhookUrl, name: "sink" }));
       } else {

@@ -59,11 +59,21 @@ export class Counter {
   constructor(readonly name: string, readonly help: string, readonly labelNames: readonly string[]) {}
 
   add(values: readonly string[], n = 1): void {
-    slot(this.#series, values, (v) => ({ labels: labelsOf(this.labelNames, v), value: 0 })).value += n;
+    this.series(values).value += n;
+  }
+
+  /** The sample for these label values, to add to directly (`sample.value += 1`) on a hot path. */
+  series(values: readonly string[]): Sample {
+    return slot(this.#series, values, (v) => ({ labels: labelsOf(this.labelNames, v), value: 0 }));
   }
 
   family(): MetricFamily {
     return { name: this.name, help: this.help, kind: "counter", samples: [...this.#series.values()].map((s) => ({ ...s })) };
+  }
+
+  /** Every labelled value as it stands (not copied: for reading at once). */
+  samples(): IterableIterator<Sample> {
+    return this.#series.values();
   }
 }
 
@@ -81,7 +91,16 @@ export class Histogram {
   constructor(readonly name: string, readonly help: string, readonly labelNames: readonly string[], readonly bounds: readonly number[]) {}
 
   observe(values: readonly string[], value: number): void {
-    const s = slot(this.#series, values, (v) => ({ labels: labelsOf(this.labelNames, v), counts: new Array<number>(this.bounds.length + 1).fill(0), sum: 0, count: 0 }));
+    this.observeInto(this.series(values), value);
+  }
+
+  /** The series for these label values, for {@link observeInto} on a hot path. */
+  series(values: readonly string[]): HistogramSample {
+    return slot(this.#series, values, (v) => ({ labels: labelsOf(this.labelNames, v), counts: new Array<number>(this.bounds.length + 1).fill(0), sum: 0, count: 0 }));
+  }
+
+  /** Records one value in a series this histogram made. */
+  observeInto(s: HistogramSample, value: number): void {
     let i = 0;
     while (i < this.bounds.length && value > this.bounds[i]) i++;
     s.counts[i]++;

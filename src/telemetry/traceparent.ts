@@ -12,6 +12,8 @@ export interface TraceParent {
 }
 
 const TRACEPARENT = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?$/;
+const ZERO_TRACE_ID = "0".repeat(32);
+const ZERO_SPAN_ID = "0".repeat(16);
 
 /**
  * Reads a `traceparent` value; null when it is not one (wrong shape, version ff, all-zero ids).
@@ -23,12 +25,12 @@ const TRACEPARENT = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(
  */
 export function parseTraceParent(value: unknown): TraceParent | null {
   if (typeof value !== "string") return null;
-  const m = TRACEPARENT.exec(value.trim());
+  const m = TRACEPARENT.exec(value);
   if (!m) return null;
   const [, version, traceId, spanId, flags, rest] = m;
   // Version 00 has exactly four fields; a later version may append more, which this reader ignores.
   if (version === "ff" || (version === "00" && rest !== undefined)) return null;
-  if (/^0+$/.test(traceId) || /^0+$/.test(spanId)) return null;
+  if (traceId === ZERO_TRACE_ID || spanId === ZERO_SPAN_ID) return null;
   return { traceId, spanId, traceFlags: parseInt(flags, 16) };
 }
 
