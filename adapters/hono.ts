@@ -13,6 +13,7 @@ import { authMiddleware, type RouterAuth } from "./hono/auth.ts";
 import { errorResponse, refused, RequestError } from "./hono/errors.ts";
 import { openApiDocument } from "./hono/openapi.ts";
 import { parsePublish } from "./hono/parse.ts";
+import { metricsRoute } from "./hono/metrics.ts";
 
 export type { RouterAuth } from "./hono/auth.ts";
 export type { ErrorBody } from "./hono/errors.ts";
@@ -37,9 +38,14 @@ export interface OutboxRouterOptions {
   maxBatchEvents?: number | undefined;
   /** How long `GET /health` waits for the database before answering 503, in milliseconds. Default 5000. */
   healthTimeoutMs?: number | undefined;
+  /**
+   * A bearer token (or several) for `GET /metrics` alone, for a Prometheus scraper: then only it opens that route.
+   * Without it, `/metrics` is guarded like the other read routes.
+   */
+  metricsToken?: string | readonly string[] | undefined;
 }
 
-const OPTION_KEYS = ["auth", "readAuth", "maxBodyBytes", "maxBatchEvents", "healthTimeoutMs"] as const;
+const OPTION_KEYS = ["auth", "readAuth", "maxBodyBytes", "maxBatchEvents", "healthTimeoutMs", "metricsToken"] as const;
 const LIST_PARAMS = ["status", "type", "source", "limit", "cursor", "data"];
 
 /** What `POST /events` answers for a batch: one entry per event, in request order. */
@@ -64,7 +70,7 @@ export interface BatchResultEvent {
  * `duplicate`; a batch answers `{ events: [{ index, id, source, duplicate }] }`), `GET /events/:id` (`?history=true`
  * adds the attempt history), `GET /events`
  * (`?data=false` for a list without data; a page also ends at about 4 MiB of data), `POST /events/:id/retry`, `GET /stats`, `GET /health`,
- * `GET /openapi.json`. Errors answer `{ error: { code, message, field? } }`: 400 for a malformed request or query,
+ * `GET /openapi.json`, `GET /metrics` (Prometheus text format). Errors answer `{ error: { code, message, field? } }`: 400 for a malformed request or query,
  * 401 without a valid token, 404 for an unknown event, 409 for an id several sources share, 413 over the size or batch limit,
  * 415 for a content type it cannot store, 422 for an invalid event, 500 (details only in `outbox.logger`) otherwise.
  *
@@ -165,6 +171,8 @@ export function outboxRouter(outbox: Outbox, options: OutboxRouterOptions): Hono
       );
     }
   });
+
+  app.get("/metrics", o.metricsToken === undefined ? read : authMiddleware({ token: o.metricsToken }, "metricsToken")!, metricsRoute(outbox));
 
   app.get("/openapi.json", read, (c) => {
     const basePath = c.req.path.slice(0, -"/openapi.json".length);

@@ -91,7 +91,7 @@ export function pubsub(options: PubSubOptions): Destination {
   async function deliver(event: DeliveredEvent, ctx: DeliveryContext): Promise<void> {
     if (closed) throw new DispatchError("closed", `The pubsub destination for "${target.topicPath}" is closed`);
     // Checked before anything is sent: an event that breaks a limit never reaches Pub/Sub.
-    const message = toPubSubMessage(event, ctx.orderingKey);
+    const message = toPubSubMessage(event, ctx.orderingKey, ctx);
     await transport.publish(message, ctx.signal);
   }
 

@@ -100,6 +100,12 @@ export function webhook(options: WebhookOptions): Destination {
       // message from fetch quoting one, which may be a credential, gets here.)
       throw new PermanentError(`Cannot build the request to ${target}: ${describeError(err)}`, { cause: err });
     }
+    // W3C Trace Context: the receiving service continues this attempt's trace. Only well-formed values: without
+    // OpenTelemetry they come from the event, which a producer wrote.
+    if (ctx.traceparent && TRACEPARENT.test(ctx.traceparent)) {
+      headers.set("traceparent", ctx.traceparent);
+      if (ctx.tracestate && TRACESTATE.test(ctx.tracestate)) headers.set("tracestate", ctx.tracestate);
+    }
 
     // With a timeout of its own: one controller for both it and the worker's signal (works on every runtime, no
     // need for AbortSignal.any) that tells the two apart in the error message. Without: the worker's signal as is.
@@ -181,6 +187,11 @@ function refuseContentType(type: string | undefined, mode: string, jsonOnly: boo
 
 /** How long a webhook's error message may be; the body snippet in it is already cut to 200 characters. */
 const MAX_MESSAGE_CHARS = 1000;
+
+/** A W3C `traceparent`: version, trace id, parent id, flags, in lower-case hex. */
+const TRACEPARENT = /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
+/** A W3C `tracestate`: printable ASCII list members, at most 512 characters. */
+const TRACESTATE = /^[\x20-\x7e]{0,512}$/;
 
 function scrubbed(err: unknown, secrets: readonly string[]): DeliveryError {
   const failure = err instanceof DeliveryError ? err : new DeliveryError(describeError(err), { cause: err });

@@ -33,6 +33,8 @@ const ROWS: RowSpec[] = [
   { key: "bulk", label: "bulk publish, chunks of 1,000", unit: "events/s", better: "up", target: ">= 0.7x raw, >= 2.5x graphile", met: (v) => v[D] >= 0.7 * v[R] && v[D] >= 2.5 * v[G] },
   { key: "dispatch1", label: `dispatch ${k(size.dispatch)} pre-loaded, no-op handler`, unit: "events/s", better: "up", target: ">= 1.3x graphile", met: (v) => v[D] >= 1.3 * v[G] },
   { key: "nohistory", label: "... attempt history off (on is >= 0.9x of this)", unit: "events/s", better: "none", target: "-" },
+  { key: "notelemetry", label: "... OpenTelemetry SDK registered, telemetry: false", unit: "events/s", better: "none", target: "-" },
+  { key: "telemetry", label: "... OpenTelemetry SDK registered, telemetry on (no-op exporters)", unit: "events/s", better: "up", target: ">= 0.9x telemetry: false", met: (v) => v[D] >= 0.9 * medians.get("notelemetry")![D] },
   { key: "dispatch2", label: "... 2 destinations per event", unit: "events/s", better: "none", target: "report" },
   { key: "dispatch4", label: "... 4 destinations per event", unit: "events/s", better: "none", target: "report" },
   { key: "webhook", label: `dispatch ${k(size.webhook)} to a webhook (keep-alive sink)`, unit: "events/s", better: "up", target: "report" },
@@ -97,6 +99,12 @@ try {
     if (wants("dispatch")) {
       for (const peer of order) await measure("dispatch1", peer, () => dispatchRate(peer, size.dispatch));
       await measure("nohistory", dispatch, () => dispatchRate(dispatch, size.dispatch, { history: false }));
+      // Both with the SDK registered (an instrumented application pays for its context manager either way), side by
+      // side, alternating which goes first so that drift in the machine's load does not favour one.
+      const telemetryFigures = [["notelemetry", false], ["telemetry", true]] as const;
+      for (const [key, telemetry] of r % 2 ? [...telemetryFigures].reverse() : telemetryFigures) {
+        await measure(key, dispatch, () => dispatchRate(dispatch, size.dispatch, { telemetry, otel: true }));
+      }
       await measure("dispatch2", dispatch, () => dispatchRate(dispatch, size.dispatch, { destinations: 2 }));
       await measure("dispatch4", dispatch, () => dispatchRate(dispatch, size.dispatch, { destinations: 4 }));
       for (const peer of order) {

@@ -22,6 +22,12 @@ export interface DeliveryContext {
    * marked delivered in the same transaction, so the handler's effect commits exactly once with it.
    */
   tx?: TransactionSql;
+  /**
+   * The W3C trace context of this attempt (its span's, with OpenTelemetry; else the one stored with the event), for
+   * the destination to send on: the webhook sends `traceparent`/`tracestate` headers, Pub/Sub sets attributes.
+   */
+  traceparent?: string;
+  tracestate?: string;
 }
 
 /** What a destination may report about an accepted delivery, for the attempt history. */

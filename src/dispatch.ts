@@ -13,6 +13,7 @@ import type { Schema } from "./schema.ts";
 import type { DeliveryFailure, Outcome } from "./store/complete.ts";
 import { markDelivered } from "./store/mark-delivered.ts";
 import { type Controls, RATE_WAIT_MS } from "./worker/controls.ts";
+import type { AttemptTrace, Telemetry } from "./telemetry.ts";
 import { storable } from "./text.ts";
 
 /** What dispatching needs from the worker. */
@@ -37,6 +38,8 @@ export interface DispatchContext {
   controls: Controls;
   /** For transactional handlers: the pool their transactions come from, and what marks a delivery delivered. */
   transactions: Transactions;
+  /** Spans and metrics of each attempt. */
+  telemetry: Telemetry;
 }
 
 /** How a transactional handler's attempt joins the delivered mark in one transaction. */
@@ -95,6 +98,7 @@ export async function dispatch(row: Row, ctx: DispatchContext): Promise<Outcome>
       const budgetFrom = prev?.budgetFrom ?? 0;
       const kept = budgetFrom ? { budgetFrom } : {};
       ctx.tracker.running.add(d.name);
+      const trace = ctx.telemetry.attempt(event, d.name, attempts);
       const startedAt = clock(ctx);
       try {
         // A transactional handler commits this very state with its own writes; the outcome writes it again.
@@ -108,10 +112,11 @@ export async function dispatch(row: Row, ctx: DispatchContext): Promise<Outcome>
             }
           }
           : null;
-        const receipt = await attempt(d, event, attempts, row.ordering_key as string | null, ctx, mark);
+        const receipt = await attempt(d, event, attempts, row.ordering_key as string | null, ctx, mark, trace);
         ctx.controls.succeeded(d.name);
         state[d.name] = committed ?? delivered();
         if (ctx.history) history.push(tried(d.name, attempts, startedAt, ctx, "delivered", statusOf(receipt), null));
+        ctx.telemetry.attempted(trace, d.name, event.type, "delivered", startedAt, clock(ctx), createdMs(row), null, null);
       } catch (err) {
         const { message, permanent, retryAfterMs, status } = failureOf(err);
         if (!permanent) ctx.controls.failed(d.name, Date.now());
@@ -123,6 +128,7 @@ export async function dispatch(row: Row, ctx: DispatchContext): Promise<Outcome>
         const failed = state[d.name].status === "failed";
         if (failed) failures.push({ destination: d.name, attempts, error: message });
         if (ctx.history) history.push(tried(d.name, attempts, startedAt, ctx, failed ? "failed" : "retry", status, message));
+        ctx.telemetry.attempted(trace, d.name, event.type, failed ? "failed" : "retry", startedAt, clock(ctx), null, message, status);
         const fields = { event: row.id, destination: d.name, attempts, permanent, error: message };
         if (failed) ctx.logger.warn("delivery failed for good", fields);
         else ctx.logger.debug("delivery failed; will retry", fields);
@@ -187,6 +193,7 @@ function attempt(
   orderingKey: string | null,
   ctx: DispatchContext,
   mark: ((tx: TransactionSql) => Promise<void>) | null,
+  trace: AttemptTrace | null,
 ): Promise<void | DeliveryReceipt> {
   const controller = new LazyAbortController();
   ctx.running.add(controller);
@@ -212,11 +219,17 @@ function attempt(
       destination: d.name,
       logger: ctx.logger,
       orderingKey: orderingKey ?? undefined,
+      get traceparent() {
+        return trace?.traceparent;
+      },
+      get tracestate() {
+        return trace?.tracestate;
+      },
       ...(tx ? { tx } : {}),
     });
     let delivery: Promise<void | DeliveryReceipt>;
     try {
-      delivery = mark
+      delivery = ctx.telemetry.within(trace, () => mark
         ? ctx.transactions.sql.begin(async (tx) => {
           const receipt = await d.deliver(event, context(tx));
           if (controller.signal.aborted) throw controller.signal.reason;
@@ -224,7 +237,7 @@ function attempt(
           await mark(tx);
           return receipt;
         }) as Promise<void | DeliveryReceipt>
-        : d.deliver(event, context());
+        : d.deliver(event, context()));
     } catch (err) {
       delivery = Promise.reject(err);
     }
@@ -257,6 +270,11 @@ export function toCloudEvent(row: Row): CloudEvent<unknown> {
 function deferMs(ctx: DispatchContext): number {
   const base = Math.min(ctx.handlerTimeoutMs, 5000);
   return Math.round(base / 2 + (Math.random() * base) / 2);
+}
+
+/** When the event was committed (epoch ms, database clock), for the commit-to-delivered latency. */
+function createdMs(row: Row): number | null {
+  return row.created_ms == null ? null : Number(row.created_ms);
 }
 
 function clock(ctx: DispatchContext): number {

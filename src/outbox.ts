@@ -24,6 +24,7 @@ import { countRetry } from "./store/retry-count.ts";
 import { retryEvents } from "./store/retry-events.ts";
 import { type EventFilter, storeFilter } from "./filter.ts";
 import { type Stats, stats } from "./store/stats.ts";
+import { Telemetry } from "./telemetry.ts";
 import { Worker, type WorkerOptions } from "./worker.ts";
 
 /** Settings of an {@link Outbox}. */
@@ -43,6 +44,11 @@ export interface OutboxOptions {
    * ordering key holds its key until it is delivered.
    */
   maxScheduleAheadMs?: number | undefined;
+  /**
+   * OpenTelemetry traces and metrics (when `@opentelemetry/api` is installed) and this process's counters for
+   * `GET /metrics`. Set false to record and propagate nothing. Default true.
+   */
+  telemetry?: boolean | undefined;
 }
 
 /** Options of the publish calls. */
@@ -102,7 +108,7 @@ export interface RetryEventsOptions {
   dryRun?: boolean | undefined;
 }
 
-const OUTBOX_KEYS = ["sql", "schema", "logger", "retry", "maxPayloadBytes", "maxScheduleAheadMs"] as const;
+const OUTBOX_KEYS = ["sql", "schema", "logger", "retry", "maxPayloadBytes", "maxScheduleAheadMs", "telemetry"] as const;
 const PUBLISH_KEYS = ["tx", "notify"] as const;
 const STATUSES = ["pending", "processing", "published", "failed"];
 
@@ -134,6 +140,8 @@ export class Outbox {
   readonly retry: RetryPolicy;
   readonly maxPayloadBytes: number;
   readonly maxScheduleAheadMs: number;
+  /** Spans and metrics (see the README's Observability section); `GET /metrics` reads its figures. */
+  readonly telemetry: Telemetry;
   readonly #registry = new Registry();
   readonly #query: Query;
 
@@ -151,6 +159,10 @@ export class Outbox {
     this.maxPayloadBytes = wholeNumber(o.maxPayloadBytes, "maxPayloadBytes", 1, 1_048_576);
     this.maxScheduleAheadMs = wholeNumber(o.maxScheduleAheadMs, "maxScheduleAheadMs", 0, DEFAULT_MAX_SCHEDULE_AHEAD_MS, MAX_SCHEDULE_AHEAD_MS);
     this.#query = explainMissingTables(toQuery(o.sql), this.schema);
+    if (o.telemetry !== undefined && typeof o.telemetry !== "boolean") {
+      throw new DispatchError("invalid_option", "telemetry must be true or false.", { field: "telemetry" });
+    }
+    this.telemetry = new Telemetry(o.telemetry !== false, { schema: this.schema, query: this.#query, registry: this.#registry, logger: this.logger });
   }
 
   /**
@@ -258,7 +270,16 @@ export class Outbox {
     if (rows.length === 1) assertSchedule(rows[0], this.maxScheduleAheadMs);
     else for (let i = 0; i < rows.length; i++) inBatch(i, () => assertSchedule(rows[i], this.maxScheduleAheadMs));
     const query = options.tx ? explainMissingTables(toQuery(options.tx), this.schema) : this.#query;
-    return await publish(query, this.schema, rows, options.notify !== false);
+    await this.telemetry.ready();
+    const trace = this.telemetry.publishing(rows);
+    try {
+      const events = await publish(query, this.schema, rows, options.notify !== false);
+      this.telemetry.published(trace, events);
+      return events;
+    } catch (err) {
+      this.telemetry.published(trace, null, err);
+      throw err;
+    }
   }
 
   /**
@@ -415,7 +436,7 @@ export class Outbox {
    */
   worker(options?: WorkerOptions): Worker {
     return new Worker(
-      { sql: this.sql, query: this.#query, schema: this.schema, registry: this.#registry, retry: this.retry, logger: this.logger },
+      { sql: this.sql, query: this.#query, schema: this.schema, registry: this.#registry, retry: this.retry, logger: this.logger, telemetry: this.telemetry },
       options,
     );
   }

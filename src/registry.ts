@@ -101,6 +101,11 @@ export class Registry {
   all(): Destination[] {
     return [...this.#entries.values()].map((e) => e.destination);
   }
+
+  /** Every destination's name with the type patterns it was registered for (the backlog metrics match on them). */
+  routes(): Array<{ name: string; patterns: TypePattern[] }> {
+    return [...this.#entries].map(([name, e]) => ({ name, patterns: [...e.patterns] }));
+  }
 }
 
 /** The most event types whose destinations are remembered; the oldest is forgotten first. */

@@ -18,6 +18,7 @@ import { type CircuitBreakerOptions, Controls } from "./worker/controls.ts";
 import { writeOutcomes } from "./worker/outcomes.ts";
 import { repair } from "./store/repair.ts";
 import { Retention, type RetentionOptions } from "./retention.ts";
+import type { Telemetry } from "./telemetry.ts";
 
 /** Worker settings. */
 export interface WorkerOptions {
@@ -66,6 +67,7 @@ export interface WorkerDeps {
   registry: Registry;
   retry: RetryPolicy;
   logger: Logger;
+  telemetry: Telemetry;
 }
 
 /** How long after finishing an event of an ordering key the worker checks that key for a lost release. */
@@ -110,6 +112,7 @@ export class Worker {
   /** Events that ran past SLOW_MS: still held (leased), but no longer using a slot. */
   readonly #detached = new Map<string, Tracker>();
   #slowCheck: ReturnType<typeof setInterval> | null = null;
+  #stopGauges: (() => void) | null = null;
   #abandoned = false;
 
   #listener: Listener | null = null;
@@ -184,6 +187,7 @@ export class Worker {
     this.#slowCheck = setInterval(() => this.#detachSlow(), SLOW_MS / 4);
     this.#retention?.start();
     this.#controls.start(() => this.#wake(), this.#handlerTimeoutMs + 2000);
+    this.#stopGauges = await this.#deps.telemetry.observe();
     logger.info("worker started", { schema: schema.name, concurrency: this.#concurrency, lease: this.#lease });
   }
 
@@ -194,6 +198,7 @@ export class Worker {
   async stop(): Promise<void> {
     if (!this.#running || this.#stopping) return;
     this.#stopping = true;
+    this.#stopGauges?.();
     await this.#retention?.stop();
     this.#wake();
     this.#slotFree?.();
@@ -334,6 +339,7 @@ export class Worker {
       maxLeaseExpiries: this.#maxLeaseExpiries,
       controls: this.#controls,
       transactions: { sql: this.#deps.sql, schema: this.#deps.schema, lease: this.#lease },
+      telemetry: this.#deps.telemetry,
     };
     if (row.lease_lapsed === true) {
       this.#alone(row, ctx);

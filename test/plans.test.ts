@@ -17,6 +17,7 @@ import { retryEventsBatch } from "../src/store/retry-events.ts";
 import { selectSeqAtTime } from "../src/store/seek-time.ts";
 import { selectStatusCounts } from "../src/store/status-counts.ts";
 import { selectThroughput } from "../src/store/throughput.ts";
+import { selectBacklogGauges, typesExpression } from "../src/store/backlog-gauges.ts";
 import { testOutbox, type TestOutbox } from "./support/db.ts";
 
 let t: TestOutbox;
@@ -313,6 +314,27 @@ describe("dashboard reads and bulk retry use their indexes on an analyzed table"
       const text = await plan(sql, [null, 51, 100_000, ...params]);
       expect(text).toMatch(/events_id_source/);
       expect(text).not.toMatch(/Seq Scan on events/);
+    });
+  }
+});
+
+describe("the backlog gauges read unfinished events only (they run on every metrics collection)", () => {
+  for (const analyzed of [false, true]) {
+    it(`the backlog query reads the partial due index, not the table (${analyzed ? "analyzed" : "no statistics"})`, async () => {
+      const b = await testOutbox();
+      try {
+        // A table that is mostly history: 20,000 finished events and 50 unfinished ones.
+        await b.sql.unsafe(`insert into "${b.schema}".events (id, source, type, status, next_attempt_at)
+          select g::text, 'plans', 'audit.x', case when g <= 50 then 'pending' else 'published' end,
+                 case when g <= 50 then now() end
+          from generate_series(1, 20000) g`);
+        if (analyzed) await b.sql.unsafe(`analyze "${b.schema}".events`);
+        const text = await plan(selectBacklogGauges(b.outbox.schema), [arrayLiteral(["audit", "crm"]), arrayLiteral([typesExpression(["audit.*"]), typesExpression(["user.created"])])]);
+        expect(text).toMatch(/events_due/);
+        expect(text).not.toMatch(/Seq Scan on events/);
+      } finally {
+        await b.drop();
+      }
     });
   }
 });

@@ -287,6 +287,13 @@ export function openApiDocument(options: OpenApiOptions): Json {
           responses: { 200: json({ type: "object", properties: { status: { const: "ok" } } }, "The database answered."), 503: error("The database did not answer.") },
         }),
       },
+      "/metrics": {
+        get: read({
+          operationId: "metrics",
+          summary: "This process's counters and histograms and the backlog per destination, in the Prometheus text format.",
+          responses: { 200: { description: "The metrics.", content: { "text/plain": { schema: { type: "string" } } } } },
+        }),
+      },
       "/openapi.json": {
         get: read({ operationId: "openapi", summary: "This document.", responses: { 200: { description: "The OpenAPI document." } } }),
       },

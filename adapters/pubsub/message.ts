@@ -57,7 +57,8 @@ const encoder = new TextEncoder();
 /**
  * Maps a CloudEvent to a Pub/Sub message in the CloudEvents Pub/Sub binding's binary mode: context attributes and
  * extensions become `ce-<name>` attributes, the content type goes in `contentType` and `Content-Type`, and the data
- * becomes the message bytes (JSON unless the content type says otherwise). Throws a {@link PermanentError} when the
+ * becomes the message bytes (JSON unless the content type says otherwise); `trace` (an attempt's W3C trace context)
+ * adds `traceparent` and `tracestate` attributes. Throws a {@link PermanentError} when the
  * result breaks one of Pub/Sub's limits, since no retry could make it fit.
  *
  * @example
@@ -66,7 +67,7 @@ const encoder = new TextEncoder();
  * // message.attributes["ce-type"] === "user.created"; message.data holds the bytes of '{"id":1}'
  * ```
  */
-export function toPubSubMessage(event: CloudEvent<unknown>, orderingKey?: string): PubSubMessage {
+export function toPubSubMessage(event: CloudEvent<unknown>, orderingKey?: string, trace?: { traceparent?: string; tracestate?: string }): PubSubMessage {
   const attributes: Record<string, string> = {
     "ce-id": event.id,
     "ce-source": event.source,
@@ -85,6 +86,9 @@ export function toPubSubMessage(event: CloudEvent<unknown>, orderingKey?: string
     attributes.contentType = contentType;
     attributes["Content-Type"] = contentType;
   }
+  // W3C Trace Context as plain attributes, as OpenTelemetry's messaging propagation reads them.
+  if (trace?.traceparent) attributes.traceparent = trace.traceparent;
+  if (trace?.tracestate) attributes.tracestate = trace.tracestate;
   const message: PubSubMessage = { data, attributes };
   if (orderingKey) message.orderingKey = orderingKey;
   checkLimits(message, event.id);

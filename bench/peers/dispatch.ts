@@ -3,6 +3,7 @@ import postgres, { type Sql } from "postgres";
 import { webhook } from "../../adapters/webhook.ts";
 import { Outbox, type Worker, type WorkerOptions } from "../../mod.ts";
 import { holdOpen, payload, quiet } from "../support.ts";
+import { startSdk } from "./otel.ts";
 import type { OnEvent, Peer, WorkerSetup } from "./peer.ts";
 
 const SCHEMA = "bench_dispatch";
@@ -18,6 +19,7 @@ export function dispatchPeer(url: string, poolSize = 10): Peer {
   const sql: Sql = postgres(url, { max: poolSize, onnotice: () => {}, debug: () => void sent++ });
   const outbox = new Outbox({ sql, schema: SCHEMA, logger: quiet });
   let worker: Worker | null = null;
+  let sdk: { shutdown(): Promise<void> } | null = null;
   const source = "bench";
 
   return {
@@ -41,7 +43,8 @@ export function dispatchPeer(url: string, poolSize = 10): Peer {
     },
     async start(onEvent: OnEvent, setup: WorkerSetup = {}) {
       // A fresh Outbox per run: destinations cannot be unregistered.
-      const o = new Outbox({ sql, schema: SCHEMA, logger: quiet });
+      if (setup.otel) sdk = startSdk();
+      const o = new Outbox({ sql, schema: SCHEMA, logger: quiet, telemetry: setup.telemetry !== false });
       if (setup.webhookUrl) {
         o.register(TYPE, webhook({ url: setup.webhookUrl, name: "sink" }));
       } else {
@@ -59,6 +62,8 @@ export function dispatchPeer(url: string, poolSize = 10): Peer {
     async stop() {
       await worker?.stop();
       worker = null;
+      await sdk?.shutdown();
+      sdk = null;
     },
     async unfinished() {
       const [row] = await sql.unsafe(`select count(*)::int as n from ${SCHEMA}.events where next_attempt_at is not null`);

@@ -13,6 +13,10 @@ export interface WorkerSetup {
   sweepIntervalMs?: number;
   /** pg-dispatch's attempt history; default on. */
   history?: boolean;
+  /** pg-dispatch's `telemetry` option; default on. */
+  telemetry?: boolean;
+  /** Register the OpenTelemetry SDK (no-op exporters) for the run, as an instrumented application would. */
+  otel?: boolean;
 }
 
 /** One system under test, on its own schema. */

@@ -31,7 +31,8 @@ set status = 'processing', lease = $2::uuid, attempts = e.attempts + 1,
 where e.seq = any(array(select due_seq from due)) and exists (select from fast)
 returning e.seq, e.id, e.source, e.type, e.specversion, e.subject, e.time, e.datacontenttype, e.dataschema,
   e.extensions::text as extensions, e.data::text as data, e.max_retries, e.ordering_key,
-  e.deliveries::text as deliveries, e.attempts, e.lease_lapsed, e.lease_expiries, extract(epoch from clock_timestamp()) * 1000 as db_now`;
+  e.deliveries::text as deliveries, e.attempts, e.lease_lapsed, e.lease_expiries,
+  extract(epoch from clock_timestamp()) * 1000 as db_now, extract(epoch from e.created_at) * 1000 as created_ms`;
 }
 
 /** Claims a batch; see {@link claimEvents}. */
