@@ -40,6 +40,7 @@ export {
   type PublishOptions,
   type RetryEventOptions,
   type RetryEventsOptions,
+  type ReplayEventsOptions,
 } from "./src/outbox.ts";
 export type { EventFilter } from "./src/filter.ts";
 export type {

@@ -49,7 +49,8 @@ const MAX_FORM_BYTES = 64 * 1024;
 /**
  * The dashboard as a Hono app. Pages, relative to where you mount it: `/` (overview), `/events` (filters in the
  * URL), `/event?id=&source=`, `/failures`, `/destinations`, `/retry?<filter>` (confirm a bulk retry); actions are
- * POSTs to `/actions/retry` and `/actions/retry-events`, each checked for the CSRF token and refused when read-only.
+ * POSTs to `/actions/retry`, `/actions/retry-events`, `/actions/pause` and `/actions/resume`, each checked for the
+ * CSRF token and refused when read-only.
  *
  * @example
  * ```ts
@@ -196,7 +197,7 @@ export function outboxDashboard(outbox: Outbox, options: OutboxDashboardOptions)
     const id = query.get("id");
     const source = query.get("source") ?? undefined;
     if (!id) return c.redirect(`${p.base}/events`, 303);
-    const event = await outbox.getEvent(id, { source }).catch((err) => {
+    const event = await outbox.getEvent(id, { source, history: true }).catch((err) => {
       if (err instanceof DispatchError && err.code === "ambiguous_id") return "ambiguous" as const;
       throw err;
     });
@@ -208,8 +209,33 @@ export function outboxDashboard(outbox: Outbox, options: OutboxDashboardOptions)
   get("/failures", async (c, p) => page(c, failuresPage(p, await reader.failures())));
 
   get("/destinations", async (c, p) => {
-    const [health, backlog] = await Promise.all([reader.health(), reader.backlog()]);
-    return page(c, destinationsPage(p, { health, backlog, registered: outbox.destinations().map((d) => d.name), now: new Date() }));
+    const [health, backlog, paused] = await Promise.all([reader.health(), reader.backlog(), outbox.pausedDestinations()]);
+    const done = new URL(c.req.url).searchParams.get("done");
+    const note = done === "paused" ? html`<p class="notice" id="notice">Paused: events wait for it; no worker attempts it until it is resumed.</p>`
+      : done === "resumed" ? html`<p class="notice" id="notice">Resumed: what waited for it is due now.</p>` : null;
+    return page(c, destinationsPage(p, { health, backlog, paused, registered: outbox.destinations().map((d) => d.name), now: new Date() }, note));
+  });
+
+  action("/actions/pause", async (c, p, form) => {
+    const name = text(form.name);
+    if (!name) return page(c, problemPage(p, "Refused", "The form names no destination."), 403);
+    const refused = await outbox.pauseDestination(name).then(() => null, (err) => {
+      if (err instanceof DispatchError) return err.message;
+      throw err;
+    });
+    if (refused) return page(c, problemPage(p, "Refused", refused), 403);
+    return c.redirect(`${p.base}/destinations?done=paused`, 303);
+  });
+
+  action("/actions/resume", async (c, p, form) => {
+    const name = text(form.name);
+    if (!name) return page(c, problemPage(p, "Refused", "The form names no destination."), 403);
+    const refused = await outbox.resumeDestination(name).then(() => null, (err) => {
+      if (err instanceof DispatchError) return err.message;
+      throw err;
+    });
+    if (refused) return page(c, problemPage(p, "Refused", refused), 403);
+    return c.redirect(`${p.base}/destinations?done=resumed`, 303);
   });
 
   get("/retry", async (c, p) => {

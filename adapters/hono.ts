@@ -12,6 +12,7 @@ import { assertKnownKeys, optionsObject, wholeNumber } from "../src/options.ts";
 import { authMiddleware, type RouterAuth } from "./hono/auth.ts";
 import { errorResponse, refused, RequestError } from "./hono/errors.ts";
 import { openApiDocument } from "./hono/openapi.ts";
+import { operationRoutes } from "./hono/operations.ts";
 import { parsePublish } from "./hono/parse.ts";
 import { metricsRoute } from "./hono/metrics.ts";
 
@@ -69,7 +70,9 @@ export interface BatchResultEvent {
  * binary-mode CloudEvent; answers 201 with the stored event, or 200 when its source + id was already stored, carrying
  * `duplicate`; a batch answers `{ events: [{ index, id, source, duplicate }] }`), `GET /events/:id` (`?history=true`
  * adds the attempt history), `GET /events`
- * (`?data=false` for a list without data; a page also ends at about 4 MiB of data), `POST /events/:id/retry`, `GET /stats`, `GET /health`,
+ * (`?data=false` for a list without data; a page also ends at about 4 MiB of data), `POST /events/:id/retry`,
+ * `POST /retry` and `POST /replay` (a JSON filter with `dryRun`; replay names its `destination`), `POST
+ * /destinations/:name/pause` and `/resume`, `GET /destinations/paused`, `GET /stats`, `GET /health`,
  * `GET /openapi.json`, `GET /metrics` (Prometheus text format). Errors answer `{ error: { code, message, field? } }`: 400 for a malformed request or query,
  * 401 without a valid token, 404 for an unknown event, 409 for an id several sources share, 413 over the size or batch limit,
  * 415 for a content type it cannot store, 422 for an invalid event, 500 (details only in `outbox.logger`) otherwise.
@@ -156,6 +159,8 @@ export function outboxRouter(outbox: Outbox, options: OutboxRouterOptions): Hono
     if (!event) throw notFound(c.req.param("id"), source);
     return c.json(event);
   });
+
+  operationRoutes(app, outbox, { write, read }, maxBodyBytes);
 
   app.get("/stats", read, async (c) => c.json(await outbox.stats()));
 

@@ -8,10 +8,11 @@ import { claim } from "../src/store/claim.ts";
 import { benchDatabase } from "./db.ts";
 import { median, quiet } from "./support.ts";
 
-const rows = Number(process.argv[2] ?? 5_000_000);
+const rows = Number(process.argv.slice(2).find((a) => /^\d+$/.test(a)) ?? 5_000_000);
 const db = await benchDatabase("pg_dispatch_bench_scale");
 const sql = postgres(db.url, { max: 4, onnotice: () => {} });
 const outbox = new Outbox({ sql, schema: "bench_scale", logger: quiet });
+const keep = process.argv.includes("--keep");
 try {
   await outbox.migrate();
   const fillStarted = Date.now();
@@ -48,11 +49,17 @@ try {
   // A claim of 500 due rows (made due, claimed, handed back between runs).
   const query = toQuery(sql);
   await sql.unsafe(`update bench_scale.events set next_attempt_at = now() - interval '1 second' where status = 'pending'`);
+  await sql.unsafe(`vacuum analyze bench_scale.events`);
   const lease = crypto.randomUUID();
-  figures["claim 500 due events"] = await time(async () => {
-    await claim(query, outbox.schema, 500, lease, 30_000);
-    await sql.unsafe(`update bench_scale.events set next_attempt_at = now() - interval '1 second', lease = null, status = 'pending' where lease = $1`, [lease]);
-  });
+  // Timed alone; the claimed rows are handed back (by primary key) between runs, outside the timing.
+  const claims: number[] = [];
+  for (let i = 0; i < 8; i++) {
+    const t0 = performance.now();
+    const rows = await claim(query, outbox.schema, 500, lease, 30_000);
+    if (i > 0) claims.push(performance.now() - t0);
+    await sql.unsafe(`update bench_scale.events set next_attempt_at = now() - interval '1 second', lease = null, status = 'pending' where seq = any($1::bigint[])`, [rows.map((r) => String(r.seq))]);
+  }
+  figures["claim 500 due events (50,000 due)"] = median(claims);
   const s = await outbox.stats();
   console.log(`scale bench: ${rows.toLocaleString("en")} rows (filled in ${fillS.toFixed(0)} s), on ${db.where}`);
   console.log(`stats: ${JSON.stringify(s)}`);
@@ -60,5 +67,9 @@ try {
   for (const [k, v] of Object.entries(figures)) console.log(`| ${k} | ${v.toFixed(1)} |`);
 } finally {
   await sql.end({ timeout: 2 });
-  await db.close();
+  if (!keep) await db.close();
+  else {
+    console.log(`kept: ${db.url}`);
+    process.exit(0);
+  }
 }

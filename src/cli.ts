@@ -25,6 +25,7 @@ import {
 } from "./cli/commands.ts";
 import { checkDatabase, CliError, type Loaded, loadOutbox, oneLine } from "./cli/config.ts";
 import { doctorCommand } from "./cli/doctor.ts";
+import { destinationsCommand, pauseCommand, replayCommand, resumeCommand } from "./cli/operations.ts";
 import { printable } from "./cli/format.ts";
 import { redact } from "./cli/redact.ts";
 import { type CommandName, usage } from "./cli/usage.ts";
@@ -38,6 +39,10 @@ const COMMANDS: Record<CommandName, Command> = {
   status: statusCommand,
   events: eventsCommand,
   retry: retryCommand,
+  replay: replayCommand,
+  pause: pauseCommand,
+  resume: resumeCommand,
+  destinations: destinationsCommand,
   stats: statsCommand,
   doctor: doctorCommand,
 };

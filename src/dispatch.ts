@@ -60,9 +60,12 @@ export async function dispatch(row: Row, ctx: DispatchContext): Promise<Outcome>
   // A null-prototype map: a destination named "constructor" or "__proto__" is a key like any other.
   const state: Record<string, StoredDelivery> = Object.assign(Object.create(null), JSON.parse(row.deliveries as string));
   const destinations = ctx.registry.match(row.type as string);
+  // A replay (outbox.replayEvents) marks the delivery it reopened: then only deliveries with state are attempted, so a
+  // destination registered since the event was published is not sent it as a side effect of replaying another.
+  const replaying = Object.values(state).some((s) => s.replay === true && s.status === "pending");
   const due = destinations.filter((d) => {
     const s = state[d.name];
-    return !s || (s.status === "pending" && (s.nextAttemptAt == null || s.nextAttemptAt <= now));
+    return s ? s.status === "pending" && (s.nextAttemptAt == null || s.nextAttemptAt <= now) : !replaying;
   });
   let lastError: string | null = null;
   const history: NewAttempt[] = [];
@@ -124,7 +127,7 @@ export async function dispatch(row: Row, ctx: DispatchContext): Promise<Outcome>
         const used = attempts - budgetFrom;
         state[d.name] = permanent || used > maxRetries
           ? { status: "failed", attempts, lastError: message, nextAttemptAt: null, deliveredAt: null, ...kept }
-          : { status: "pending", attempts, lastError: message, nextAttemptAt: clock(ctx) + backoffMs(used, ctx.retry, retryAfterMs), deliveredAt: null, ...kept };
+          : { status: "pending", attempts, lastError: message, nextAttemptAt: clock(ctx) + backoffMs(used, ctx.retry, retryAfterMs), deliveredAt: null, ...kept, ...(prev?.replay ? { replay: true as const } : {}) };
         const failed = state[d.name].status === "failed";
         if (failed) failures.push({ destination: d.name, attempts, error: message });
         if (ctx.history) history.push(tried(d.name, attempts, startedAt, ctx, failed ? "failed" : "retry", status, message));

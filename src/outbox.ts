@@ -22,6 +22,7 @@ import { publish } from "./store/publish.ts";
 import { retry } from "./store/retry.ts";
 import { countRetry } from "./store/retry-count.ts";
 import { retryEvents } from "./store/retry-events.ts";
+import { countReplay, replayEvents } from "./store/replay-events.ts";
 import { type EventFilter, storeFilter } from "./filter.ts";
 import { type Stats, stats } from "./store/stats.ts";
 import { Telemetry } from "./telemetry.ts";
@@ -105,6 +106,14 @@ export interface RetryEventOptions extends LookupOptions {
 /** Options of `retryEvents`. */
 export interface RetryEventsOptions {
   /** Count what would be retried, and change nothing. */
+  dryRun?: boolean | undefined;
+}
+
+/** Options of `replayEvents`. */
+export interface ReplayEventsOptions {
+  /** The one destination to send the events to again (or for the first time: a backfill). Required. */
+  destination: string;
+  /** Count what would be replayed, and change nothing. */
   dryRun?: boolean | undefined;
 }
 
@@ -411,6 +420,36 @@ export class Outbox {
     assertKnownKeys(o, ["dryRun"], "retryEvents options");
     if (o.dryRun) return await countRetry(this.#query, this.schema, f, null);
     return await retryEvents(this.#query, this.schema, f);
+  }
+
+  /**
+   * Sends the finished (published or failed) events matching `filter` to one destination again, or for the first
+   * time to a destination registered after they were published (a backfill). Only that destination's delivery
+   * changes: it becomes pending with a fresh retry budget (its attempt count goes on), and the event is due until
+   * it is delivered there; the other destinations keep their state and are not called. Works in batches of short
+   * transactions; returns how many events became due, or with `{ dryRun: true }` how many would. The worker delivers
+   * them only where the destination is registered for the event's type. Events still in flight are left alone.
+   *
+   * @example
+   * ```ts
+   * outbox.register("order.*", webhook({ url: "https://warehouse.example/hooks", name: "warehouse" }));
+   * const n = await outbox.replayEvents({ type: "order.*", from: new Date("2025-01-01") }, { destination: "warehouse" });
+   * ```
+   */
+  async replayEvents(filter: EventFilter, options: ReplayEventsOptions): Promise<number> {
+    const f = storeFilter(filter, "replayEvents");
+    if (f.status !== null && f.status !== "published" && f.status !== "failed") {
+      throw new DispatchError("invalid_option", `Only finished events can be replayed; pass status "published" or "failed", or leave it out, got "${f.status}".`, { field: "status" });
+    }
+    const o = optionsObject(options, "replayEvents");
+    assertKnownKeys(o, ["destination", "dryRun"], "replayEvents options");
+    if (o.destination === undefined) {
+      throw new DispatchError("invalid_option", "replayEvents needs { destination }: the name of the one destination to send the events to.", { field: "destination" });
+    }
+    const destination = destinationName(o.destination);
+    if (o.dryRun !== undefined && typeof o.dryRun !== "boolean") throw new DispatchError("invalid_option", "dryRun must be true or false.", { field: "dryRun" });
+    if (o.dryRun) return await countReplay(this.#query, this.schema, f, null);
+    return await replayEvents(this.#query, this.schema, f, destination);
   }
 
   /**

@@ -73,6 +73,8 @@ export interface StoredDelivery {
   deliveredAt: number | null;
   /** Attempts made before a retry by hand started a fresh budget (`retryEvent`); absent until then. */
   budgetFrom?: number;
+  /** Set by a replay (`replayEvents`) until the delivery finishes: only deliveries with state are attempted meanwhile. */
+  replay?: true;
 }
 
 /** One attempt as the worker hands it to the store (times in epoch milliseconds, on the database's clock). */

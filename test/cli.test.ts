@@ -224,7 +224,7 @@ describe("bad command lines exit 2 with the usage on stderr", () => {
     [["events", "--limit", "lots"], /--limit must be a whole number from 1 to 1000, got "lots"/, "Usage: pg-dispatch events"],
     [["events", "--status", "lost"], /--status must be one of pending, processing, published, failed/, "Usage: pg-dispatch events"],
     [["status"], /status needs <id>/, "Usage: pg-dispatch status"],
-    [["retry", "a", "b"], /retry takes <id>, got "a" "b"/, "Usage: pg-dispatch retry"],
+    [["retry", "a", "b"], /retry takes \[id\], got "a" "b"/, "Usage: pg-dispatch retry"],
     [["worker"], /worker needs --config <module>/, "Usage: pg-dispatch worker"],
     [["worker", "--config", "x.mjs", "--concurrency", "0"], /--concurrency must be a whole number from 1/, "Usage: pg-dispatch worker"],
     [["worker", "--config", "x.mjs", "--log-level", "loud"], /--log-level must be one of debug, info, warn, error/, "Usage: pg-dispatch worker"],

@@ -231,6 +231,62 @@ describe("hostile content renders as text and runs nothing", () => {
   });
 });
 
+describe("destination controls and the attempt history", () => {
+  it("the event page shows the attempt history of a retried delivery, newest first, the newest 50", async () => {
+    broken.add("billing");
+    const e = await t.outbox.publishEvent({ type: "order.history", source: "shop", data: { n: 1 } });
+    await eventually(async () => (await t.outbox.getEvent(e.id))?.status === "failed", "the event to fail");
+    broken.delete("billing");
+    await t.outbox.retryEvent(e.id, { destination: "billing" });
+    await eventually(async () => (await t.outbox.getEvent(e.id))?.status === "published", "the retry to deliver");
+    const url = `${origin}/ops/outbox/event?id=${encodeURIComponent(e.id)}&source=shop`;
+    await page.goto(url);
+    const rows = page.locator("#attempts tbody tr");
+    const billing = await page.locator('#attempts tbody tr[data-attempt-destination="billing"]').allInnerTexts();
+    expect(billing).toHaveLength(2);
+    expect(billing[0]).toMatch(/billing\s+2\s+delivered/);
+    expect(billing[1]).toMatch(/billing\s+1\s+failed\s+\d[\d,]* ms\s+billing API answered 503/);
+    expect(await page.locator('#attempts tbody tr[data-attempt-destination="audit-log"] .badge').textContent()).toBe("delivered");
+    expect(await page.locator("#history-note").count()).toBe(0);
+
+    const [{ seq }] = await t.sql.unsafe(`select seq from "${t.schema}".events where id = $1`, [e.id]);
+    await t.sql.unsafe(`insert into "${t.schema}".attempts (event_seq, destination, attempt, started_at, duration_ms, outcome, status, error)
+      select $1, 'old-hook', g, now() - interval '1 day' + g * interval '1 second', 10, 'retry', 503, 'try ' || g from generate_series(1, 60) g`, [seq]);
+    await page.goto(url);
+    expect(await rows.count()).toBe(50);
+    expect(await page.locator("#history-note").textContent()).toContain("newest 50 of 63 attempts");
+  });
+
+  it("pauses a destination from its page, shows it paused, and resumes it; read-only shows the state without buttons", async () => {
+    await page.goto(`${origin}/ops/outbox/destinations`);
+    const row = page.locator('#destinations tr[data-destination="billing"]');
+    expect(await row.innerText()).toContain("running");
+    await Promise.all([page.waitForURL(/done=paused/), row.locator('button:text("Pause")').click()]);
+    expect(await page.locator("#notice").textContent()).toContain("Paused");
+    expect(await row.locator(".paused").textContent()).toBe("paused");
+    expect(await row.innerText()).toMatch(/since \d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ/);
+    expect((await t.outbox.pausedDestinations()).map((d) => d.name)).toEqual(["billing"]);
+
+    const ro = await context.newPage();
+    await ro.goto(`${origin}/ro/destinations`);
+    const roRow = ro.locator('#destinations tr[data-destination="billing"]');
+    expect(await roRow.locator(".paused").count()).toBe(1);
+    expect(await ro.locator('form[action*="/actions/"]').count()).toBe(0);
+    const forged = await ro.evaluate(async () => {
+      const csrf = (document.querySelector('input[name="csrf"]') as HTMLInputElement).value;
+      return (await fetch("/ro/actions/resume", { method: "POST", body: new URLSearchParams({ name: "billing", csrf }), redirect: "manual" })).status;
+    });
+    expect(forged).toBe(403);
+    await ro.close();
+    expect((await t.outbox.pausedDestinations()).map((d) => d.name)).toEqual(["billing"]);
+
+    await Promise.all([page.waitForURL(/done=resumed/), row.locator('button:text("Resume")').click()]);
+    expect(await row.locator(".paused").count()).toBe(0);
+    expect(await row.innerText()).toContain("running");
+    expect(await t.outbox.pausedDestinations()).toEqual([]);
+  });
+});
+
 describe("no console errors", () => {
   it("logged none on any page the operator visited", () => {
     expect(consoleErrors).toEqual([]);

@@ -14,6 +14,7 @@ import { searchEvents } from "../src/store/event-search.ts";
 import { selectFailureGroups } from "../src/store/failure-groups.ts";
 import { countRetryable } from "../src/store/retry-count.ts";
 import { retryEventsBatch } from "../src/store/retry-events.ts";
+import { countReplayable, REPLAY_WINDOW, replayEventsBatch, seqBounds } from "../src/store/replay-events.ts";
 import { selectSeqAtTime } from "../src/store/seek-time.ts";
 import { selectStatusCounts } from "../src/store/status-counts.ts";
 import { selectThroughput } from "../src/store/throughput.ts";
@@ -302,6 +303,25 @@ describe("dashboard reads and bulk retry use their indexes on an analyzed table"
         }
       });
     }
+
+    for (const [name, filter] of filters) {
+      it(`replays events with ${name} within a window of the primary key (${when})`, async () => {
+        if (analyzed) await d.sql.unsafe(`analyze "${d.schema}".events`);
+        const batch = replayEventsBatch(d.outbox.schema, filter);
+        const text = await plan(batch.sql, batch.params(["4001", 500, "warehouse", REPLAY_WINDOW]));
+        expect(text).toMatch(/events_pkey|events_failed/);
+        expect(text, text).not.toMatch(/Seq Scan on events/);
+      });
+    }
+
+    it(`a replay's walk starts and ends from the primary key (${when})`, async () => {
+      const text = await plan(seqBounds(d.outbox.schema), []);
+      expect(text).toMatch(/events_pkey/);
+      expect(text).not.toMatch(/Seq Scan on events/);
+      // The dry run counts what it is asked to count: with a status, through that status's index.
+      const count = countReplayable(d.outbox.schema, storeFilter({ status: "failed" }, "t"));
+      expect(await plan(count.sql, [null, ...count.params])).toMatch(/events_failed/);
+    });
 
     it(`finds where a time range begins by bisecting the primary key (${when})`, async () => {
       const text = await plan(selectSeqAtTime(d.outbox.schema), [new Date(Date.now() - 86_400_000)]);

@@ -31,6 +31,7 @@ function nullable(type: string, extra: Json = {}): Json {
 }
 
 const idParam: Json = { name: "id", in: "path", required: true, description: "The event id (the CloudEvent `id`).", schema: { type: "string" } };
+const nameParam: Json = { name: "name", in: "path", required: true, description: "The destination's name.", schema: { type: "string" } };
 const sourceParam = query("source", "Narrows the id to one source, when several sources used the same id.");
 
 const schemas: Record<string, Json> = {
@@ -181,6 +182,34 @@ const schemas: Record<string, Json> = {
     },
     additionalProperties: { type: ["string", "integer", "boolean"] },
   },
+  Filter: {
+    type: "object",
+    description: "Which events: every field narrows; none means every event. Times are ISO 8601; `from` is inclusive, `to` exclusive (when the event was stored). Other fields are refused.",
+    properties: {
+      status: { enum: ["pending", "processing", "published", "failed"] },
+      type: { type: "string", minLength: 1, description: "One type, or a prefix written `order.*`." },
+      source: { type: "string", minLength: 1 },
+      from: { type: "string", format: "date-time" },
+      to: { type: "string", format: "date-time" },
+      id: { type: "string", minLength: 1 },
+      dryRun: { type: "boolean", default: false, description: "Only count; change nothing." },
+    },
+  },
+  Count: {
+    type: "object",
+    required: ["dryRun", "events"],
+    properties: {
+      dryRun: { type: "boolean" },
+      events: { type: "integer", description: "How many events became due (with dryRun, would)." },
+      destination: { type: "string", description: "The destination replayed to (replay only)." },
+    },
+  },
+  PausedDestinations: {
+    type: "object",
+    properties: {
+      paused: { type: "array", items: { type: "object", properties: { name: { type: "string" }, pausedAt: { type: "string", format: "date-time" } } } },
+    },
+  },
   Stats: {
     type: "object",
     properties: {
@@ -276,6 +305,54 @@ export function openApiDocument(options: OpenApiOptions): Json {
           parameters: [idParam, sourceParam],
           responses: { 200: json(ref("Event"), "The event after the retry (unchanged when nothing had failed)."), 404: error("No such event."), 409: error("Several sources used this id; pass `source`.") },
         }),
+      },
+      "/retry": {
+        post: write({
+          operationId: "retryEvents",
+          summary: "Make every failed delivery of the matching failed events due now, with a fresh retry budget, in short batches.",
+          requestBody: {
+            required: true,
+            content: { "application/json": { schema: { allOf: [ref("Filter"), { properties: {
+              status: { const: "failed" },
+              destination: { type: "string", description: "Only the failed deliveries to this destination." },
+              error: { type: "string", description: "Only failed deliveries whose last error is exactly this text." },
+            } }] } } },
+          },
+          responses: { 200: json(ref("Count"), "How many events became due, or would."), 400: error("An unknown field, a bad time or a status other than failed."), 415: error("A body that is not application/json.") },
+        }),
+      },
+      "/replay": {
+        post: write({
+          operationId: "replayEvents",
+          summary: "Send the matching finished events to one destination again, or for the first time (a backfill); the other destinations keep their state.",
+          requestBody: {
+            required: true,
+            content: { "application/json": { schema: { allOf: [ref("Filter"), {
+              required: ["destination"],
+              properties: { status: { enum: ["published", "failed"] }, destination: { type: "string", minLength: 1, description: "The one destination to send the events to." } },
+            }] } } },
+          },
+          responses: { 200: json(ref("Count"), "How many events became due, or would."), 400: error("No destination, an unknown field, a bad time or an unfinished status."), 415: error("A body that is not application/json.") },
+        }),
+      },
+      "/destinations/{name}/pause": {
+        post: write({
+          operationId: "pauseDestination",
+          summary: "Pause a destination for every worker: events wait for it; nothing is attempted and no retry is used up.",
+          parameters: [nameParam],
+          responses: { 200: json({ type: "object", properties: { destination: { type: "string" }, paused: { const: true }, pausedAt: { type: "string", format: "date-time" } } }, "Paused (a second pause keeps the first time)."), 400: error("A name that is not 1 to 1000 characters of text.") },
+        }),
+      },
+      "/destinations/{name}/resume": {
+        post: write({
+          operationId: "resumeDestination",
+          summary: "Resume a paused destination: what waited for it is due now.",
+          parameters: [nameParam],
+          responses: { 200: json({ type: "object", properties: { destination: { type: "string" }, resumed: { type: "boolean", description: "False when it was not paused." } } }, "Resumed."), 400: error("A name that is not 1 to 1000 characters of text.") },
+        }),
+      },
+      "/destinations/paused": {
+        get: read({ operationId: "pausedDestinations", summary: "The paused destinations and when each was paused.", responses: { 200: json(ref("PausedDestinations"), "The paused destinations, by name.") } }),
       },
       "/stats": {
         get: read({ operationId: "stats", summary: "Event counts by status and the age of the oldest due event.", responses: { 200: json(ref("Stats"), "The figures.") } }),

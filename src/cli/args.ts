@@ -29,6 +29,14 @@ const CONNECTION: Record<string, FlagSpec> = {
   schema: { type: "string" },
 };
 const OUTPUT: Record<string, FlagSpec> = { json: { type: "boolean" } };
+/** The filters of the bulk commands (retry, replay), besides --source, --destination and --status. */
+const FILTERS: Record<string, FlagSpec> = {
+  type: { type: "string" },
+  "type-prefix": { type: "string" },
+  since: { type: "string" },
+  until: { type: "string" },
+  "dry-run": { type: "boolean" },
+};
 
 /** The flags each command accepts (besides --help) and how many positional arguments it takes. */
 const SPECS: Record<CommandName, { flags: Record<string, FlagSpec>; positionals: string[] }> = {
@@ -59,7 +67,12 @@ const SPECS: Record<CommandName, { flags: Record<string, FlagSpec>; positionals:
     },
     positionals: [],
   },
-  retry: { flags: { ...CONNECTION, ...OUTPUT, source: { type: "string" } }, positionals: ["id"] },
+  // `retry <id>` for one event, `retry --status failed [filters]` for many: the id is optional ("id?").
+  retry: { flags: { ...CONNECTION, ...OUTPUT, source: { type: "string" }, ...FILTERS, destination: { type: "string" }, status: { type: "string" } }, positionals: ["id?"] },
+  replay: { flags: { ...CONNECTION, ...OUTPUT, source: { type: "string" }, ...FILTERS, destination: { type: "string" }, status: { type: "string" } }, positionals: [] },
+  pause: { flags: { ...CONNECTION, ...OUTPUT }, positionals: ["destination"] },
+  resume: { flags: { ...CONNECTION, ...OUTPUT }, positionals: ["destination"] },
+  destinations: { flags: { ...CONNECTION, ...OUTPUT }, positionals: [] },
   stats: { flags: { ...CONNECTION, ...OUTPUT }, positionals: [] },
   doctor: { flags: { ...CONNECTION, ...OUTPUT, "max-transaction-age": { type: "string" } }, positionals: [] },
 };
@@ -89,10 +102,11 @@ export function parseCommandLine(argv: string[]): Invocation | null {
   }
   const help = parsed.values.help === true;
   const positionals = parsed.positionals;
-  if (!help && positionals.length !== spec.positionals.length) {
-    const want = spec.positionals.map((p) => `<${p}>`).join(" ");
+  const required = spec.positionals.filter((p) => !p.endsWith("?")).length;
+  if (!help && (positionals.length < required || positionals.length > spec.positionals.length)) {
+    const want = spec.positionals.map((p) => (p.endsWith("?") ? `[${p.slice(0, -1)}]` : `<${p}>`)).join(" ");
     throw new UsageError(
-      positionals.length < spec.positionals.length
+      positionals.length < required
         ? `${command} needs ${want}.`
         : `${command} takes ${want || "no arguments"}, got ${positionals.map((p) => JSON.stringify(p)).join(" ")}.`,
       command,

@@ -1,8 +1,9 @@
 import process from "node:process";
 import type { EventRecord, EventStatus } from "../record.ts";
-import { integer, type Invocation, oneOf, text } from "./args.ts";
+import { integer, type Invocation, oneOf, text, UsageError } from "./args.ts";
 import { CliError, type Loaded } from "./config.ts";
 import { formatEvent, formatEvents, formatStats, printable } from "./format.ts";
+import { bulkRetryCommand } from "./operations.ts";
 
 /** A command checks its flags first (so a typo never waits on a database), then runs on the loaded outbox. */
 export type Command = (inv: Invocation) => (loaded: Loaded) => Promise<number>;
@@ -69,6 +70,9 @@ export function eventsCommand(inv: Invocation): (loaded: Loaded) => Promise<numb
 /** `pg-dispatch retry <id>`: says which deliveries it made due, and why when none. */
 export function retryCommand(inv: Invocation): (loaded: Loaded) => Promise<number> {
   const id = inv.positionals[0];
+  if (id === undefined) return bulkRetryCommand(inv);
+  const bulk = ["status", "type", "type-prefix", "destination", "since", "until", "dry-run"].find((f) => inv.flags[f] !== undefined);
+  if (bulk) throw new UsageError(`--${bulk} filters a bulk retry; leave out the id to retry every matching event, or the flag to retry this one.`, inv.command);
   const source = text(inv, "source");
   return async ({ outbox }) => {
     const before = await outbox.getEvent(id, { source });

@@ -1,5 +1,5 @@
 /** The CLI's commands. */
-export const COMMANDS = ["worker", "migrate", "status", "events", "retry", "stats", "doctor"] as const;
+export const COMMANDS = ["worker", "migrate", "status", "events", "retry", "replay", "pause", "resume", "destinations", "stats", "doctor"] as const;
 /** One of {@link COMMANDS}. */
 export type CommandName = (typeof COMMANDS)[number];
 
@@ -7,6 +7,12 @@ const CONNECTION = `Connection (one of):
   --config <module>      a module exporting the configured Outbox as default or \`outbox\`
   --database-url <url>   PostgreSQL URL (default: $DATABASE_URL)
   --schema <name>        the outbox schema, with --database-url (default: dispatch)`;
+
+const FILTERS = `  --type <type>          one event type
+  --type-prefix <prefix> every type that starts with it, e.g. order.
+  --source <source>      one source
+  --since <time>         events stored at or after this ISO 8601 time
+  --until <time>         events stored before this ISO 8601 time`;
 
 const HELP: Record<CommandName, string> = {
   worker: `Usage: pg-dispatch worker --config <module> [options]
@@ -50,10 +56,44 @@ Filters:
 
 ${CONNECTION}`,
   retry: `Usage: pg-dispatch retry <id> [--source <source>] [connection] [--json]
+       pg-dispatch retry --status failed [filters] [--dry-run] [connection] [--json]
 
-Makes the event's failed deliveries due now, with a fresh retry budget. Delivered ones are not sent again.
-
+With an id: makes the event's failed deliveries due now, with a fresh retry budget. Delivered ones are not sent again.
   --source <source>      which source's event, when several sources used the same id
+
+With --status failed: the same for every failed event matching the filters, in short batches; prints how many.
+${FILTERS}
+  --destination <name>   only the failed deliveries to this destination
+  --dry-run              only count what would be retried
+
+${CONNECTION}`,
+  replay: `Usage: pg-dispatch replay --destination <name> [filters] [--dry-run] [connection] [--json]
+
+Sends finished (published or failed) events matching the filters to one destination again, or for the first time
+to a destination registered after they were published (a backfill). Only that destination's delivery changes: it
+becomes pending with a fresh retry budget; the other destinations keep their state and are not called. A worker
+delivers them where the destination is registered for the event's type. Prints how many events became due.
+
+  --destination <name>   required: the destination to send the events to
+  --status <status>      published or failed (default: both)
+${FILTERS}
+  --dry-run              only count what would be replayed
+
+${CONNECTION}`,
+  pause: `Usage: pg-dispatch pause <destination> [connection] [--json]
+
+Pauses a destination for every worker: events keep being published and wait for it; nothing is attempted there and
+no retry is used up until pg-dispatch resume. The name need not be registered where this runs.
+
+${CONNECTION}`,
+  resume: `Usage: pg-dispatch resume <destination> [connection] [--json]
+
+Resumes a paused destination: what waited for it is due now.
+
+${CONNECTION}`,
+  destinations: `Usage: pg-dispatch destinations [connection] [--json]
+
+Lists the paused destinations and when each was paused.
 
 ${CONNECTION}`,
   stats: `Usage: pg-dispatch stats [connection] [--json]
@@ -83,6 +123,11 @@ Commands:
   status <id>                one event, its deliveries and its attempts
   events                     list events (--status failed, --type, --source, --limit, --cursor)
   retry <id>                 retry an event's failed deliveries
+  retry --status failed      retry every failed event matching filters (--type, --source, --destination, --dry-run)
+  replay --destination <d>   send finished events to one destination again, or backfill a new one
+  pause <destination>        pause a destination for every worker
+  resume <destination>       resume a paused destination
+  destinations               the paused destinations
   stats                      counts by status, age of the oldest due event
   doctor                     check the database for what hurts an outbox, with fixes
 

@@ -1,4 +1,4 @@
-import type { EventRecord } from "../../../src/record.ts";
+import type { AttemptRecord, EventRecord } from "../../../src/record.ts";
 import { type Html, html, type Part } from "../html.ts";
 import { badge, csrfField, layout, type PageContext, when } from "../layout.ts";
 import { eventPath, filterQuery } from "../urls.ts";
@@ -48,8 +48,32 @@ ${p.readOnly ? "" : html`<td>${d.status === "failed" ? retryForm(d.name, "Retry"
 ${!p.readOnly && failed.length > 1 ? html`<div class="actions">${retryForm(null, `Retry all ${failed.length} failed deliveries`)}</div>` : ""}
 </section>
 <h2>Attempt history</h2>
-<section id="history"><p class="muted">This outbox does not record individual attempts; each delivery above shows its attempt count and last error.</p></section>
+<section id="history" data-live>${historyTable(e.history ?? [])}</section>
 <h2>Data</h2>
 ${data === null ? html`<p class="muted">No data.</p>` : html`<pre class="data">${data.length > MAX_DATA_CHARS ? data.slice(0, MAX_DATA_CHARS) : data}</pre>${data.length > MAX_DATA_CHARS ? html`<p class="muted">Showing the first ${MAX_DATA_CHARS.toLocaleString("en-US")} of ${data.length.toLocaleString("en-US")} characters.</p>` : ""}`}`;
   return layout(p, "/events", `Event ${e.type}`, body, e.status === "published" ? 0 : 5);
+}
+
+/** The most attempts the event page lists, newest first; the CLI's `status --json` and the router have them all. */
+export const HISTORY_SHOWN = 50;
+
+/** The attempt history, newest first: every value came from a destination or a worker, and is escaped by html``. */
+function historyTable(history: AttemptRecord[]): Html {
+  if (history.length === 0) return html`<p class="muted">No attempts recorded yet (or the worker records none: its history option is off).</p>`;
+  const shown = history.slice(-HISTORY_SHOWN).reverse();
+  return html`${history.length > shown.length ? html`<p class="muted" id="history-note">Showing the newest ${HISTORY_SHOWN} of ${history.length.toLocaleString("en-US")} attempts; <span class="mono">pg-dispatch status --json</span> and <span class="mono">GET /events/:id?history=true</span> have them all.</p>` : ""}<div class="scroll"><table id="attempts">
+<thead><tr><th>When</th><th>Destination</th><th class="num">Attempt</th><th>Outcome</th><th class="num">Status</th><th class="num">Duration</th><th>Error</th></tr></thead>
+<tbody>${shown.map((a) => html`<tr data-attempt-destination="${a.destination}" data-outcome="${a.outcome}">
+<td class="mono">${when(a.startedAt)}</td><td class="wrap">${a.destination}</td><td class="num">${a.attempt}</td>
+<td>${outcomeBadge(a.outcome)}</td>
+<td class="num">${a.status === undefined ? "" : String(a.status)}</td><td class="num">${a.durationMs.toLocaleString("en-US")} ms</td>
+<td class="err">${a.error ?? ""}</td>
+</tr>`)}</tbody></table></div>`;
+}
+
+/** An attempt's outcome as a badge: delivered and failed in their colours, a retry as pending. */
+function outcomeBadge(outcome: AttemptRecord["outcome"]): Html {
+  // The class comes from this fixed list, never from the data.
+  const colour = outcome === "delivered" ? "delivered" : outcome === "failed" ? "failed" : "pending";
+  return html`<span class="badge s-${colour}">${outcome}</span>`;
 }
