@@ -46,3 +46,4 @@ export type { RetentionOptions } from "./src/retention.ts";
 export { DEFAULT_RETRY, type RetryOptions, type RetryPolicy } from "./src/retry.ts";
 export type { Stats } from "./src/store/stats.ts";
 export { Worker, type WorkerOptions } from "./src/worker.ts";
+export type { WakeMode } from "./src/worker/wake.ts";

@@ -19,6 +19,7 @@ import { publish } from "./store/publish.ts";
 import { retry } from "./store/retry.ts";
 import { type Stats, stats } from "./store/stats.ts";
 import { Worker, type WorkerOptions } from "./worker.ts";
+import { listenUrl, type WakeMode, wakeMode } from "./worker/wake.ts";
 
 /** Settings of an {@link Outbox}. */
 export interface OutboxOptions {
@@ -32,13 +33,24 @@ export interface OutboxOptions {
   retry?: RetryOptions;
   /** The largest event data accepted, in bytes of JSON. Default 1 MiB. */
   maxPayloadBytes?: number;
+  /**
+   * How workers learn of new events. "notify" (default): publish sends a NOTIFY with the insert. "logical": publish
+   * only inserts, workers follow the WAL (needs wal_level=logical). "poll": publish only inserts, workers ask every
+   * `pollIntervalMs`. See the README's "Wake-up modes".
+   */
+  wake?: WakeMode;
+  /** A direct connection for the worker's LISTEN (or WAL stream) when `sql` goes through a transaction pooler. */
+  listenUrl?: string;
 }
 
 /** Options of the publish calls. */
 export interface PublishOptions {
   /** Publish inside this transaction (postgres.js, or any client with query/unsafe): committed with it or not at all. */
   tx?: Client;
-  /** Set false for bulk loads to skip the NOTIFY; the worker still finds the events on its next sweep. Default true. */
+  /**
+   * Set false for bulk loads to skip the NOTIFY; the worker still finds the events on its next sweep. Default true.
+   * Only the "notify" wake mode sends one at all.
+   */
   notify?: boolean;
 }
 
@@ -79,7 +91,7 @@ export interface GetEventOptions extends LookupOptions {
   history?: boolean;
 }
 
-const OUTBOX_KEYS = ["sql", "schema", "logger", "retry", "maxPayloadBytes"] as const;
+const OUTBOX_KEYS = ["sql", "schema", "logger", "retry", "maxPayloadBytes", "wake", "listenUrl"] as const;
 const PUBLISH_KEYS = ["tx", "notify"] as const;
 const STATUSES = ["pending", "processing", "published", "failed"];
 
@@ -110,6 +122,9 @@ export class Outbox {
   readonly logger: Logger;
   readonly retry: RetryPolicy;
   readonly maxPayloadBytes: number;
+  /** How workers learn of new events. */
+  readonly wake: WakeMode;
+  readonly #listenUrl: string | undefined;
   readonly #registry = new Registry();
   readonly #query: Query;
 
@@ -126,6 +141,8 @@ export class Outbox {
     this.retry = retryPolicy(o.retry);
     this.maxPayloadBytes = wholeNumber(o.maxPayloadBytes, "maxPayloadBytes", 1, 1_048_576);
     this.#query = toQuery(o.sql);
+    this.wake = wakeMode(o.wake);
+    this.#listenUrl = listenUrl(o.listenUrl);
   }
 
   /**
@@ -225,7 +242,7 @@ export class Outbox {
 
   async #publish(rows: NewEvent[], options: PublishOptions): Promise<PublishedEvent[]> {
     const query = options.tx ? toQuery(options.tx) : this.#query;
-    return await publish(query, this.schema, rows, options.notify !== false);
+    return await publish(query, this.schema, rows, this.wake === "notify" && options.notify !== false);
   }
 
   /**
@@ -324,7 +341,10 @@ export class Outbox {
    */
   worker(options?: WorkerOptions): Worker {
     return new Worker(
-      { sql: this.sql, query: this.#query, schema: this.schema, registry: this.#registry, retry: this.retry, logger: this.logger },
+      {
+        sql: this.sql, query: this.#query, schema: this.schema, registry: this.#registry, retry: this.retry, logger: this.logger,
+        wake: this.wake, listenUrl: this.#listenUrl,
+      },
       options,
     );
   }

@@ -4,7 +4,6 @@ import type { Query, Row } from "./client.ts";
 import { Congestion, SLOW_MS, type Tracker } from "./congestion.ts";
 import { dispatch, type DispatchContext } from "./dispatch.ts";
 import { DispatchError } from "./errors.ts";
-import { Listener, type WakeReason } from "./listener.ts";
 import type { Logger } from "./logger.ts";
 import { assertKnownKeys, assertLogger, optionsObject, wholeNumber } from "./options.ts";
 import type { Registry } from "./registry.ts";
@@ -14,6 +13,7 @@ import { claim, nextDue } from "./store/claim.ts";
 import { type Outcome, release } from "./store/complete.ts";
 import { countLapsed } from "./store/lapsed.ts";
 import { writeOutcomes } from "./worker/outcomes.ts";
+import { startWaker, type WakeMode, type WakeReason, type Waker } from "./worker/wake.ts";
 import { Retention, type RetentionOptions } from "./retention.ts";
 
 /** Worker settings. */
@@ -42,6 +42,11 @@ export interface WorkerOptions {
    * does not count. Default 3.
    */
   maxLeaseExpiries?: number;
+  /**
+   * How often the worker asks for due events when it polls: in the outbox's `wake: "poll"` mode, and when the
+   * notify mode finds that LISTEN does not work (a transaction pooler). Each look is one query. Default 100.
+   */
+  pollIntervalMs?: number;
 }
 
 /** What the worker needs from the outbox. */
@@ -52,11 +57,15 @@ export interface WorkerDeps {
   registry: Registry;
   retry: RetryPolicy;
   logger: Logger;
+  /** How this worker learns of new events; see {@link WakeMode}. Default "notify". */
+  wake?: WakeMode;
+  /** A direct connection for LISTEN or the WAL stream, past a transaction pooler. Default: where `sql` connects. */
+  listenUrl?: string | undefined;
 }
 
 const WORKER_KEYS = [
   "concurrency", "batchSize", "leaseMs", "sweepIntervalMs", "handlerTimeoutMs", "stopTimeoutMs", "retention", "logger",
-  "history", "maxLeaseExpiries",
+  "history", "maxLeaseExpiries", "pollIntervalMs",
 ] as const;
 
 /**
@@ -81,6 +90,7 @@ export class Worker {
   readonly #retention: Retention | null;
   readonly #history: boolean;
   readonly #maxLeaseExpiries: number;
+  readonly #pollMs: number;
   /** The chain of events whose last lease lapsed, attempted one at a time. */
   #lapsedTurn: Promise<void> = Promise.resolve();
   /** This worker's lease token: every event it holds carries it. */
@@ -93,7 +103,7 @@ export class Worker {
   #slowCheck: ReturnType<typeof setInterval> | null = null;
   #abandoned = false;
 
-  #listener: Listener | null = null;
+  #waker: Waker | null = null;
   #running = false;
   #stopping = false;
   #loop: Promise<void> | null = null;
@@ -130,6 +140,7 @@ export class Worker {
     }
     this.#history = o.history !== false;
     this.#maxLeaseExpiries = wholeNumber(o.maxLeaseExpiries, "maxLeaseExpiries", 1, 3, 1000);
+    this.#pollMs = wholeNumber(o.pollIntervalMs, "pollIntervalMs", 10, 100, 60_000);
     this.#retention = o.retention === false ? null : new Retention(this.#deps, o.retention);
     this.#congestion = new Congestion(Math.max(1, Math.floor(this.#concurrency / 2)));
   }
@@ -139,18 +150,25 @@ export class Worker {
     return this.#running;
   }
 
-  /** Starts listening and delivering. Resolves once the LISTEN connection is up. */
+  /** How this worker is woken while running: the outbox's mode, or "poll" when notify fell back to polling. */
+  get wake(): WakeMode | null {
+    return this.#waker?.mode ?? null;
+  }
+
+  /** Starts listening and delivering. Resolves once the wake-up source is up (LISTEN tested, or the WAL followed). */
   async start(): Promise<void> {
     if (this.#running) throw new DispatchError("invalid_state", "This worker is already running.");
     if (this.#stopping) throw new DispatchError("invalid_state", "A stopped worker cannot be restarted; create a new one.");
-    const { sql, schema, logger } = this.#deps;
-    this.#listener = new Listener(sql, schema.channel, (reason) => this.#onWake(reason), logger);
-    await this.#listener.start();
+    const { sql, query, schema, logger, wake, listenUrl } = this.#deps;
+    this.#waker = await startWaker(
+      { sql, query, schema, logger, mode: wake ?? "notify", listenUrl, pollIntervalMs: this.#pollMs },
+      (reason) => this.#onWake(reason),
+    );
     this.#running = true;
     this.#loop = this.#run();
     this.#slowCheck = setInterval(() => this.#detachSlow(), SLOW_MS / 4);
     this.#retention?.start();
-    logger.info("worker started", { schema: schema.name, concurrency: this.#concurrency, lease: this.#lease });
+    logger.info("worker started", { schema: schema.name, concurrency: this.#concurrency, lease: this.#lease, wake: this.#waker.mode });
   }
 
   /**
@@ -180,13 +198,13 @@ export class Worker {
       this.#deps.logger.warn("released unfinished events", { count: abandoned.length });
     }
     await this.#flushing;
-    await this.#listener?.stop();
+    await this.#waker?.stop();
     this.#running = false;
     this.#deps.logger.info("worker stopped", { lease: this.#lease });
   }
 
   #onWake(reason: WakeReason): void {
-    if (reason === "connect") this.#deps.logger.debug("listener connected; sweeping");
+    if (reason === "connect") this.#deps.logger.debug("wake-up source connected; sweeping");
     this.#wake();
   }
 
