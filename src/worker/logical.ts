@@ -44,6 +44,8 @@ export class LogicalFollower {
   #stopped = false;
   #reconnecting = false;
   #sawInsert = false;
+  /** Which connection is current: events from an older one (a late close) are ignored. */
+  #generation = 0;
   #lsn = BigInt(0);
   #trailing: ReturnType<typeof setTimeout> | null = null;
   #feedback: ReturnType<typeof setInterval> | null = null;
@@ -70,13 +72,14 @@ export class LogicalFollower {
   }
 
   async #follow(): Promise<void> {
+    const generation = ++this.#generation;
     const own = {
       max: 1,
       idle_timeout: null,
       max_lifetime: null,
       fetch_types: false,
       onnotice: () => {},
-      onclose: () => this.#lost(),
+      onclose: () => this.#lost(generation),
     };
     const sql = this.#url === undefined
       ? postgres({ ...this.#base.options, ...own, connection: { ...this.#base.options.connection, replication: "database" } } as never)
@@ -91,8 +94,8 @@ export class LogicalFollower {
     this.#stream = follow;
     this.#sawInsert = false;
     follow.on("data", (chunk: Uint8Array) => this.#receive(chunk, follow));
-    follow.on("error", () => this.#lost());
-    follow.on("close", () => this.#lost());
+    follow.on("error", () => this.#lost(generation));
+    follow.on("close", () => this.#lost(generation));
     this.#wake("connect");
   }
 
@@ -138,8 +141,8 @@ export class LogicalFollower {
     }
   }
 
-  #lost(): void {
-    if (this.#stopped || this.#reconnecting) return;
+  #lost(generation: number): void {
+    if (this.#stopped || this.#reconnecting || generation !== this.#generation) return;
     void this.#reconnect();
   }
 

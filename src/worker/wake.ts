@@ -14,6 +14,12 @@ import { Poller } from "./poll.ts";
  * - `"logical"`: publish only inserts; the worker follows the WAL through a temporary logical replication slot
  *   (instant; needs `wal_level=logical` and a role with REPLICATION).
  * - `"poll"`: publish only inserts; the worker asks for due events every `pollIntervalMs` (works everywhere).
+ *
+ * @example
+ * ```ts
+ * const outbox = new Outbox({ sql, wake: "poll" });
+ * await outbox.worker({ pollIntervalMs: 100 }).start();
+ * ```
  */
 export type WakeMode = "notify" | "logical" | "poll";
 
