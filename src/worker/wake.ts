@@ -92,5 +92,11 @@ export async function startWaker(deps: WakeDeps, wake: (reason: WakeReason) => v
   }
   const poller = new Poller(query, schema, deps.pollIntervalMs, wake, logger);
   poller.start();
-  return { mode: "poll", stop: async () => poller.stop() };
+  return {
+    mode: "poll",
+    stop(): Promise<void> {
+      poller.stop();
+      return Promise.resolve();
+    },
+  };
 }
