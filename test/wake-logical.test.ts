@@ -2,7 +2,8 @@
 // It needs wal_level=logical, which the machine's server does not have, so this file starts a PostgreSQL of its own.
 import postgres, { type Sql } from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type EmbeddedServer, startEmbeddedPostgres } from "../examples/embedded-postgres.ts";
+import type { EmbeddedServer } from "../examples/embedded-postgres.ts";
+import { startLogicalPostgres } from "./support/logical.ts";
 import { type DeliveredEvent, DispatchError, Outbox, type Worker } from "../mod.ts";
 import { schemaName, waitFor } from "./support/db.ts";
 
@@ -14,7 +15,7 @@ describe("wake: \"logical\" follows the WAL", () => {
   const workers: Worker[] = [];
 
   beforeAll(async () => {
-    server = await startEmbeddedPostgres({ postgresFlags: ["-c", "wal_level=logical"] });
+    server = await startLogicalPostgres();
     sql = postgres(server.url, { max: 4, onnotice: () => {} });
   });
 

@@ -5,7 +5,8 @@
 // under load. The safety sweep is ten minutes away throughout.
 import postgres, { type Sql } from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type EmbeddedServer, startEmbeddedPostgres } from "../../examples/embedded-postgres.ts";
+import type { EmbeddedServer } from "../../examples/embedded-postgres.ts";
+import { startLogicalPostgres } from "../support/logical.ts";
 import { Outbox, type WakeMode } from "../../mod.ts";
 import type { Worker } from "../../src/worker.ts";
 import { waitFor } from "../support/db.ts";
@@ -31,7 +32,7 @@ const onCrash = (err: Error): void => {
 };
 beforeAll(async () => {
   process.on("uncaughtException", onCrash);
-  server = await startEmbeddedPostgres({ postgresFlags: ["-c", "wal_level=logical"] });
+  server = await startLogicalPostgres();
   admin = postgres(server.url, { max: 2, onnotice: noop, connect_timeout: 5 });
 });
 afterAll(async () => {
