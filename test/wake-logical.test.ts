@@ -71,6 +71,27 @@ describe("wake: \"logical\" follows the WAL", () => {
     await waitFor(async () => (await slots()) === 0, "the temporary slot to be gone", 5000);
   });
 
+  it("delivers an event retried by hand at once (an update, which the WAL stream does not announce)", async () => {
+    const schema = schemaName("logical");
+    await new Outbox({ sql, schema, logger: quiet }).migrate();
+    const outbox = new Outbox({ sql, schema, wake: "logical", logger: quiet, retry: { maxRetries: 0 } });
+    let fail = true;
+    const seen: string[] = [];
+    outbox.register("*", (event) => {
+      if (fail) throw new Error("not yet");
+      seen.push(event.id);
+    });
+    const worker = outbox.worker({ sweepIntervalMs: 600_000 });
+    workers.push(worker);
+    await worker.start();
+    const e = await outbox.publishEvent({ type: "retried", source: "wal" });
+    await waitFor(async () => (await outbox.getEvent(e.id))?.status === "failed", "the event to fail", 5000);
+    fail = false;
+    await outbox.retryEvent(e.id);
+    await waitFor(() => seen.includes(e.id), "the retried event to be delivered", 5000);
+    await worker.stop();
+  });
+
   it("refuses a role without REPLICATION, naming the fix", async () => {
     const schema = schemaName("logical");
     await new Outbox({ sql, schema, logger: quiet }).migrate();

@@ -77,7 +77,26 @@ export async function startWaker(deps: WakeDeps, wake: (reason: WakeReason) => v
   if (deps.mode === "logical") {
     const follower = new LogicalFollower(sql, query, schema, wake, logger, deps.listenUrl);
     await follower.start();
-    return { mode: "logical", stop: () => follower.stop() };
+    // Retries made by hand (retryEvent, the dashboard) update rows rather than insert them, so the WAL stream does
+    // not announce them; they send a NOTIFY from outside any producer's transaction, heard here.
+    let listener: Listener | null = new Listener(sql, schema.channel, wake, logger, deps.listenUrl);
+    try {
+      await listener.start();
+      if (!(await listener.probe(query, PROBE_MS))) {
+        await listener.stop();
+        listener = null;
+        logger.warn("LISTEN does not work on this connection (a transaction pooler?): retried events wait for the safety sweep. Give the Outbox a listenUrl that connects to PostgreSQL directly.", { schema: schema.name });
+      }
+    } catch (err) {
+      await follower.stop();
+      throw err;
+    }
+    return {
+      mode: "logical",
+      async stop(): Promise<void> {
+        await Promise.all([follower.stop(), listener?.stop()]);
+      },
+    };
   }
   if (deps.mode === "notify") {
     const listener = new Listener(sql, schema.channel, wake, logger, deps.listenUrl);
