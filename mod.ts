@@ -60,3 +60,4 @@ export { EXACT_PUBLISHED, type Stats } from "./src/store/stats.ts";
 export type { CircuitBreakerOptions } from "./src/worker/controls.ts";
 export { superviseWorker, type SupervisedWorker, type SuperviseOptions, type WorkerFactory } from "./src/worker/supervise.ts";
 export { Worker, type WorkerOptions } from "./src/worker.ts";
+export type { WakeMode } from "./src/worker/wake.ts";

@@ -27,6 +27,7 @@ import { type EventFilter, storeFilter } from "./filter.ts";
 import { type Stats, stats } from "./store/stats.ts";
 import { Telemetry } from "./telemetry.ts";
 import { Worker, type WorkerOptions } from "./worker.ts";
+import { listenUrl, type WakeMode, wakeMode } from "./worker/wake.ts";
 
 /** Settings of an {@link Outbox}. */
 export interface OutboxOptions {
@@ -50,13 +51,24 @@ export interface OutboxOptions {
    * `GET /metrics`. Set false to record and propagate nothing. Default true.
    */
   telemetry?: boolean | undefined;
+  /**
+   * How workers learn of new events. "notify" (default): publish sends a NOTIFY with the insert. "logical": publish
+   * only inserts, workers follow the WAL (needs wal_level=logical). "poll": publish only inserts, workers ask every
+   * `pollIntervalMs`. See the README's "Wake-up modes".
+   */
+  wake?: WakeMode | undefined;
+  /** A direct connection for the worker's LISTEN (or WAL stream) when `sql` goes through a transaction pooler. */
+  listenUrl?: string | undefined;
 }
 
 /** Options of the publish calls. */
 export interface PublishOptions {
   /** Publish inside this transaction (postgres.js, or any client with query/unsafe): committed with it or not at all. */
   tx?: Client | undefined;
-  /** Set false for bulk loads to skip the NOTIFY; the worker still finds the events on its next sweep. Default true. */
+  /**
+   * Set false for bulk loads to skip the NOTIFY; the worker still finds the events on its next sweep. Default true.
+   * Only the "notify" wake mode sends one at all.
+   */
   notify?: boolean | undefined;
 }
 
@@ -117,7 +129,7 @@ export interface ReplayEventsOptions {
   dryRun?: boolean | undefined;
 }
 
-const OUTBOX_KEYS = ["sql", "schema", "logger", "retry", "maxPayloadBytes", "maxScheduleAheadMs", "telemetry"] as const;
+const OUTBOX_KEYS = ["sql", "schema", "logger", "retry", "maxPayloadBytes", "maxScheduleAheadMs", "telemetry", "wake", "listenUrl"] as const;
 const PUBLISH_KEYS = ["tx", "notify"] as const;
 const STATUSES = ["pending", "processing", "published", "failed"];
 
@@ -151,6 +163,9 @@ export class Outbox {
   readonly maxScheduleAheadMs: number;
   /** Spans and metrics (see the README's Observability section); `GET /metrics` reads its figures. */
   readonly telemetry: Telemetry;
+  /** How workers learn of new events. */
+  readonly wake: WakeMode;
+  readonly #listenUrl: string | undefined;
   readonly #registry = new Registry();
   readonly #query: Query;
 
@@ -172,6 +187,8 @@ export class Outbox {
       throw new DispatchError("invalid_option", "telemetry must be true or false.", { field: "telemetry" });
     }
     this.telemetry = new Telemetry(o.telemetry !== false, { schema: this.schema, query: this.#query, registry: this.#registry, logger: this.logger });
+    this.wake = wakeMode(o.wake);
+    this.#listenUrl = listenUrl(o.listenUrl);
   }
 
   /**
@@ -282,7 +299,7 @@ export class Outbox {
     await this.telemetry.ready();
     const trace = this.telemetry.publishing(rows);
     try {
-      const events = await publish(query, this.schema, rows, options.notify !== false);
+      const events = await publish(query, this.schema, rows, this.wake === "notify" && options.notify !== false);
       this.telemetry.published(trace, events);
       return events;
     } catch (err) {
@@ -475,7 +492,10 @@ export class Outbox {
    */
   worker(options?: WorkerOptions): Worker {
     return new Worker(
-      { sql: this.sql, query: this.#query, schema: this.schema, registry: this.#registry, retry: this.retry, logger: this.logger, telemetry: this.telemetry },
+      {
+        sql: this.sql, query: this.#query, schema: this.schema, registry: this.#registry, retry: this.retry, logger: this.logger,
+        telemetry: this.telemetry, wake: this.wake, listenUrl: this.#listenUrl,
+      },
       options,
     );
   }

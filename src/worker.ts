@@ -4,7 +4,6 @@ import type { Query, Row } from "./client.ts";
 import { Congestion, SLOW_MS, type Tracker } from "./congestion.ts";
 import { dispatch, type DispatchContext } from "./dispatch.ts";
 import { DispatchError } from "./errors.ts";
-import { Listener, type WakeReason } from "./listener.ts";
 import { preflight } from "./preflight.ts";
 import type { Logger } from "./logger.ts";
 import { assertKnownKeys, assertLogger, optionsObject, wholeNumber } from "./options.ts";
@@ -17,6 +16,7 @@ import { countLapsed } from "./store/lapsed.ts";
 import { type CircuitBreakerOptions, Controls } from "./worker/controls.ts";
 import { writeOutcomes } from "./worker/outcomes.ts";
 import { repair } from "./store/repair.ts";
+import { startWaker, type WakeMode, type WakeReason, type Waker } from "./worker/wake.ts";
 import { Retention, type RetentionOptions } from "./retention.ts";
 import type { Telemetry } from "./telemetry.ts";
 
@@ -57,6 +57,11 @@ export interface WorkerOptions {
    * Runs in the worker, not awaited by the outcome writer; its errors are logged and change nothing.
    */
   onDeliveryFailed?: ((failure: DeliveryFailure) => void | Promise<void>) | undefined;
+  /**
+   * How often the worker asks for due events when it polls: in the outbox's `wake: "poll"` mode, and when the
+   * notify mode finds that LISTEN does not work (a transaction pooler). Each look is one query. Default 100.
+   */
+  pollIntervalMs?: number | undefined;
 }
 
 /** What the worker needs from the outbox. */
@@ -68,6 +73,10 @@ export interface WorkerDeps {
   retry: RetryPolicy;
   logger: Logger;
   telemetry: Telemetry;
+  /** How this worker learns of new events; see {@link WakeMode}. Default "notify". */
+  wake?: WakeMode;
+  /** A direct connection for LISTEN or the WAL stream, past a transaction pooler. Default: where `sql` connects. */
+  listenUrl?: string | undefined;
 }
 
 /** How long after finishing an event of an ordering key the worker checks that key for a lost release. */
@@ -75,7 +84,7 @@ const RECHECK_MS = 2000;
 
 const WORKER_KEYS = [
   "concurrency", "batchSize", "leaseMs", "sweepIntervalMs", "handlerTimeoutMs", "stopTimeoutMs", "retention", "logger",
-  "history", "maxLeaseExpiries", "circuitBreaker", "onDeliveryFailed",
+  "history", "maxLeaseExpiries", "circuitBreaker", "onDeliveryFailed", "pollIntervalMs",
 ] as const;
 
 /**
@@ -102,6 +111,7 @@ export class Worker {
   readonly #maxLeaseExpiries: number;
   readonly #controls: Controls;
   readonly #onFailed: ((failure: DeliveryFailure) => void | Promise<void>) | null;
+  readonly #pollMs: number;
   /** The chain of events whose last lease lapsed, attempted one at a time. */
   #lapsedTurn: Promise<void> = Promise.resolve();
   /** This worker's lease token: every event it holds carries it. */
@@ -115,7 +125,7 @@ export class Worker {
   #stopGauges: (() => void) | null = null;
   #abandoned = false;
 
-  #listener: Listener | null = null;
+  #waker: Waker | null = null;
   #running = false;
   #stopping = false;
   #loop: Promise<void> | null = null;
@@ -164,6 +174,7 @@ export class Worker {
       throw new DispatchError("invalid_option", "onDeliveryFailed must be a function.", { field: "onDeliveryFailed" });
     }
     this.#onFailed = o.onDeliveryFailed ?? null;
+    this.#pollMs = wholeNumber(o.pollIntervalMs, "pollIntervalMs", 10, 100, 60_000);
     this.#retention = o.retention === false ? null : new Retention(this.#deps, o.retention);
     this.#congestion = new Congestion(Math.max(1, Math.floor(this.#concurrency / 2)));
   }
@@ -173,22 +184,29 @@ export class Worker {
     return this.#running;
   }
 
-  /** Starts listening and delivering. Resolves once the LISTEN connection is up. */
+  /** How this worker is woken while running: the outbox's mode, or "poll" when notify fell back to polling. */
+  get wake(): WakeMode | null {
+    return this.#waker?.mode ?? null;
+  }
+
+  /** Starts listening and delivering. Resolves once the wake-up source is up (LISTEN tested, or the WAL followed). */
   async start(): Promise<void> {
     if (this.#running) throw new DispatchError("invalid_state", "This worker is already running.");
     if (this.#stopping) throw new DispatchError("invalid_state", "A stopped worker cannot be restarted; create a new one.");
     await preflight(this.#deps);
     await this.#controls.configure(this.#deps.registry.all());
-    const { sql, schema, logger } = this.#deps;
-    this.#listener = new Listener(sql, schema.channel, (reason) => this.#onWake(reason), logger);
-    await this.#listener.start();
+    const { sql, query, schema, logger, wake, listenUrl } = this.#deps;
+    this.#waker = await startWaker(
+      { sql, query, schema, logger, mode: wake ?? "notify", listenUrl, pollIntervalMs: this.#pollMs },
+      (reason) => this.#onWake(reason),
+    );
     this.#running = true;
     this.#loop = this.#run();
     this.#slowCheck = setInterval(() => this.#detachSlow(), SLOW_MS / 4);
     this.#retention?.start();
     this.#controls.start(() => this.#wake(), this.#handlerTimeoutMs + 2000);
     this.#stopGauges = await this.#deps.telemetry.observe();
-    logger.info("worker started", { schema: schema.name, concurrency: this.#concurrency, lease: this.#lease });
+    logger.info("worker started", { schema: schema.name, concurrency: this.#concurrency, lease: this.#lease, wake: this.#waker.mode });
   }
 
   /**
@@ -220,14 +238,14 @@ export class Worker {
       this.#deps.logger.warn("released unfinished events", { count: abandoned.length });
     }
     await this.#flushing;
-    await this.#listener?.stop();
+    await this.#waker?.stop();
     this.#running = false;
     this.#deps.logger.info("worker stopped", { lease: this.#lease });
   }
 
   #onWake(reason: WakeReason): void {
     if (reason === "connect") {
-      this.#deps.logger.debug("listener connected; sweeping");
+      this.#deps.logger.debug("wake-up source connected; sweeping");
       this.#repairAt = 0;
     }
     this.#wake();

@@ -1,13 +1,13 @@
 import postgres, { type Sql } from "postgres";
-import type { Logger } from "./logger.ts";
-
-/** Why the worker was woken. */
-export type WakeReason = "notify" | "connect";
+import type { Query } from "../client.ts";
+import type { Logger } from "../logger.ts";
+import type { WakeReason } from "./wake.ts";
 
 /**
  * One LISTEN connection of its own that never gives up: when the connection drops, it reconnects with backoff and
  * reports "connect", so the worker sweeps for anything published while nobody was listening.
  * (postgres.js's own `listen` drops a listener for good if a reconnect attempt fails.)
+ * With `url` it connects there (a direct connection past a transaction pooler) instead of where `base` does.
  */
 export class Listener {
   #sql: Sql;
@@ -16,24 +16,31 @@ export class Listener {
   #logger: Logger;
   #stopped = false;
   #reconnecting = false;
+  /** Self-test notifications in flight, by payload. */
+  readonly #probes = new Map<string, () => void>();
 
-  constructor(base: Sql, channel: string, wake: (reason: WakeReason) => void, logger: Logger) {
+  constructor(base: Sql, channel: string, wake: (reason: WakeReason) => void, logger: Logger, url?: string) {
     this.#channel = channel;
     this.#wake = wake;
     this.#logger = logger;
-    this.#sql = postgres({
-      ...base.options,
+    const own = {
       max: 1,
       idle_timeout: null,
       max_lifetime: null,
       fetch_types: false,
-      onnotify: (ch: string) => {
-        if (ch === this.#channel) this.#wake("notify");
+      onnotify: (ch: string, payload: string) => {
+        if (ch !== this.#channel) return;
+        const heard = this.#probes.get(payload);
+        if (heard) heard();
+        else this.#wake("notify");
       },
       onclose: () => {
         if (!this.#stopped) void this.#reconnect();
       },
-    } as never);
+    };
+    this.#sql = url === undefined
+      ? postgres({ ...base.options, ...own } as never)
+      : postgres(url, { onnotice: () => {}, ...own } as never);
   }
 
   /** Connects and listens; if the first attempt fails it closes everything and rejects. */
@@ -43,6 +50,27 @@ export class Listener {
     } catch (err) {
       await this.stop();
       throw err;
+    }
+  }
+
+  /**
+   * Sends a NOTIFY through `query` (the outbox's pool) and says whether this connection hears it within `timeoutMs`.
+   * It does not through a transaction pooler (PgBouncer's transaction mode), where LISTEN lands on a server
+   * connection that is handed to other clients.
+   */
+  async probe(query: Query, timeoutMs: number): Promise<boolean> {
+    const token = `probe:${crypto.randomUUID()}`;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const heard = new Promise<boolean>((resolve) => {
+      this.#probes.set(token, () => resolve(true));
+      timer = setTimeout(() => resolve(false), timeoutMs);
+    });
+    try {
+      await query("select pg_notify($1, $2)", [this.#channel, token]);
+      return await heard;
+    } finally {
+      clearTimeout(timer);
+      this.#probes.delete(token);
     }
   }
 
