@@ -205,7 +205,15 @@ function checkText(field: string, value: unknown, limit: number): void {
   }
 }
 
-function validated(attributes: object): CloudEvent<unknown> {
+/**
+ * Builds a CloudEvent through the SDK's validation, or throws a DispatchError (`invalid_event`) naming the field.
+ *
+ * @example
+ * ```ts
+ * validated({ type: "user.created", source: "users", id: "1", data: { id: 1 } });
+ * ```
+ */
+export function validated(attributes: object): CloudEvent<unknown> {
   try {
     return new CloudEvent<unknown>(attributes as never);
   } catch (err) {

@@ -4,7 +4,7 @@ import { CloudEvent, HTTP } from "cloudevents";
 import { Hono } from "hono";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { outboxRouter, type OutboxRouterOptions } from "../adapters/hono.ts";
-import { percentDecode } from "../adapters/hono/parse.ts";
+import { percentDecode } from "../adapters/webhook/binding.ts";
 import { DeliveryError, DispatchError, Outbox, PermanentError } from "../mod.ts";
 import { connect, type TestOutbox, testOutbox, waitFor } from "./support/db.ts";
 

@@ -4,16 +4,17 @@ const decoder = new TextDecoder("utf-8", { fatal: true });
 
 /**
  * Reads a request body, refusing it with 413 as soon as it passes `maxBytes`: a declared Content-Length over the limit
- * is refused before reading, and a streamed body is cut off at the limit rather than buffered whole.
+ * is refused before reading, and a streamed body is cut off at the limit rather than buffered whole. `owner` names
+ * whose maxBodyBytes option the refusal quotes.
  *
  * @example
  * ```ts
  * const bytes = await readBody(c.req.raw, 1_048_576);
  * ```
  */
-export async function readBody(request: Request, maxBytes: number): Promise<Uint8Array> {
+export async function readBody(request: Request, maxBytes: number, owner = "the router's"): Promise<Uint8Array> {
   const declared = Number(request.headers.get("content-length") ?? "0");
-  if (declared > maxBytes) throw tooLarge(maxBytes);
+  if (declared > maxBytes) throw tooLarge(maxBytes, owner);
   if (!request.body) return new Uint8Array(0);
   const chunks: Uint8Array[] = [];
   let size = 0;
@@ -24,7 +25,7 @@ export async function readBody(request: Request, maxBytes: number): Promise<Uint
     size += value.byteLength;
     if (size > maxBytes) {
       await reader.cancel().catch(() => {});
-      throw tooLarge(maxBytes);
+      throw tooLarge(maxBytes, owner);
     }
     chunks.push(value);
   }
@@ -38,11 +39,11 @@ export async function readBody(request: Request, maxBytes: number): Promise<Uint
   return bytes;
 }
 
-function tooLarge(maxBytes: number): RequestError {
+function tooLarge(maxBytes: number, owner: string): RequestError {
   return new RequestError(
     413,
     "payload_too_large",
-    `The request body is over the router's ${maxBytes}-byte limit (its maxBodyBytes option); send smaller events or fewer per batch.`,
+    `The request body is over ${owner} ${maxBytes}-byte limit (its maxBodyBytes option); send smaller events or fewer per batch.`,
   );
 }
 

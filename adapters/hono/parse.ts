@@ -2,6 +2,7 @@ import type { EventInput, ExtensionValue } from "../../src/event.ts";
 import { isJsonMediaType, mediaType } from "../media.ts";
 import { parseJson, readBody } from "./body.ts";
 import { RequestError } from "./errors.ts";
+import { percentDecode } from "../webhook/binding.ts";
 
 /** The limits a publish request must keep to. */
 export interface PublishLimits {
@@ -153,14 +154,27 @@ async function binary(request: Request, media: string, maxBodyBytes: number): Pr
 
 /**
  * A CloudEvent must carry its id. The core would give an event without one a random UUID (right for plain JSON, where
- * the id is optional), and a resend would then be stored twice.
+ * the id is optional), and a resend would then be stored twice. (The receiver's inbox keys on it too.)
+ *
+ * @example
+ * ```ts
+ * checkId(headers.get("ce-id") ?? undefined, "ce-id"); // throws a 422 RequestError when absent or empty
+ * ```
  */
-function checkId(value: unknown, field: string): void {
+export function checkId(value: unknown, field: string): void {
   if (typeof value === "string" && value.length > 0) return;
   throw new RequestError(422, "invalid_event", `${field} is required in a CloudEvent: a non-empty string, the same on every resend.`, field);
 }
 
-function checkSpecversion(value: unknown, field: string): void {
+/**
+ * Refuses (422) any CloudEvents spec version but 1.0, naming the field it came in.
+ *
+ * @example
+ * ```ts
+ * checkSpecversion(body.specversion, "specversion");
+ * ```
+ */
+export function checkSpecversion(value: unknown, field: string): void {
   if (value === "1.0") return;
   throw new RequestError(
     422,
@@ -170,21 +184,6 @@ function checkSpecversion(value: unknown, field: string): void {
       : `${field} must be "1.0" (the version this outbox stores), got ${JSON.stringify(value)}.`,
     field,
   );
-}
-
-/**
- * Decodes `%XX` runs that form valid UTF-8 and leaves anything else as it came: the binding says senders
- * percent-encode, but some (the cloudevents SDK among them) send a bare `%` unencoded.
- */
-export function percentDecode(value: string): string {
-  if (!value.includes("%")) return value;
-  return value.replace(/(?:%[0-9A-Fa-f]{2})+/g, (run) => {
-    try {
-      return decodeURIComponent(run);
-    } catch {
-      return run;
-    }
-  });
 }
 
 function same(field: string): string {

@@ -176,3 +176,15 @@ export function toBase64(bytes: Uint8Array): string {
   }
   return btoa(binary);
 }
+
+/**
+ * Base64 to bytes without Buffer (edge runtimes); throws on anything that is not base64.
+ *
+ * @example
+ * ```ts
+ * fromBase64("aGk="); // the bytes of "hi"
+ * ```
+ */
+export function fromBase64(text: string): Uint8Array<ArrayBuffer> {
+  return Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
+}

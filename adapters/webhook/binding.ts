@@ -35,6 +35,27 @@ export function percentEncode(value: string): string {
 }
 
 /**
+ * Reverses {@link percentEncode} on a received `ce-*` or `webhook-id` value (CloudEvents HTTP binding 3.1.3.2):
+ * decodes `%XX` runs that form valid UTF-8 and leaves anything else as it came, since the binding says senders
+ * percent-encode, but some (the cloudevents SDK among them) send a bare `%` unencoded.
+ *
+ * @example
+ * ```ts
+ * percentDecode("Order%20#456"); // "Order #456"
+ * ```
+ */
+export function percentDecode(value: string): string {
+  if (!value.includes("%")) return value;
+  return value.replace(/(?:%[0-9A-Fa-f]{2})+/g, (run) => {
+    try {
+      return decodeURIComponent(run);
+    } catch {
+      return run;
+    }
+  });
+}
+
+/**
  * Renders an event in binary content mode: every attribute except data as a percent-encoded `ce-` header,
  * `content-type` from `datacontenttype` (JSON when unset), and the data as the body.
  *

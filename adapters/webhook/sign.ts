@@ -19,6 +19,12 @@ const encoder = new TextEncoder();
 export interface Signer {
   /** The three Standard Webhooks headers for one request. `timestamp` is in unix seconds. */
   headers(id: string, timestamp: number, body: Uint8Array | undefined): Promise<Record<string, string>>;
+  /**
+   * The `v1,<base64>` signatures, one per secret, of `wireId.timestamp.body` exactly as they travel: `wireId` is the
+   * `webhook-id` header value (already percent-encoded) and `timestamp` the `webhook-timestamp` one. A receiver
+   * verifies by computing these for the headers it got and comparing.
+   */
+  signatures(wireId: string, timestamp: number | string, body: Uint8Array | undefined): Promise<string[]>;
 }
 
 /**
@@ -76,21 +82,24 @@ export function createSigner(secrets: string | readonly string[]): Signer {
     });
     return keys;
   }
+  async function signatures(wireId: string, timestamp: number | string, body: Uint8Array | undefined): Promise<string[]> {
+    const prefix = encoder.encode(`${wireId}.${timestamp}.`);
+    const content = new Uint8Array(prefix.length + (body?.length ?? 0));
+    content.set(prefix);
+    if (body) content.set(body, prefix.length);
+    return await Promise.all((await importKeys()).map(async (key) => {
+      const mac = await crypto.subtle.sign("HMAC", key, content);
+      return "v1," + toBase64(new Uint8Array(mac));
+    }));
+  }
   return {
+    signatures,
     async headers(id, timestamp, body) {
       const wireId = percentEncode(id);
-      const prefix = encoder.encode(`${wireId}.${timestamp}.`);
-      const content = new Uint8Array(prefix.length + (body?.length ?? 0));
-      content.set(prefix);
-      if (body) content.set(body, prefix.length);
-      const signatures = await Promise.all((await importKeys()).map(async (key) => {
-        const mac = await crypto.subtle.sign("HMAC", key, content);
-        return "v1," + toBase64(new Uint8Array(mac));
-      }));
       return {
         "webhook-id": wireId,
         "webhook-timestamp": String(timestamp),
-        "webhook-signature": signatures.join(" "),
+        "webhook-signature": (await signatures(wireId, timestamp, body)).join(" "),
       };
     },
   };

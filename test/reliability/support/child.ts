@@ -23,6 +23,7 @@ export async function startChildWorker(config: {
   urls: Record<string, string>;
   worker: WorkerOptions;
   webhookTimeoutMs?: number;
+  secret?: string;
 }): Promise<ChildWorker> {
   const child = spawn(BUN, [FIXTURE], {
     env: { ...process.env, PGD_WORKER: JSON.stringify(config) },
