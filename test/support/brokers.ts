@@ -71,8 +71,8 @@ export interface Running {
 }
 
 /** An outbox with `destination` registered for every type and a worker running; stop() closes both and drops it. */
-export async function running(destination: Destination, workerOptions: object = {}): Promise<Running> {
-  const db = await testOutbox();
+export async function running(destination: Destination, workerOptions: object = {}, outboxOptions: object = {}): Promise<Running> {
+  const db = await testOutbox(outboxOptions);
   db.outbox.register("*", destination);
   const worker = db.outbox.worker(workerOptions);
   await worker.start();
