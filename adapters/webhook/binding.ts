@@ -67,22 +67,10 @@ export function percentDecode(value: string): string {
  */
 export function binaryMessage(event: CloudEvent<unknown>): HttpMessage {
   const headers: Record<string, string> = {};
-  for (const [name, value] of Object.entries(event)) {
-    if (value === undefined || value === null || NOT_HEADERS.has(name)) continue;
-    headers[`ce-${name}`] = percentEncode(name === "time" ? normaliseTime(String(value)) : attributeString(value));
-  }
-  const data = event.data;
-  if (data === undefined) {
-    if (event.datacontenttype) headers["content-type"] = event.datacontenttype;
-    return { headers };
-  }
-  const contentType = event.datacontenttype ?? "application/json";
-  headers["content-type"] = contentType;
-  let body: Uint8Array<ArrayBuffer>;
-  if (data instanceof Uint8Array) body = new Uint8Array(data);
-  else if (typeof data === "string" && !isJsonMediaType(contentType)) body = encoder.encode(data);
-  else body = encoder.encode(JSON.stringify(data));
-  return { headers, body };
+  for (const [name, value] of attributeEntries(event)) headers[`ce-${name}`] = percentEncode(value);
+  const { contentType, body } = eventData(event);
+  if (contentType) headers["content-type"] = contentType;
+  return body ? { headers, body } : { headers };
 }
 
 /**
@@ -112,4 +100,48 @@ function attributeString(value: unknown): string {
   if (value instanceof Uint8Array) return btoa(String.fromCharCode(...value));
   if (value instanceof Date) return value.toISOString();
   return String(value);
+}
+
+/**
+ * Every context attribute and extension of an event except the data and its content type, as the CloudEvents type
+ * system's canonical strings (`time` as the RFC 3339 form the SDK's `toJSON` writes, binary as base64): the one list
+ * every binary-mode binding renders from, as `ce-` HTTP and NATS headers, AMQP application properties, MQTT user
+ * properties and Redis stream fields. An `orderingKey` is added as the CloudEvents Partitioning extension's
+ * `partitionkey`, unless the event carries one of its own.
+ *
+ * @example
+ * ```ts
+ * attributeEntries(new CloudEvent({ type: "user.created", source: "app", tenant: "acme" }), "user-1");
+ * // [["id", "…"], ["time", "…"], ["type", "user.created"], ["source", "app"], ["specversion", "1.0"],
+ * //  ["tenant", "acme"], ["partitionkey", "user-1"]]
+ * ```
+ */
+export function attributeEntries(event: CloudEvent<unknown>, orderingKey?: string): Array<[string, string]> {
+  const entries: Array<[string, string]> = [];
+  for (const [name, value] of Object.entries(event)) {
+    if (value === undefined || value === null || NOT_HEADERS.has(name)) continue;
+    entries.push([name, name === "time" ? normaliseTime(String(value)) : attributeString(value)]);
+  }
+  if (orderingKey && !entries.some(([name]) => name === "partitionkey")) entries.push(["partitionkey", orderingKey]);
+  return entries;
+}
+
+/**
+ * An event's data as the bytes a binary-mode message carries, with their content type: JSON unless `datacontenttype`
+ * says otherwise, a string under a non-JSON type as its UTF-8 text, bytes as they are. No data is no body (and a
+ * content type only when the event declares one); JSON `null` is data, the bytes `null`.
+ *
+ * @example
+ * ```ts
+ * const { contentType, body } = eventData(new CloudEvent({ type: "t", source: "s", data: { id: 1 } }));
+ * // contentType === "application/json"; body holds the bytes of '{"id":1}'
+ * ```
+ */
+export function eventData(event: CloudEvent<unknown>): { contentType?: string; body?: Uint8Array<ArrayBuffer> } {
+  const data = event.data;
+  if (data === undefined) return event.datacontenttype ? { contentType: event.datacontenttype } : {};
+  const contentType = event.datacontenttype ?? "application/json";
+  if (data instanceof Uint8Array) return { contentType, body: new Uint8Array(data) };
+  if (typeof data === "string" && !isJsonMediaType(contentType)) return { contentType, body: encoder.encode(data) };
+  return { contentType, body: encoder.encode(JSON.stringify(data)) };
 }
