@@ -17,6 +17,19 @@
  * @module
  */
 export { CloudEvent } from "cloudevents";
+export {
+  type AsyncApiOptions,
+  type CatalogOptions,
+  defineEvents,
+  EventCatalog,
+  type EventDefinition,
+  type EventFor,
+  type EventMap,
+  type EventSchemas,
+  type EventTypesOf,
+  type TypedEvent,
+  type TypedEventInput,
+} from "./src/catalog.ts";
 export type { Client, Query, Row } from "./src/client.ts";
 export type {
   DeliveredEvent,
