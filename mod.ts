@@ -39,7 +39,7 @@ export type {
   Handler,
   TransactionalHandler,
 } from "./src/destination.ts";
-export { DeliveryError, type DeliveryErrorOptions, DispatchError, PermanentError } from "./src/errors.ts";
+export { DeliveryError, type DeliveryErrorOptions, DispatchError, type DispatchErrorCode, PermanentError } from "./src/errors.ts";
 export { ATTRIBUTE_LIMITS, type DeliveryOptions, type EventInput, type ExtensionValue } from "./src/event.ts";
 export { consoleLogger, jsonLogger, type LogFields, type Logger } from "./src/logger.ts";
 export {
