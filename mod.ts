@@ -72,3 +72,4 @@ export { EXACT_PUBLISHED, type Stats } from "./src/store/stats.ts";
 export type { CircuitBreakerOptions } from "./src/worker/controls.ts";
 export { superviseWorker, type SupervisedWorker, type SuperviseOptions, type WorkerFactory } from "./src/worker/supervise.ts";
 export { Worker, type WorkerOptions } from "./src/worker.ts";
+export { DEFAULT_WORKER } from "./src/worker/defaults.ts";
