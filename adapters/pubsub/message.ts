@@ -1,4 +1,5 @@
 import type { CloudEvent } from "cloudevents";
+import { toBase64 } from "../../src/base64.ts";
 import { PermanentError } from "../../src/errors.ts";
 import { isJsonMediaType } from "../media.ts";
 
@@ -157,18 +158,3 @@ function checkLimits(message: PubSubMessage, id: string): void {
   }
 }
 
-/**
- * Base64 without Buffer, so the REST transport runs on edge runtimes.
- *
- * @example
- * ```ts
- * toBase64(new TextEncoder().encode("hi")); // "aGk="
- * ```
- */
-export function toBase64(bytes: Uint8Array): string {
-  let binary = "";
-  for (let i = 0; i < bytes.length; i += 0x8000) {
-    binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-  }
-  return btoa(binary);
-}
