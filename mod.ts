@@ -17,6 +17,19 @@
  * @module
  */
 export { CloudEvent } from "cloudevents";
+export {
+  type AsyncApiOptions,
+  type CatalogOptions,
+  defineEvents,
+  EventCatalog,
+  type EventDefinition,
+  type EventFor,
+  type EventMap,
+  type EventSchemas,
+  type EventTypesOf,
+  type TypedEvent,
+  type TypedEventInput,
+} from "./src/catalog.ts";
 export type { Client, Query, Row } from "./src/client.ts";
 export type {
   DeliveredEvent,
@@ -26,7 +39,7 @@ export type {
   Handler,
   TransactionalHandler,
 } from "./src/destination.ts";
-export { DeliveryError, type DeliveryErrorOptions, DispatchError, PermanentError } from "./src/errors.ts";
+export { DeliveryError, type DeliveryErrorOptions, DispatchError, type DispatchErrorCode, PermanentError } from "./src/errors.ts";
 export { ATTRIBUTE_LIMITS, type DeliveryOptions, type EventInput, type ExtensionValue } from "./src/event.ts";
 export { consoleLogger, jsonLogger, type LogFields, type Logger } from "./src/logger.ts";
 export {
@@ -61,3 +74,4 @@ export type { CircuitBreakerOptions } from "./src/worker/controls.ts";
 export { superviseWorker, type SupervisedWorker, type SuperviseOptions, type WorkerFactory } from "./src/worker/supervise.ts";
 export { Worker, type WorkerOptions } from "./src/worker.ts";
 export type { WakeMode } from "./src/worker/wake.ts";
+export { DEFAULT_WORKER } from "./src/worker/defaults.ts";

@@ -181,7 +181,7 @@ export function outboxRouter(outbox: Outbox, options: OutboxRouterOptions): Hono
 
   app.get("/openapi.json", read, (c) => {
     const basePath = c.req.path.slice(0, -"/openapi.json".length);
-    return c.json(openApiDocument({ basePath, securePublish: o.auth !== false, secureRead }));
+    return c.json(openApiDocument({ basePath, securePublish: o.auth !== false, secureRead, catalog: outbox.events }));
   });
 
   return app;

@@ -76,7 +76,7 @@ export function mqtt(options: MqttOptions): Destination {
     throw new DispatchError("invalid_option", 'mqtt() url must be an mqtt://, mqtts://, ws:// or wss:// URL, like "mqtt://127.0.0.1:1883"', { field: "url" });
   }
   const topic = options.topic;
-  if (typeof topic !== "string" || topic === "" || /[+#\u0000]/.test(topic)) {
+  if (typeof topic !== "string" || topic === "" || (/[+#]/.test(topic) || topic.includes("\0"))) {
     throw new DispatchError("invalid_option", `mqtt() topic must be a topic without wildcards, like "events/orders", got ${JSON.stringify(topic)}`, { field: "topic" });
   }
   const qos = options.qos ?? 1;

@@ -69,8 +69,11 @@ export interface Destination {
   close?(): Promise<void>;
 }
 
-/** A handler registered with `{ transactional: true }`: its context always has `tx`. */
-export type TransactionalHandler = (event: DeliveredEvent, ctx: DeliveryContext & { tx: TransactionSql }) => unknown;
+/**
+ * A handler registered with `{ transactional: true }`: its context always has `tx`. `Event` is typed for a type in the
+ * outbox's event catalog.
+ */
+export type TransactionalHandler<Event = DeliveredEvent> = (event: Event, ctx: DeliveryContext & { tx: TransactionSql }) => unknown;
 
-/** A local handler function: the event and a context with an AbortSignal. */
-export type Handler = (event: DeliveredEvent, ctx: DeliveryContext) => unknown;
+/** A local handler function: the event and a context with an AbortSignal. `Event` is typed for a type in the outbox's event catalog. */
+export type Handler<Event = DeliveredEvent> = (event: Event, ctx: DeliveryContext) => unknown;

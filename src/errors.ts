@@ -1,4 +1,29 @@
 /**
+ * Every `DispatchError.code`, so that a `switch` on it is checked. Input refused: `invalid_event` (an attribute),
+ * `invalid_data` (the data: not JSON, or not what the event catalog's schema says), `invalid_option`,
+ * `payload_too_large`, `ambiguous_id` (pass `source`), `duplicate_destination`. Setup: `not_migrated`,
+ * `no_destinations`, `destination_unavailable`, `unsupported_runtime`, `invalid_state` (a worker started twice).
+ * Delivery: `delivery_failed`, `delivery_failed_permanently`, `worker_stopped`, `closed` (a closed destination).
+ */
+export type DispatchErrorCode =
+  | "ambiguous_id"
+  | "closed"
+  | "delivery_failed"
+  | "delivery_failed_permanently"
+  | "destination_unavailable"
+  | "duplicate_destination"
+  | "invalid_data"
+  | "invalid_event"
+  | "invalid_option"
+  | "invalid_state"
+  | "logical_unavailable"
+  | "no_destinations"
+  | "not_migrated"
+  | "payload_too_large"
+  | "unsupported_runtime"
+  | "worker_stopped";
+
+/**
  * The one error type pg-dispatch throws. `code` says what kind of problem it is, so callers can branch on it
  * without parsing messages.
  *
@@ -13,11 +38,11 @@
  */
 export class DispatchError extends Error {
   /** A stable, machine-readable error code such as `invalid_event` or `invalid_option`. */
-  readonly code: string;
+  readonly code: DispatchErrorCode;
   /** The input field the error is about, when there is one: `type`, `data.user.id`, `extensions.Trace`, `limit`. */
   readonly field?: string;
 
-  constructor(code: string, message: string, options?: { cause?: unknown; field?: string }) {
+  constructor(code: DispatchErrorCode, message: string, options?: { cause?: unknown; field?: string }) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = "DispatchError";
     this.code = code;

@@ -1,6 +1,7 @@
 import type { CloudEvent } from "cloudevents";
 import type { Sql } from "postgres";
 import { type Client, type Query, toQuery } from "./client.ts";
+import { type EventCatalog, type EventFor, type EventMap, checkInput, type TypedEventInput } from "./catalog.ts";
 import type { Destination, Handler, TransactionalHandler } from "./destination.ts";
 import { DispatchError } from "./errors.ts";
 import { type DeliveryOptions, type EventInput, fromCloudEvent, fromInput, type NewEvent } from "./event.ts";
@@ -29,8 +30,9 @@ import { Telemetry } from "./telemetry.ts";
 import { Worker, type WorkerOptions } from "./worker.ts";
 import { listenUrl, type WakeMode, wakeMode } from "./worker/wake.ts";
 
-/** Settings of an {@link Outbox}. */
-export interface OutboxOptions {
+/** Settings of an {@link Outbox}. `E` is the event catalog's types, inferred from `events`. */
+// deno-lint-ignore no-explicit-any
+export interface OutboxOptions<E extends EventMap = any> {
   /** A postgres.js client: the outbox's own connection pool (the worker opens one more, to LISTEN). */
   sql: Sql;
   /** The PostgreSQL schema holding the outbox tables; also the NOTIFY channel. Default "dispatch". */
@@ -59,6 +61,12 @@ export interface OutboxOptions {
   wake?: WakeMode | undefined;
   /** A direct connection for the worker's LISTEN (or WAL stream) when `sql` goes through a transaction pooler. */
   listenUrl?: string | undefined;
+  /**
+   * The event catalog ({@link defineEvents}): each known type's data is type-checked in `publishEvent` and
+   * `register`, validated when published (`invalid_data` names the path, nothing is stored), and its events get the
+   * catalog's `dataschema`. Types not in the catalog are published as they are.
+   */
+  events?: EventCatalog<E> | undefined;
 }
 
 /** Options of the publish calls. */
@@ -129,7 +137,7 @@ export interface ReplayEventsOptions {
   dryRun?: boolean | undefined;
 }
 
-const OUTBOX_KEYS = ["sql", "schema", "logger", "retry", "maxPayloadBytes", "maxScheduleAheadMs", "telemetry", "wake", "listenUrl"] as const;
+const OUTBOX_KEYS = ["sql", "schema", "logger", "retry", "maxPayloadBytes", "maxScheduleAheadMs", "telemetry", "wake", "listenUrl", "events"] as const;
 const PUBLISH_KEYS = ["tx", "notify"] as const;
 const STATUSES = ["pending", "processing", "published", "failed"];
 
@@ -152,7 +160,10 @@ const STATUSES = ["pending", "processing", "published", "failed"];
  * await outbox.worker().start();
  * ```
  */
-export class Outbox {
+// `E` is `any` without a catalog, and `any` means untyped (every type, any data, DeliveredEvent handlers): so a plain
+// `Outbox`, as functions that take one write it, accepts an outbox with any catalog.
+// deno-lint-ignore no-explicit-any
+export class Outbox<E extends EventMap = any> {
   /** The postgres.js client the outbox was built with. */
   readonly sql: Sql;
   /** The validated schema. */
@@ -166,10 +177,12 @@ export class Outbox {
   /** How workers learn of new events. */
   readonly wake: WakeMode;
   readonly #listenUrl: string | undefined;
+  /** The event catalog passed as `events`, if any. */
+  readonly events: EventCatalog<E> | undefined;
   readonly #registry = new Registry();
   readonly #query: Query;
 
-  constructor(options: OutboxOptions) {
+  constructor(options: OutboxOptions<E>) {
     const o = optionsObject(options, "Outbox");
     assertKnownKeys(o, OUTBOX_KEYS, "Outbox options");
     if (!o.sql || typeof o.sql.unsafe !== "function" || typeof o.sql.begin !== "function") {
@@ -189,6 +202,10 @@ export class Outbox {
     this.telemetry = new Telemetry(o.telemetry !== false, { schema: this.schema, query: this.#query, registry: this.#registry, logger: this.logger });
     this.wake = wakeMode(o.wake);
     this.#listenUrl = listenUrl(o.listenUrl);
+    if (o.events !== undefined && !isCatalog(o.events)) {
+      throw new DispatchError("invalid_option", "events must be an event catalog made by defineEvents({ ... }).", { field: "events" });
+    }
+    this.events = o.events;
   }
 
   /**
@@ -220,18 +237,19 @@ export class Outbox {
    * }, { transactional: true });
    * ```
    */
-  register(types: TypePattern | TypePattern[], target: TransactionalHandler, options: RegisterOptions & { transactional: true }): Destination;
+  register<K extends TypePattern>(types: K | readonly K[], target: TransactionalHandler<EventFor<E, K>>, options: RegisterOptions & { transactional: true }): Destination;
   register(target: TransactionalHandler, options: RegisterOptions & { transactional: true }): Destination;
   register(target: Handler | Destination, options?: RegisterOptions): Destination;
-  register(types: TypePattern | TypePattern[], target: Handler | Destination, options?: RegisterOptions): Destination;
+  register<K extends TypePattern>(types: K | readonly K[], target: Handler<EventFor<E, K>> | Destination, options?: RegisterOptions): Destination;
   register(
-    a: TypePattern | TypePattern[] | Handler | TransactionalHandler | Destination,
-    b?: Handler | TransactionalHandler | Destination | RegisterOptions,
+    a: TypePattern | readonly TypePattern[] | Handler | TransactionalHandler | Destination,
+    // never: a handler typed for a catalogued event is still a handler here, where events are untyped.
+    b?: Handler<never> | TransactionalHandler<never> | Destination | RegisterOptions,
     c?: RegisterOptions,
   ): Destination {
     if (typeof a === "string" || Array.isArray(a)) {
       if (!b) throw new DispatchError("invalid_option", "register(type, handler): the handler or destination is missing.");
-      return this.#registry.add(a, b as Handler | Destination, optionsObject(c, "register"));
+      return this.#registry.add(a as TypePattern | TypePattern[], b as Handler | Destination, optionsObject(c, "register"));
     }
     return this.#registry.add(undefined, a as Handler | Destination, optionsObject(b as RegisterOptions | undefined, "register"));
   }
@@ -250,9 +268,10 @@ export class Outbox {
    * const event = await outbox.publishEvent({ type: "user.created", source: "user-service", data: { user_id: 123 } });
    * ```
    */
-  async publishEvent(input: EventInput, options?: PublishOptions): Promise<PublishedEvent> {
+  async publishEvent<K extends string>(input: TypedEventInput<E, K>, options?: PublishOptions): Promise<PublishedEvent> {
     const o = this.#publishOptions(options, PUBLISH_KEYS, "publishEvent options");
-    return (await this.#publish([fromInput(input, this.maxPayloadBytes)], o))[0];
+    const checked = await checkInput(this.events, input as EventInput);
+    return (await this.#publish([fromInput(checked, this.maxPayloadBytes)], o))[0];
   }
 
   /**
@@ -265,7 +284,9 @@ export class Outbox {
    */
   async publishCloudEvent(event: CloudEvent<unknown>, options?: PublishCloudEventOptions): Promise<PublishedEvent> {
     const { tx, notify, ...delivery } = this.#publishOptions(options, [...PUBLISH_KEYS, "scheduledAt", "maxRetries", "orderingKey"], "publishCloudEvent options");
-    return (await this.#publish([fromCloudEvent(event, delivery, this.maxPayloadBytes)], { tx, notify }))[0];
+    // A catalogued type's data is validated like publishEvent's; the checked copy is a plain object of the attributes.
+    const checked = await checkInput(this.events, event as unknown as EventInput) as unknown as CloudEvent<unknown>;
+    return (await this.#publish([fromCloudEvent(checked, delivery, this.maxPayloadBytes)], { tx, notify }))[0];
   }
 
   /**
@@ -276,11 +297,19 @@ export class Outbox {
    * await outbox.publishEvents(users.map((u) => ({ type: "user.imported", source: "import", data: { id: u.id } })));
    * ```
    */
-  async publishEvents(inputs: EventInput[], options?: PublishOptions): Promise<PublishedEvent[]> {
+  async publishEvents<K extends string>(inputs: ReadonlyArray<TypedEventInput<E, K>>, options?: PublishOptions): Promise<PublishedEvent[]> {
     if (!Array.isArray(inputs)) throw new DispatchError("invalid_event", "publishEvents takes an array of events.");
     const o = this.#publishOptions(options, PUBLISH_KEYS, "publishEvents options");
     if (inputs.length === 0) return [];
-    return await this.#publish(inputs.map((input, i) => inBatch(i, () => fromInput(input, this.maxPayloadBytes))), o);
+    const checked: EventInput[] = [];
+    for (let i = 0; i < inputs.length; i++) {
+      try {
+        checked.push(await checkInput(this.events, inputs[i] as EventInput));
+      } catch (err) {
+        throw inBatchError(i, err);
+      }
+    }
+    return await this.#publish(checked.map((input, i) => inBatch(i, () => fromInput(input, this.maxPayloadBytes))), o);
   }
 
   #publishOptions<T extends PublishOptions>(options: T | undefined, keys: readonly string[], where: string): T {
@@ -556,10 +585,18 @@ function inBatch<T>(index: number, check: () => T): T {
   try {
     return check();
   } catch (err) {
-    if (!(err instanceof DispatchError)) throw err;
-    throw new DispatchError(err.code, `events[${index}]: ${err.message}`, {
-      cause: err,
-      field: `[${index}]${err.field === undefined ? "" : `.${err.field}`}`,
-    });
+    throw inBatchError(index, err);
   }
+}
+
+function inBatchError(index: number, err: unknown): unknown {
+  if (!(err instanceof DispatchError)) return err;
+  return new DispatchError(err.code, `events[${index}]: ${err.message}`, {
+    cause: err,
+    field: `[${index}]${err.field === undefined ? "" : `.${err.field}`}`,
+  });
+}
+
+function isCatalog(value: unknown): value is EventCatalog<EventMap> {
+  return typeof value === "object" && value !== null && typeof (value as EventCatalog).validate === "function" && typeof (value as EventCatalog).types === "function";
 }

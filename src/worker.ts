@@ -19,6 +19,7 @@ import { repair } from "./store/repair.ts";
 import { startWaker, type WakeMode, type WakeReason, type Waker } from "./worker/wake.ts";
 import { Retention, type RetentionOptions } from "./retention.ts";
 import type { Telemetry } from "./telemetry.ts";
+import { DEFAULT_WORKER } from "./worker/defaults.ts";
 
 /** Worker settings. */
 export interface WorkerOptions {
@@ -152,12 +153,13 @@ export class Worker {
     assertKnownKeys(o, WORKER_KEYS, "worker options");
     assertLogger(o.logger);
     this.#deps = o.logger ? { ...deps, logger: o.logger } : deps;
-    this.#concurrency = wholeNumber(o.concurrency, "concurrency", 1, 32, 10_000);
+    const d = DEFAULT_WORKER;
+    this.#concurrency = wholeNumber(o.concurrency, "concurrency", 1, d.concurrency, 10_000);
     this.#batchSize = wholeNumber(o.batchSize, "batchSize", 1, Math.min(this.#concurrency, 1000), 10_000);
-    this.#handlerTimeoutMs = wholeNumber(o.handlerTimeoutMs, "handlerTimeoutMs", 1, 10_000);
-    this.#leaseMs = wholeNumber(o.leaseMs, "leaseMs", 1, Math.max(30_000, this.#handlerTimeoutMs * 2));
-    this.#sweepMs = wholeNumber(o.sweepIntervalMs, "sweepIntervalMs", 10, 30_000);
-    this.#stopTimeoutMs = wholeNumber(o.stopTimeoutMs, "stopTimeoutMs", 0, 10_000);
+    this.#handlerTimeoutMs = wholeNumber(o.handlerTimeoutMs, "handlerTimeoutMs", 1, d.handlerTimeoutMs);
+    this.#leaseMs = wholeNumber(o.leaseMs, "leaseMs", 1, Math.max(d.leaseMs, this.#handlerTimeoutMs * 2));
+    this.#sweepMs = wholeNumber(o.sweepIntervalMs, "sweepIntervalMs", 10, d.sweepIntervalMs);
+    this.#stopTimeoutMs = wholeNumber(o.stopTimeoutMs, "stopTimeoutMs", 0, d.stopTimeoutMs);
     if (this.#leaseMs <= this.#handlerTimeoutMs) {
       throw new DispatchError(
         "invalid_option",
@@ -168,7 +170,7 @@ export class Worker {
       throw new DispatchError("invalid_option", "history must be true or false.", { field: "history" });
     }
     this.#history = o.history !== false;
-    this.#maxLeaseExpiries = wholeNumber(o.maxLeaseExpiries, "maxLeaseExpiries", 1, 3, 1000);
+    this.#maxLeaseExpiries = wholeNumber(o.maxLeaseExpiries, "maxLeaseExpiries", 1, d.maxLeaseExpiries, 1000);
     this.#controls = new Controls(this.#deps, o.circuitBreaker);
     if (o.onDeliveryFailed !== undefined && typeof o.onDeliveryFailed !== "function") {
       throw new DispatchError("invalid_option", "onDeliveryFailed must be a function.", { field: "onDeliveryFailed" });

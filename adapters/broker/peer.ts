@@ -16,7 +16,7 @@ export async function loadPeer<T>(load: () => Promise<T>, packages: string, dest
   } catch (err) {
     const reason = err instanceof Error ? err.message : String(err);
     throw new DispatchError(
-      "missing_dependency",
+      "destination_unavailable",
       `${destination} needs the optional dependency ${packages}, which could not be loaded (${reason}): ` +
         `install it (npm install ${packages})`,
       { cause: err },

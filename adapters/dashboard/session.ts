@@ -8,6 +8,7 @@
 import type { Context, MiddlewareHandler } from "hono";
 import { deleteCookie, getCookie, setCookie } from "hono/cookie";
 import { timingSafeEqual } from "hono/utils/buffer";
+import { toBase64 } from "../../src/base64.ts";
 import type { CheckedAuth } from "../hono/auth.ts";
 
 export const SESSION_COOKIE = "pg_dispatch_session";
@@ -46,7 +47,7 @@ export function csrfToken(c: Context, base: string): string {
   const existing = getCookie(c, CSRF_COOKIE);
   if (existing && /^[A-Za-z0-9_-]{32,64}$/.test(existing)) return existing;
   const bytes = crypto.getRandomValues(new Uint8Array(32));
-  const token = btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  const token = toBase64(bytes).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
   setCookie(c, CSRF_COOKIE, token, cookieOptions(c, base, undefined));
   return token;
 }

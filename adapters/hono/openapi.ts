@@ -1,3 +1,5 @@
+import { componentName, type EventCatalog } from "../../src/catalog.ts";
+
 /** Options of {@link openApiDocument}. */
 export interface OpenApiOptions {
   /** Where the router is mounted, e.g. `/outbox`; becomes the document's server URL. */
@@ -6,6 +8,8 @@ export interface OpenApiOptions {
   securePublish: boolean;
   /** Whether read routes need a bearer token. */
   secureRead: boolean;
+  /** The outbox's event catalog: each type's data schema goes in `components.schemas`, each type in `webhooks`. */
+  catalog?: EventCatalog | undefined;
 }
 
 type Json = Record<string, unknown>;
@@ -248,7 +252,8 @@ export function openApiDocument(options: OpenApiOptions): Json {
       description: "Publish events to a PostgreSQL transactional outbox and follow their delivery. Errors are `{ error: { code, message, field? } }`.",
     },
     servers: [{ url: options.basePath || "/" }],
-    components: { schemas, securitySchemes: { bearer: { type: "http", scheme: "bearer" } } },
+    components: { schemas: { ...schemas, ...catalogSchemas(options.catalog) }, securitySchemes: { bearer: { type: "http", scheme: "bearer" } } },
+    ...(options.catalog?.types().length ? { webhooks: catalogWebhooks(options.catalog) } : {}),
     paths: {
       "/events": {
         post: write({
@@ -273,7 +278,7 @@ export function openApiDocument(options: OpenApiOptions): Json {
             400: error("The body is not JSON, or not an event object."),
             413: error("The body or the event data is over the size limit, or a batch holds more events than the router's maxBatchEvents (default 1000)."),
             415: error("An unsupported content type, or non-JSON data in binary mode."),
-            422: error("An invalid event attribute or option; `field` names it."),
+            422: error("An invalid event attribute or option, or data that does not match its type's schema in the event catalog (`invalid_data`, see `webhooks`); `field` names it."),
           },
         }),
         get: read({
@@ -376,4 +381,57 @@ export function openApiDocument(options: OpenApiOptions): Json {
       },
     },
   };
+}
+
+/** The name of a catalogued type's data schema in `components.schemas`. */
+function dataSchemaName(type: string): string {
+  return `Data.${componentName(type)}`;
+}
+
+/**
+ * Each catalogued type's data as JSON Schema: the catalog entry's `jsonSchema`, else the validator's own export
+ * (Standard JSON Schema: Zod 4, ArkType), else any JSON. The output side: what stored events and deliveries carry.
+ */
+function catalogSchemas(catalog: EventCatalog | undefined): Record<string, Json> {
+  const out: Record<string, Json> = {};
+  for (const type of catalog?.types() ?? []) {
+    out[dataSchemaName(type)] = catalog?.jsonSchema(type, "output") ?? { description: `The data of "${type}" events; its validator gives no JSON Schema.` };
+  }
+  return out;
+}
+
+/**
+ * The events the service emits, as OpenAPI 3.1 webhooks: what each destination receives, in the CloudEvents JSON
+ * format (a webhook destination's binary mode carries the same attributes as `ce-*` headers). Publishing one of these
+ * types with data that does not match answers 422 `invalid_data`.
+ */
+function catalogWebhooks(catalog: EventCatalog): Json {
+  const hooks: Json = {};
+  for (const type of catalog.types()) {
+    const dataschema = catalog.dataschema(type);
+    hooks[type] = {
+      post: {
+        operationId: `event.${componentName(type)}`,
+        summary: catalog.description(type) ?? `A "${type}" event.`,
+        requestBody: {
+          required: true,
+          content: {
+            "application/cloudevents+json": {
+              schema: {
+                allOf: [
+                  ref("CloudEvent"),
+                  {
+                    type: "object",
+                    properties: { type: { const: type }, data: ref(dataSchemaName(type)), ...(dataschema ? { dataschema: { const: dataschema } } : {}) },
+                  },
+                ],
+              },
+            },
+          },
+        },
+        responses: { "2XX": { description: "Delivered." } },
+      },
+    };
+  }
+  return hooks;
 }

@@ -1,4 +1,5 @@
 import type { CloudEvent } from "cloudevents";
+import { toBase64 } from "../../src/base64.ts";
 import { PermanentError } from "../../src/errors.ts";
 import { isJsonMediaType } from "../media.ts";
 
@@ -161,30 +162,3 @@ function checkLimits(message: PubSubMessage, id: string): void {
   }
 }
 
-/**
- * Base64 without Buffer, so the REST transport runs on edge runtimes.
- *
- * @example
- * ```ts
- * toBase64(new TextEncoder().encode("hi")); // "aGk="
- * ```
- */
-export function toBase64(bytes: Uint8Array): string {
-  let binary = "";
-  for (let i = 0; i < bytes.length; i += 0x8000) {
-    binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-  }
-  return btoa(binary);
-}
-
-/**
- * Base64 to bytes without Buffer (edge runtimes); throws on anything that is not base64.
- *
- * @example
- * ```ts
- * fromBase64("aGk="); // the bytes of "hi"
- * ```
- */
-export function fromBase64(text: string): Uint8Array<ArrayBuffer> {
-  return Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
-}

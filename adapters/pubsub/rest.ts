@@ -3,7 +3,8 @@ import { storable } from "../../src/text.ts";
 import { readHead } from "../body.ts";
 import { parseRetryAfter } from "../retry-after.ts";
 import { describeError } from "../cause.ts";
-import { type PubSubMessage, toBase64 } from "./message.ts";
+import { toBase64 } from "../../src/base64.ts";
+import type { PubSubMessage } from "./message.ts";
 import { abortable, aborted, type PubSubTarget, type PubSubTransport, topicNotFound } from "./transport.ts";
 
 /**

@@ -7,7 +7,7 @@ import { parseJson } from "../hono/body.ts";
 import { refused, RequestError } from "../hono/errors.ts";
 import { checkId, checkSpecversion } from "../hono/parse.ts";
 import { isCloudEventsMediaType, isJsonMediaType, mediaType } from "../media.ts";
-import { fromBase64 } from "../pubsub/message.ts";
+import { fromBase64 } from "../../src/base64.ts";
 import { percentDecode } from "../webhook/binding.ts";
 
 const STRUCTURED = "application/cloudevents+json";

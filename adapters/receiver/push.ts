@@ -3,7 +3,7 @@ import { parseJson } from "../hono/body.ts";
 import { RequestError } from "../hono/errors.ts";
 import { checkId, checkSpecversion } from "../hono/parse.ts";
 import { mediaType } from "../media.ts";
-import { fromBase64 } from "../pubsub/message.ts";
+import { fromBase64 } from "../../src/base64.ts";
 import { bodyData, event, structured } from "./decode.ts";
 
 const STRUCTURED = "application/cloudevents+json";

@@ -19,6 +19,7 @@ export interface PgPool {
  * A client the receiver can open transactions on: a postgres.js `Sql` (`sql.begin`), a node-postgres `Pool`
  * (`connect`, `BEGIN` ... `COMMIT`), or Bun SQL (`sql.begin`, like postgres.js).
  */
+// deno-lint-ignore no-explicit-any -- any postgres.js Sql, whatever its custom types, and Bun SQL's untyped tx
 export type ReceiverClient = Sql<any> | PgPool | { begin(fn: (tx: any) => Promise<unknown>): Promise<unknown> };
 
 /** What the handler gets as `tx` for a given client: postgres.js's TransactionSql, a pool client, or Bun's tx. */

@@ -1,4 +1,5 @@
 import type { CloudEvent } from "cloudevents";
+import { toBase64 } from "../../src/base64.ts";
 import { isJsonMediaType } from "../media.ts";
 
 /** An event rendered for HTTP: the CloudEvents headers and the exact body bytes (signed as they are sent). */
@@ -97,7 +98,7 @@ function normaliseTime(time: string): string {
 
 /** CloudEvents type system to string: Binary as base64, the rest (String, Integer, Boolean, URI...) as written. */
 function attributeString(value: unknown): string {
-  if (value instanceof Uint8Array) return btoa(String.fromCharCode(...value));
+  if (value instanceof Uint8Array) return toBase64(value);
   if (value instanceof Date) return value.toISOString();
   return String(value);
 }

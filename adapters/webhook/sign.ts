@@ -1,3 +1,4 @@
+import { fromBase64, toBase64 } from "../../src/base64.ts";
 import { DispatchError } from "../../src/errors.ts";
 import { percentEncode } from "./binding.ts";
 
@@ -53,7 +54,7 @@ export function decodeSecret(secret: unknown): Uint8Array<ArrayBuffer> {
         "generate one with: openssl rand -base64 32.",
     );
   }
-  return Uint8Array.from(atob(encoded), (c) => c.charCodeAt(0));
+  return fromBase64(encoded);
 }
 
 /**
@@ -103,10 +104,4 @@ export function createSigner(secrets: string | readonly string[]): Signer {
       };
     },
   };
-}
-
-function toBase64(bytes: Uint8Array): string {
-  let s = "";
-  for (const b of bytes) s += String.fromCharCode(b);
-  return btoa(s);
 }
