@@ -293,8 +293,9 @@ export class Worker {
         }
         rows = await claim(query, schema, limit, this.#lease, this.#leaseMs);
         if (rows.length) {
-          await this.#controls.refresh();
+          // The clock skew first: it must be read as the claim's answer arrives, before any other round trip.
           this.#skewMs = Number(rows[0].db_now) - Date.now();
+          await this.#controls.refresh();
           for (const row of rows) this.#start(row);
         }
         if (rows.length < limit && this.#freed.size && (await this.#recheckFreed()) > 0) continue;
