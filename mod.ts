@@ -69,7 +69,7 @@ export type { RegisterOptions, TypePattern } from "./src/registry.ts";
 export type { RetentionOptions } from "./src/retention.ts";
 export { DEFAULT_RETRY, type RetryOptions, type RetryPolicy } from "./src/retry.ts";
 export type { DeliveryFailure } from "./src/store/complete.ts";
-export { EXACT_PUBLISHED, type Stats } from "./src/store/stats.ts";
+export { EXACT_COUNT, type Stats } from "./src/store/stats.ts";
 export type { CircuitBreakerOptions } from "./src/worker/controls.ts";
 export { superviseWorker, type SupervisedWorker, type SuperviseOptions, type WorkerFactory } from "./src/worker/supervise.ts";
 export { Worker, type WorkerOptions } from "./src/worker.ts";

@@ -5,44 +5,64 @@ import type { Schema } from "../schema.ts";
 export interface Stats {
   pending: number;
   processing: number;
-  /** Exact up to {@link EXACT_PUBLISHED}; beyond that an estimate from the table's statistics (`publishedEstimated`). */
   published: number;
   failed: number;
   /** Milliseconds since the oldest event that is due now fell due; 0 when none is due. */
   oldestDueAgeMs: number;
-  /** True when `published` is an estimate. */
-  publishedEstimated: boolean;
+  /**
+   * True when a count passed {@link EXACT_COUNT} and is an estimate from PostgreSQL's statistics (as fresh as the
+   * last VACUUM or ANALYZE); every count is exact otherwise.
+   */
+  estimated: boolean;
 }
 
-/** Published events are counted exactly up to this many; past it, estimated. */
-export const EXACT_PUBLISHED = 100_000;
+/** Each status is counted exactly up to this many events; past it, estimated. */
+export const EXACT_COUNT = 10_000;
 
 /**
- * Never a count of the whole table (counting by state is what hurts other queues at millions of rows): unfinished
- * events are counted through the due and parked indexes (the backlog, not the history), failed ones through their partial
- * index, published ones with a count that stops at {@link EXACT_PUBLISHED} rows, and past that the statistics'
- * live-row figure minus the rest. The oldest due event is the first entry of the due index.
+ * Never a count of the whole table (counting by state is what hurts other queues at millions of rows): each status
+ * is counted exactly up to $1 rows — unfinished events through the due and parked indexes, failed ones through
+ * theirs, published ones from the table's start (where nearly every row is published) — and past that estimated:
+ * unfinished and failed from the entry counts of their partial indexes, published from the live-row figure. The
+ * oldest due event is the first entry of the due index.
  */
 export function selectStats(schema: Schema): string {
   const s = schema.quoted;
   return `
-select u.pending, u.processing,
-       (select count(*) from ${s}.events where status = 'failed') as failed,
+select u.pending, u.processing, u.unfinished,
+       (select count(*) from (select from ${s}.events where status = 'failed' limit $1) f) as failed,
        (select count(*) from (select from ${s}.events where status = 'published' limit $1) p) as published,
+       (select reltuples from pg_class where oid = '${s}.events_due'::regclass) as due_estimate,
+       (select reltuples from pg_class where oid = '${s}.events_failed'::regclass) as failed_estimate,
        (select n_live_tup from pg_stat_user_tables where relid = '${s}.events'::regclass) as live,
        coalesce(extract(epoch from now() - (
          select next_attempt_at from ${s}.events where next_attempt_at is not null order by next_attempt_at limit 1
        )) * 1000, 0) as oldest_due_ms
-from (select count(*) filter (where status = 'pending') as pending, count(*) filter (where status = 'processing') as processing
-      from ${s}.events where next_attempt_at is not null or parked) u`;
+from (select count(*) filter (where status = 'pending') as pending, count(*) filter (where status = 'processing') as processing,
+             count(*) as unfinished
+      from (select status from ${s}.events where next_attempt_at is not null or parked limit $1) x) u`;
 }
 
 /** Reads the stats; see {@link selectStats}. */
 export async function stats(query: Query, schema: Schema): Promise<Stats> {
-  const [r] = await query(selectStats(schema), [EXACT_PUBLISHED + 1]);
-  const pending = Number(r.pending), processing = Number(r.processing), failed = Number(r.failed);
-  let published = Number(r.published);
-  const estimated = published > EXACT_PUBLISHED;
-  if (estimated) published = Math.max(EXACT_PUBLISHED, Number(r.live ?? 0) - pending - processing - failed);
-  return { pending, processing, published, failed, oldestDueAgeMs: Math.max(0, Math.round(Number(r.oldest_due_ms))), publishedEstimated: estimated };
+  const [r] = await query(selectStats(schema), [EXACT_COUNT + 1]);
+  let pending = Number(r.pending), processing = Number(r.processing), failed = Number(r.failed), published = Number(r.published);
+  let estimated = false;
+  const over = (n: number): boolean => n > EXACT_COUNT;
+  if (over(Number(r.unfinished))) {
+    // The sample's share of each status, scaled to the due index's size (never below what was counted).
+    estimated = true;
+    const total = Math.max(Number(r.due_estimate ?? 0), EXACT_COUNT + 1);
+    pending = Math.round((pending / Number(r.unfinished)) * total);
+    processing = Math.round((processing / Number(r.unfinished)) * total);
+  }
+  if (over(failed)) {
+    estimated = true;
+    failed = Math.max(Math.round(Number(r.failed_estimate ?? 0)), EXACT_COUNT + 1);
+  }
+  if (over(published)) {
+    estimated = true;
+    published = Math.max(EXACT_COUNT + 1, Number(r.live ?? 0) - pending - processing - failed);
+  }
+  return { pending, processing, published, failed, oldestDueAgeMs: Math.max(0, Math.round(Number(r.oldest_due_ms))), estimated };
 }
