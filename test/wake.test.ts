@@ -108,6 +108,7 @@ describe("guarantee 9: wake-up options are checked", () => {
     const [{ wal_level: level }] = await t.sql`show wal_level`;
     if (level === "logical") return; // this server can follow the WAL; test/wake-logical.test.ts covers it
     const outbox = await t.another({ wake: "logical" });
+    outbox.register("x", () => {}, { name: "x" }); // past the start check for destinations, to the wake-up check
     const worker = outbox.worker();
     const err = await worker.start().then(() => null, (e: unknown) => e);
     expect(err).toBeInstanceOf(DispatchError);
