@@ -1,6 +1,6 @@
 import type { Sql } from "postgres";
 import type { Abortable } from "./abort.ts";
-import type { Query, Row } from "./client.ts";
+import type { Query } from "./client.ts";
 import { Congestion, SLOW_MS, type Tracker } from "./congestion.ts";
 import { dispatch, type DispatchContext } from "./dispatch.ts";
 import { DispatchError } from "./errors.ts";
@@ -10,7 +10,7 @@ import { assertKnownKeys, assertLogger, optionsObject, wholeNumber } from "./opt
 import type { Registry } from "./registry.ts";
 import type { RetryPolicy } from "./retry.ts";
 import type { Schema } from "./schema.ts";
-import { claim, nextDue } from "./store/claim.ts";
+import { claim, type ClaimedRow, nextDue } from "./store/claim.ts";
 import { type DeliveryFailure, type Outcome, release } from "./store/complete.ts";
 import { countLapsed } from "./store/lapsed.ts";
 import { type CircuitBreakerOptions, Controls } from "./worker/controls.ts";
@@ -284,7 +284,7 @@ export class Worker {
       }
       this.#woken = false;
       const limit = Math.min(free, this.#batchSize);
-      let rows: Row[];
+      let rows: ClaimedRow[];
       let waitMs: number | null;
       try {
         if (Date.now() >= this.#repairAt) {
@@ -341,7 +341,7 @@ export class Worker {
     if (freed) this.#slotFree?.();
   }
 
-  #start(row: Row): void {
+  #start(row: ClaimedRow): void {
     const seq = String(row.seq);
     if (this.#inFlight.has(seq) || this.#detached.has(seq)) return;
     const tracker: Tracker = { running: new Set(), slow: false, startedAt: Date.now() };
@@ -386,7 +386,7 @@ export class Worker {
    * attempt is counted in the database before it starts and its outcome is written before the next one starts, so a
    * process that dies now has counted only this event, not the others it held. See migration 005.
    */
-  #alone(row: Row, ctx: DispatchContext): void {
+  #alone(row: ClaimedRow, ctx: DispatchContext): void {
     const seq = String(row.seq);
     const { query, schema, logger } = this.#deps;
     this.#lapsedTurn = this.#lapsedTurn.then(async () => {
