@@ -8,7 +8,7 @@ import { preflight } from "./preflight.ts";
 import type { Logger } from "./logger.ts";
 import { assertKnownKeys, assertLogger, optionsObject, wholeNumber } from "./options.ts";
 import type { Registry } from "./registry.ts";
-import type { RetryPolicy } from "./retry.ts";
+import { reconnectDelayMs, type RetryPolicy } from "./retry.ts";
 import type { Schema } from "./schema.ts";
 import { claim, type ClaimedRow, nextDue } from "./store/claim.ts";
 import { type DeliveryFailure, type Outcome, release } from "./store/complete.ts";
@@ -303,7 +303,7 @@ export class Worker {
         failures = 0;
       } catch (err) {
         failures++;
-        const retryMs = Math.min(100 * 2 ** failures, 5000);
+        const retryMs = reconnectDelayMs(failures, 200, 5000);
         logger.warn("claiming failed; retrying", { error: err, retryInMs: retryMs });
         await this.#sleep(retryMs);
         continue;
@@ -462,7 +462,7 @@ export class Worker {
           this.#deps.logger.error(`${what} failed; leases will expire and the events will be redelivered`, { error: err });
           return;
         }
-        const retryMs = Math.min(100 * 2 ** attempt, 5000);
+        const retryMs = reconnectDelayMs(attempt, 200, 5000);
         // Loud once it keeps failing: while outcomes cannot be written, every event this worker holds is redelivered.
         const log = attempt >= 5 ? this.#deps.logger.error : this.#deps.logger.warn;
         log.call(this.#deps.logger, `${what} failed; retrying`, { error: err, attempt, retryInMs: retryMs });
