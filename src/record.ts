@@ -1,7 +1,7 @@
 import type { Row } from "./client.ts";
 import type { ExtensionValue, NewEvent } from "./event.ts";
 
-/** An event's status, in the seed's words. */
+/** An event's status, in Django Dispatch's words. */
 export type EventStatus = "pending" | "processing" | "published" | "failed";
 /** The state of one event at one destination. */
 export type DeliveryStatus = "pending" | "processing" | "delivered" | "failed";

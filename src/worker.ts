@@ -89,7 +89,7 @@ const WORKER_KEYS = [
 ] as const;
 
 /**
- * The outbox worker (the seed's `manage.py outbox_worker`). It listens for commits, claims due events in batches,
+ * The outbox worker (Django Dispatch's `manage.py outbox_worker`). It listens for commits, claims due events in batches,
  * delivers them to their destinations, and writes the outcomes back in batches.
  *
  * @example

@@ -7,7 +7,7 @@ import type { Schema } from "../schema.ts";
  * the lease lives in next_attempt_at, so an event whose worker died becomes due again when the lease runs out.
  * An event with an ordering key waits until every earlier event with that key has nothing left to do.
  * The claimed rows are found again by primary key (`= any(array(...))`): joining the CTE let the planner hash the
- * whole table on every claim, which made a batch cost grow with the backlog (EXPLAIN ANALYZE, 20k rows: 10-23 ms).
+ * whole table on every claim, which made a batch cost grow with the backlog (measured: bench/RESULTS.md).
  * A row that still carries a lease was held by a worker that never wrote its outcome: `lease_lapsed` says so.
  * Also returns the database clock as the statement ends, so the worker can schedule retries on the database's time.
  */
