@@ -65,7 +65,10 @@ export interface Destination {
   readonly rateLimit?: number;
   /** Set for handlers registered with `{ transactional: true }`: each attempt runs in a transaction (`ctx.tx`). */
   readonly transactional?: boolean;
-  /** Releases connections or clients when the worker stops. */
+  /**
+   * Releases connections or clients. Called by `outbox.close()` (once every worker has stopped), not when a worker
+   * stops: several workers may share one destination.
+   */
   close?(): Promise<void>;
 }
 

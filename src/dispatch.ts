@@ -1,15 +1,15 @@
 import { CloudEvent } from "cloudevents";
 import { type Abortable, LazyAbortController } from "./abort.ts";
-import type { Row } from "./client.ts";
 import type { Congestion, Tracker } from "./congestion.ts";
 import type { Sql, TransactionSql } from "postgres";
 import type { DeliveryContext, DeliveryReceipt, Destination } from "./destination.ts";
 import { DeliveryError } from "./errors.ts";
 import type { Logger } from "./logger.ts";
-import type { AttemptOutcome, EventStatus, NewAttempt, StoredDelivery } from "./record.ts";
+import type { AttemptOutcome, EventRow, EventStatus, NewAttempt, StoredDelivery } from "./record.ts";
 import type { Registry } from "./registry.ts";
 import { backoffMs, type RetryPolicy } from "./retry.ts";
 import type { Schema } from "./schema.ts";
+import type { ClaimedRow } from "./store/claim.ts";
 import type { DeliveryFailure, Outcome } from "./store/complete.ts";
 import { markDelivered } from "./store/mark-delivered.ts";
 import { type Controls, RATE_WAIT_MS } from "./worker/controls.ts";
@@ -55,11 +55,11 @@ const MAX_ERROR_LENGTH = 2000;
  * Delivers one claimed event to every destination that still needs it and is due, side by side, and works out the
  * event's new state. Destinations that already succeeded or failed for good are not called again.
  */
-export async function dispatch(row: Row, ctx: DispatchContext): Promise<Outcome> {
+export async function dispatch(row: ClaimedRow, ctx: DispatchContext): Promise<Outcome> {
   const now = Number(row.db_now);
   // A null-prototype map: a destination named "constructor" or "__proto__" is a key like any other.
-  const state: Record<string, StoredDelivery> = Object.assign(Object.create(null), JSON.parse(row.deliveries as string));
-  const destinations = ctx.registry.match(row.type as string);
+  const state: Record<string, StoredDelivery> = Object.assign(Object.create(null), JSON.parse(row.deliveries ?? "{}"));
+  const destinations = ctx.registry.match(row.type);
   // A replay (outbox.replayEvents) marks the delivery it reopened: then only deliveries with state are attempted, so a
   // destination registered since the event was published is not sent it as a side effect of replaying another.
   const replaying = Object.values(state).some((s) => s.replay === true && s.status === "pending");
@@ -115,7 +115,7 @@ export async function dispatch(row: Row, ctx: DispatchContext): Promise<Outcome>
             }
           }
           : null;
-        const receipt = await attempt(d, event, attempts, row.ordering_key as string | null, ctx, mark, trace);
+        const receipt = await attempt(d, event, attempts, row.ordering_key, ctx, mark, trace);
         ctx.controls.succeeded(d.name);
         state[d.name] = committed ?? delivered();
         if (ctx.history) history.push(tried(d.name, attempts, startedAt, ctx, "delivered", statusOf(receipt), null));
@@ -144,13 +144,13 @@ export async function dispatch(row: Row, ctx: DispatchContext): Promise<Outcome>
   }
   const result = outcome(row, destinations, state, lastError, history);
   if (failures.length) {
-    result.failures = failures.map((f) => ({ ...f, event: { id: row.id as string, source: row.source as string, type: row.type as string } }));
+    result.failures = failures.map((f) => ({ ...f, event: { id: row.id, source: row.source, type: row.type } }));
   }
   return result;
 }
 
 /** An event's status follows from its deliveries: failed if any failed, pending while any has work left, else published. */
-function outcome(row: Row, destinations: Destination[], state: Record<string, StoredDelivery>, lastError: string | null, history: NewAttempt[]): Outcome {
+function outcome(row: ClaimedRow, destinations: Destination[], state: Record<string, StoredDelivery>, lastError: string | null, history: NewAttempt[]): Outcome {
   let failed = false;
   let next: number | null = null;
   for (const d of destinations) {
@@ -254,9 +254,15 @@ function attempt(
   });
 }
 
+/** The columns a CloudEvent is rebuilt from. */
+export type CloudEventRow = Pick<
+  EventRow,
+  "id" | "source" | "type" | "specversion" | "time" | "subject" | "datacontenttype" | "dataschema" | "extensions" | "data"
+>;
+
 /** Rebuilds the CloudEvent from its row. It was validated when published, so it is not validated again. */
-export function toCloudEvent(row: Row): CloudEvent<unknown> {
-  const attributes: Record<string, unknown> = row.extensions == null ? {} : JSON.parse(row.extensions as string);
+export function toCloudEvent(row: CloudEventRow): CloudEvent<unknown> {
+  const attributes: Record<string, unknown> = row.extensions == null ? {} : JSON.parse(row.extensions);
   attributes.id = row.id;
   attributes.source = row.source;
   attributes.type = row.type;
@@ -265,7 +271,7 @@ export function toCloudEvent(row: Row): CloudEvent<unknown> {
   if (row.subject != null) attributes.subject = row.subject;
   if (row.datacontenttype != null) attributes.datacontenttype = row.datacontenttype;
   if (row.dataschema != null) attributes.dataschema = row.dataschema;
-  if (row.data != null) attributes.data = JSON.parse(row.data as string);
+  if (row.data != null) attributes.data = JSON.parse(row.data);
   return new CloudEvent<unknown>(attributes as never, false);
 }
 
@@ -276,7 +282,7 @@ function deferMs(ctx: DispatchContext): number {
 }
 
 /** When the event was committed (epoch ms, database clock), for the commit-to-delivered latency. */
-function createdMs(row: Row): number | null {
+function createdMs(row: ClaimedRow): number | null {
   return row.created_ms == null ? null : Number(row.created_ms);
 }
 

@@ -63,7 +63,9 @@ export interface DeliveryErrorOptions {
 }
 
 /**
- * Thrown by a destination to say how a failed delivery should be retried.
+ * Thrown by a destination to say how a failed delivery should be retried. To say that no retry can help, throw a
+ * {@link PermanentError}: the one way to say "permanent" (`permanent: true` here means the same, and exists for code
+ * that decides at run time).
  *
  * @example
  * ```ts
@@ -102,7 +104,7 @@ export class DeliveryError extends DispatchError {
  * ```
  */
 export class PermanentError extends DeliveryError {
-  constructor(message: string, options: { cause?: unknown } = {}) {
+  constructor(message: string, options: Omit<DeliveryErrorOptions, "permanent" | "retryAfterMs"> = {}) {
     super(message, { ...options, permanent: true });
     this.name = "PermanentError";
   }

@@ -2,12 +2,26 @@
 export type LogFields = Record<string, unknown>;
 
 /**
- * Where pg-dispatch writes what it does. Any object with these four methods works (pino, console, ...).
+ * Where pg-dispatch writes what it does: any object with these four methods, each called as `(message, fields)`.
+ * `console` fits. pino (and bunyan) take the other order, `(fields, message)`: passing a pino logger as it is would log
+ * the fields as the message, so wrap it as in the second example.
  *
  * @example
  * ```ts
  * // any object with debug, info, warn and error methods; here the JSON-lines logger below
  * const outbox = new Outbox({ sql, logger: jsonLogger((line) => process.stderr.write(line + "\n"), "warn") });
+ * ```
+ *
+ * @example
+ * ```ts
+ * // pino: swap the arguments
+ * const log = pino();
+ * const logger: Logger = {
+ *   debug: (message, fields) => log.debug(fields ?? {}, message),
+ *   info: (message, fields) => log.info(fields ?? {}, message),
+ *   warn: (message, fields) => log.warn(fields ?? {}, message),
+ *   error: (message, fields) => log.error(fields ?? {}, message),
+ * };
  * ```
  */
 export interface Logger {

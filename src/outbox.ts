@@ -260,7 +260,7 @@ export class Outbox<E extends EventMap = any> {
   }
 
   /**
-   * Publishes one event (the seed's `publisher.publish_event`). With `{ tx }` it joins your transaction.
+   * Publishes one event (Django Dispatch's `publisher.publish_event`). With `{ tx }` it joins your transaction.
    * Publishing an existing source + id again returns the stored event and delivers nothing twice.
    *
    * @example
@@ -275,7 +275,7 @@ export class Outbox<E extends EventMap = any> {
   }
 
   /**
-   * Publishes a CloudEvent you built (the seed's `publisher.publish_cloud_event`).
+   * Publishes a CloudEvent you built (Django Dispatch's `publisher.publish_cloud_event`).
    *
    * @example
    * ```ts

@@ -25,7 +25,7 @@ export const READ_BOUNDS = {
   health: 20_000,
   /**
    * Newest failed events grouped on the failures page. Failed events lie scattered across the table, so each is a
-   * page read of its own: 10,000 took 170-210 ms from a cold cache on a 1,000,000-event table.
+   * page read of its own; bench/RESULTS.md has what 10,000 cost from a cold cache on a 1,000,000-event table.
    */
   failures: 5_000,
   /** Newest failed events the overview's "needs attention" list groups. */

@@ -1,7 +1,7 @@
 import type { Row } from "./client.ts";
 import type { ExtensionValue, NewEvent } from "./event.ts";
 
-/** An event's status, in the seed's words. */
+/** An event's status, in Django Dispatch's words. */
 export type EventStatus = "pending" | "processing" | "published" | "failed";
 /** The state of one event at one destination. */
 export type DeliveryStatus = "pending" | "processing" | "delivered" | "failed";
@@ -88,27 +88,113 @@ export interface NewAttempt {
   error: string | null;
 }
 
+/**
+ * A bigint or numeric value as a client returns it: postgres.js and node-postgres give text (a bigint may pass 2^53),
+ * other clients a number or a bigint. Read it with `String()` or `Number()`.
+ */
+export type DbNumber = string | number | bigint;
+/** A timestamptz as a client returns it: postgres.js and node-postgres give Dates, others text (see {@link date}). */
+export type DbTime = Date | string;
+
+/** One column of a read: the SQL that yields it, and (as a phantom) the type a client returns for it. */
+interface Column<T> {
+  sql: string;
+  /** Never set: carries the column's type for {@link RowOf}. */
+  readonly type?: T;
+}
+function column<T>(sql: string): Column<T> {
+  return { sql };
+}
+/** The row type a column description yields. */
+type RowOf<D extends Record<string, Column<unknown>>> = { [K in keyof D]: D[K] extends Column<infer T> ? T : never };
+
+/**
+ * The columns every read of an event returns, keyed by the name the row carries: the one description that both
+ * {@link EVENT_COLUMNS} (the select list) and {@link EventRow} (its type) come from, so they cannot drift apart.
+ * JSON columns are read as text, because clients differ in whether and how they parse jsonb.
+ */
+const EVENT_ROW = {
+  seq: column<DbNumber>("seq"),
+  id: column<string>("id"),
+  source: column<string>("source"),
+  type: column<string>("type"),
+  specversion: column<string>("specversion"),
+  subject: column<string | null>("subject"),
+  time: column<string | null>("time"),
+  datacontenttype: column<string | null>("datacontenttype"),
+  dataschema: column<string | null>("dataschema"),
+  extensions: column<string | null>("extensions::text"),
+  data: column<string | null>("data::text"),
+  status: column<EventStatus>("status"),
+  attempts: column<number>("attempts"),
+  max_retries: column<number | null>("max_retries"),
+  last_error: column<string | null>("last_error"),
+  ordering_key: column<string | null>("ordering_key"),
+  deliveries: column<string | null>("deliveries::text"),
+  scheduled_at: column<DbTime | null>("scheduled_at"),
+  next_attempt_at: column<DbTime | null>("next_attempt_at"),
+  created_at: column<DbTime>("created_at"),
+  published_at: column<DbTime | null>("published_at"),
+};
+
+/** The names of {@link EventRow}'s columns, in the description's order. */
+export const EVENT_COLUMN_NAMES = Object.keys(EVENT_ROW) as readonly EventColumn[];
+
+/** A stored event as every read returns it ({@link EVENT_COLUMNS}). */
+export type EventRow = RowOf<typeof EVENT_ROW>;
+/** A column of {@link EventRow}. */
+export type EventColumn = keyof EventRow;
+
+/**
+ * A select list for some of the event columns, in the description's order, each qualified by `alias` when given
+ * (`e.seq, e.extensions::text as extensions`).
+ */
+export function eventColumns(names: readonly EventColumn[] = EVENT_COLUMN_NAMES, alias?: string): string {
+  return names.map((name) => {
+    const sql = alias ? `${alias}.${EVENT_ROW[name].sql}` : EVENT_ROW[name].sql;
+    return EVENT_ROW[name].sql === name && !alias ? name : `${sql} as ${name}`;
+  }).join(", ");
+}
+
+/** The columns every read returns ({@link EventRow}), from the one description so reads and the mapping below agree. */
+export const EVENT_COLUMNS: string = eventColumns();
+
+/** A row of the attempt history, as the store reads it. */
+export type AttemptRow = {
+  destination: string;
+  attempt: number;
+  started_at: DbTime;
+  duration_ms: number;
+  outcome: AttemptOutcome;
+  status: number | null;
+  error: string | null;
+};
+
 /** Maps a row of the attempt history to its record. */
-export function toAttempt(row: Row): AttemptRecord {
+export function toAttempt(row: AttemptRow): AttemptRecord {
   const a: AttemptRecord = {
-    destination: row.destination as string,
+    destination: row.destination,
     attempt: Number(row.attempt),
     startedAt: date(row.started_at) as Date,
     durationMs: Number(row.duration_ms),
-    outcome: row.outcome as AttemptOutcome,
+    outcome: row.outcome,
   };
   if (row.status != null) a.status = Number(row.status);
-  if (row.error != null) a.error = row.error as string;
+  if (row.error != null) a.error = row.error;
   return a;
 }
 
-/** The columns every read returns, in one place so reads and the mapping below agree. */
-export const EVENT_COLUMNS =
-  "seq, id, source, type, specversion, subject, time, datacontenttype, dataschema, extensions::text as extensions, data::text as data, status, attempts, max_retries, last_error, ordering_key, deliveries::text as deliveries, scheduled_at, next_attempt_at, created_at, published_at";
-
-/** Maps a stored row to the public record. */
-export function toRecord(row: Row): EventRecord {
-  const status = row.status as EventStatus;
+/**
+ * Maps a stored row to the public record. A summary row (an event search) carries only some columns; the ones it
+ * leaves out read as empty.
+ */
+export function toRecord(row: EventRow | EventSummaryRow): EventRecord;
+/** The publish path still reads its rows untyped; they carry {@link EVENT_COLUMNS}. */
+export function toRecord(row: Row): EventRecord;
+export function toRecord(input: EventRow | EventSummaryRow | Row): EventRecord {
+  // A summary row's missing columns read as undefined, which every field below treats as empty.
+  const row = input as EventRow;
+  const status = row.status;
   const stored = json(row.deliveries) as Record<string, StoredDelivery> | null;
   // Sorted by name: jsonb keeps its keys in its own order (shortest first), which reads as random.
   const deliveries = Object.entries(stored ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([name, d]): DeliveryRecord => ({
@@ -120,28 +206,35 @@ export function toRecord(row: Row): EventRecord {
     deliveredAt: d.deliveredAt == null ? null : new Date(d.deliveredAt),
   }));
   return {
-    id: row.id as string,
-    type: row.type as string,
-    source: row.source as string,
-    specversion: row.specversion as string,
-    subject: (row.subject as string | null) ?? null,
-    time: (row.time as string | null) ?? null,
-    datacontenttype: (row.datacontenttype as string | null) ?? null,
-    dataschema: (row.dataschema as string | null) ?? null,
+    id: row.id,
+    type: row.type,
+    source: row.source,
+    specversion: row.specversion,
+    subject: row.subject ?? null,
+    time: row.time ?? null,
+    datacontenttype: row.datacontenttype ?? null,
+    dataschema: row.dataschema ?? null,
     extensions: (json(row.extensions) as Record<string, ExtensionValue> | null) ?? {},
     data: json(row.data) ?? undefined,
     status,
     // The most attempts at any one destination: what an operator means by "how often was this tried".
     attempts: deliveries.length ? Math.max(...deliveries.map((d) => d.attempts)) : Number(row.attempts),
     maxRetries: row.max_retries == null ? null : Number(row.max_retries),
-    lastError: (row.last_error as string | null) ?? null,
-    orderingKey: (row.ordering_key as string | null) ?? null,
+    lastError: row.last_error ?? null,
+    orderingKey: row.ordering_key ?? null,
     scheduledAt: date(row.scheduled_at),
     createdAt: date(row.created_at) as Date,
     publishedAt: date(row.published_at),
     deliveries,
   };
 }
+
+/** The columns an event search returns ({@link EventSummaryRow}); `last_error` is cut to 500 characters. */
+export const SUMMARY_COLUMNS = [
+  "seq", "id", "source", "type", "subject", "status", "attempts", "last_error", "deliveries", "created_at", "published_at",
+] as const satisfies readonly EventColumn[];
+/** An event as a search returns it: the columns a list shows, no data. */
+export type EventSummaryRow = Pick<EventRow, (typeof SUMMARY_COLUMNS)[number]>;
 
 /** The record of an event just inserted: what was sent, plus what the database made up (`created_at`). */
 export function newRecord(e: NewEvent, row: Row): PublishedEvent {
@@ -162,7 +255,7 @@ export function newRecord(e: NewEvent, row: Row): PublishedEvent {
     lastError: null,
     orderingKey: e.ordering_key,
     scheduledAt: date(e.scheduled_at),
-    createdAt: date(row.created_at) as Date,
+    createdAt: date(row.created_at as DbTime) as Date,
     publishedAt: null,
     deliveries: [],
     duplicate: false,
@@ -170,12 +263,12 @@ export function newRecord(e: NewEvent, row: Row): PublishedEvent {
 }
 
 /** JSON columns are read as text (`::text`), because clients differ in whether and how they parse jsonb. */
-export function json(value: unknown): unknown {
-  return value == null ? null : JSON.parse(value as string);
+export function json(value: string | null | undefined): unknown {
+  return value == null ? null : JSON.parse(value);
 }
 
 /** Clients differ: postgres.js and node-postgres return Dates for timestamptz, others return text. */
-export function date(value: unknown): Date | null {
+export function date(value: DbTime | null | undefined): Date | null {
   if (value == null) return null;
-  return value instanceof Date ? value : new Date(value as string);
+  return value instanceof Date ? value : new Date(value);
 }

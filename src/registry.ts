@@ -30,8 +30,8 @@ interface Entry {
 }
 
 /**
- * Which destinations receive which event types. A destination registered twice under the same name (the seed's
- * stacked decorators) gains the new types; a different destination under a taken name is an error.
+ * Which destinations receive which event types. A destination registered twice under the same name (like Django
+ * Dispatch's stacked decorators) gains the new types; a different destination under a taken name is an error.
  */
 export class Registry {
   #entries = new Map<string, Entry>();

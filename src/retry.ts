@@ -39,3 +39,19 @@ export function backoffMs(retry: number, policy: RetryPolicy, retryAfterMs?: num
   const asked = retryAfterMs !== undefined && retryAfterMs > 0 ? Math.min(retryAfterMs, policy.maxDelayMs) : 0;
   return Math.round(Math.max(delay, asked));
 }
+
+/**
+ * The delay before in-process retry number `attempt` (1 for the first) of a reconnect, a restart or a write that must
+ * land: {@link backoffMs}'s doubling from `baseDelayMs` up to `maxDelayMs`, with its equal jitter, so the workers that
+ * lost the database together (a restart, a failover) do not all come back in the same millisecond.
+ *
+ * @example
+ * ```ts
+ * for (let attempt = 1; ; attempt++) {
+ *   try { return await connect(); } catch { await sleep(reconnectDelayMs(attempt, 50, 5000)); }
+ * }
+ * ```
+ */
+export function reconnectDelayMs(attempt: number, baseDelayMs: number, maxDelayMs: number, random: () => number = Math.random): number {
+  return backoffMs(attempt, { maxRetries: 0, baseDelayMs, maxDelayMs }, undefined, random);
+}

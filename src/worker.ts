@@ -1,6 +1,6 @@
 import type { Sql } from "postgres";
 import type { Abortable } from "./abort.ts";
-import type { Query, Row } from "./client.ts";
+import type { Query } from "./client.ts";
 import { Congestion, SLOW_MS, type Tracker } from "./congestion.ts";
 import { dispatch, type DispatchContext } from "./dispatch.ts";
 import { DispatchError } from "./errors.ts";
@@ -8,9 +8,9 @@ import { preflight } from "./preflight.ts";
 import type { Logger } from "./logger.ts";
 import { assertKnownKeys, assertLogger, optionsObject, wholeNumber } from "./options.ts";
 import type { Registry } from "./registry.ts";
-import type { RetryPolicy } from "./retry.ts";
+import { reconnectDelayMs, type RetryPolicy } from "./retry.ts";
 import type { Schema } from "./schema.ts";
-import { claim, nextDue } from "./store/claim.ts";
+import { claim, type ClaimedRow, nextDue } from "./store/claim.ts";
 import { type DeliveryFailure, type Outcome, release } from "./store/complete.ts";
 import { countLapsed } from "./store/lapsed.ts";
 import { type CircuitBreakerOptions, Controls } from "./worker/controls.ts";
@@ -89,7 +89,7 @@ const WORKER_KEYS = [
 ] as const;
 
 /**
- * The outbox worker (the seed's `manage.py outbox_worker`). It listens for commits, claims due events in batches,
+ * The outbox worker (Django Dispatch's `manage.py outbox_worker`). It listens for commits, claims due events in batches,
  * delivers them to their destinations, and writes the outcomes back in batches.
  *
  * @example
@@ -284,7 +284,7 @@ export class Worker {
       }
       this.#woken = false;
       const limit = Math.min(free, this.#batchSize);
-      let rows: Row[];
+      let rows: ClaimedRow[];
       let waitMs: number | null;
       try {
         if (Date.now() >= this.#repairAt) {
@@ -304,7 +304,7 @@ export class Worker {
         failures = 0;
       } catch (err) {
         failures++;
-        const retryMs = Math.min(100 * 2 ** failures, 5000);
+        const retryMs = reconnectDelayMs(failures, 200, 5000);
         logger.warn("claiming failed; retrying", { error: err, retryInMs: retryMs });
         await this.#sleep(retryMs);
         continue;
@@ -342,7 +342,7 @@ export class Worker {
     if (freed) this.#slotFree?.();
   }
 
-  #start(row: Row): void {
+  #start(row: ClaimedRow): void {
     const seq = String(row.seq);
     if (this.#inFlight.has(seq) || this.#detached.has(seq)) return;
     const tracker: Tracker = { running: new Set(), slow: false, startedAt: Date.now() };
@@ -387,7 +387,7 @@ export class Worker {
    * attempt is counted in the database before it starts and its outcome is written before the next one starts, so a
    * process that dies now has counted only this event, not the others it held. See migration 005.
    */
-  #alone(row: Row, ctx: DispatchContext): void {
+  #alone(row: ClaimedRow, ctx: DispatchContext): void {
     const seq = String(row.seq);
     const { query, schema, logger } = this.#deps;
     this.#lapsedTurn = this.#lapsedTurn.then(async () => {
@@ -463,7 +463,7 @@ export class Worker {
           this.#deps.logger.error(`${what} failed; leases will expire and the events will be redelivered`, { error: err });
           return;
         }
-        const retryMs = Math.min(100 * 2 ** attempt, 5000);
+        const retryMs = reconnectDelayMs(attempt, 200, 5000);
         // Loud once it keeps failing: while outcomes cannot be written, every event this worker holds is redelivered.
         const log = attempt >= 5 ? this.#deps.logger.error : this.#deps.logger.warn;
         log.call(this.#deps.logger, `${what} failed; retrying`, { error: err, attempt, retryInMs: retryMs });

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { DeliveryError, PermanentError, type Worker } from "../mod.ts";
-import { backoffMs, DEFAULT_RETRY } from "../src/retry.ts";
+import { backoffMs, DEFAULT_RETRY, reconnectDelayMs } from "../src/retry.ts";
 import { testOutbox, type TestOutbox, waitFor } from "./support/db.ts";
 
 let t: TestOutbox;
@@ -252,5 +252,17 @@ describe("a handler that throws or hangs fails that delivery only", () => {
     await settled(e.id);
     await waitFor(async () => seen, "the handler to look at its signal");
     expect(seen).toEqual({ aborted: true, reason: "Timed out after 100 ms" });
+  });
+});
+
+describe("reconnectDelayMs: the in-process reconnect and restart loops", () => {
+  it("doubles up to its cap with equal jitter, so workers that lost the database together spread out", () => {
+    expect(reconnectDelayMs(1, 50, 5000, () => 0)).toBe(25);
+    expect(reconnectDelayMs(1, 50, 5000, () => 1)).toBe(50);
+    expect(reconnectDelayMs(4, 50, 5000, () => 1)).toBe(400);
+    expect(reconnectDelayMs(20, 50, 5000, () => 0)).toBe(2500);
+    expect(reconnectDelayMs(20, 50, 5000, () => 1)).toBe(5000);
+    const delays = new Set(Array.from({ length: 20 }, () => reconnectDelayMs(6, 50, 5000)));
+    expect(delays.size).toBeGreaterThan(1);
   });
 });

@@ -29,8 +29,39 @@ export class RequestError extends Error {
   }
 }
 
-/** Core error codes that mean "the caller sent something wrong"; every other failure is the server's. */
-const CLIENT_CODES = new Set(["invalid_event", "invalid_data", "invalid_option", "payload_too_large", "ambiguous_id"]);
+/**
+ * The HTTP status for each error code the HTTP adapters (router and receiver) answer with: one table, so they agree.
+ * `"request"` is the caller's mistake in what it sent: 422 for a body, 400 for query parameters (the caller passes
+ * which). Core codes missing here are the server's failure: 500, with the details in the log.
+ */
+export const ERROR_STATUS = {
+  // Core codes that mean "the caller sent something wrong".
+  invalid_event: "request",
+  invalid_data: "request",
+  invalid_option: "request",
+  payload_too_large: 413,
+  ambiguous_id: 409,
+  // The receiver's answers about a handler (adapters/receiver/answer.ts).
+  refused: 422,
+  unavailable: 503,
+  misconfigured: 500,
+  handler_failed: 500,
+  internal: 500,
+} as const satisfies Record<string, number | "request">;
+
+/** A code of {@link ERROR_STATUS}. */
+export type AnsweredCode = keyof typeof ERROR_STATUS;
+
+/** The status {@link ERROR_STATUS} gives a code; `request` is the status of a request mistake here (400 or 422). */
+export function statusOf(code: AnsweredCode, request: 400 | 422): number {
+  const status = ERROR_STATUS[code];
+  return status === "request" ? request : status;
+}
+
+function isClientCode(code: string): code is "invalid_event" | "invalid_data" | "invalid_option" | "payload_too_large" | "ambiguous_id" {
+  const status = (ERROR_STATUS as Record<string, number | "request">)[code];
+  return status !== undefined && (status === "request" || status < 500);
+}
 
 /**
  * Turns a core validation error into a {@link RequestError}: 413 for oversized data, 409 for an id several sources
@@ -44,8 +75,8 @@ const CLIENT_CODES = new Set(["invalid_event", "invalid_data", "invalid_option",
  * ```
  */
 export function refused(err: unknown, status: 400 | 422, rename: (field: string) => string = (f) => f): unknown {
-  if (!(err instanceof DispatchError) || !CLIENT_CODES.has(err.code)) return err;
-  const code = err.code === "payload_too_large" ? 413 : err.code === "ambiguous_id" ? 409 : status;
+  if (!(err instanceof DispatchError) || !isClientCode(err.code)) return err;
+  const code = statusOf(err.code, status) as RequestError["status"];
   return new RequestError(code, err.code, err.message, err.field === undefined ? undefined : rename(err.field));
 }
 
@@ -73,5 +104,5 @@ export function errorResponse(err: unknown, c: Context, logger: Logger): Respons
   }
   logger.error("outbox router: request failed", { method: c.req.method, path: c.req.path, error: err });
   const body: ErrorBody = { error: { code: "internal", message: "The request failed on the server; its log has the details." } };
-  return c.json(body, 500);
+  return c.json(body, statusOf("internal", 400) as 500);
 }

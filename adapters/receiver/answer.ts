@@ -1,7 +1,7 @@
 import { DeliveryError, DispatchError } from "../../src/errors.ts";
 import type { Logger } from "../../src/logger.ts";
 import { describeError } from "../cause.ts";
-import { type ErrorBody, RequestError } from "../hono/errors.ts";
+import { type ErrorBody, RequestError, statusOf } from "../hono/errors.ts";
 
 /** What the receiver answers for each event of an accepted request. */
 export interface Received {
@@ -29,18 +29,19 @@ export function refused(err: unknown, logger: Logger, what: string): Response {
     return json(err.status, body);
   }
   if (err instanceof DeliveryError && err.permanent) {
-    return json(422, { error: { code: "refused", message: `The handler refused ${what}: ${describeError(err)}` } });
+    return json(statusOf("refused", 422), { error: { code: "refused", message: `The handler refused ${what}: ${describeError(err)}` } });
   }
   if (err instanceof DeliveryError && err.retryAfterMs !== undefined) {
     const seconds = Math.max(1, Math.ceil(err.retryAfterMs / 1000));
     const body = { error: { code: "unavailable", message: `The handler asked for ${what} again in ${seconds} s.` } };
-    return json(503, body, { "retry-after": String(seconds) });
+    return json(statusOf("unavailable", 422), body, { "retry-after": String(seconds) });
   }
   const invalid = err instanceof DispatchError && err.code === "invalid_option";
   logger.error(`receiver: ${what} failed; nothing was recorded, the sender will retry`, { error: err });
-  return json(500, {
+  const code = invalid ? "misconfigured" : "handler_failed";
+  return json(statusOf(code, 422), {
     error: {
-      code: invalid ? "misconfigured" : "handler_failed",
+      code,
       message: "The event was not handled (nothing was recorded); send it again later. The receiver's log has the details.",
     },
   });

@@ -1,4 +1,4 @@
-import { DeliveryError } from "../../src/errors.ts";
+import { DeliveryError, PermanentError } from "../../src/errors.ts";
 import { parseRetryAfter } from "../retry-after.ts";
 import { storable } from "../../src/text.ts";
 import { readHead } from "../body.ts";
@@ -43,15 +43,15 @@ export async function drainBody(res: Response, secrets: readonly string[] = []):
 export function failure(res: Response, target: string, snippet: string): DeliveryError {
   const status = res.status;
   if (res.type === "opaqueredirect" || (status >= 300 && status < 400)) {
-    return new DeliveryError(
+    return new PermanentError(
       `HTTP ${status} from ${target}: the endpoint redirected to ${where(res.headers.get("location"), res.url)}; ` +
         "redirects are not followed, so configure the webhook with the final URL",
-      { permanent: true, status },
+      { status },
     );
   }
   const message = `HTTP ${status} from ${target}` + (snippet ? `: ${snippet}` : "");
   if (status >= 400 && status < 500 && status !== 408 && status !== 429) {
-    return new DeliveryError(message, { permanent: true, status });
+    return new PermanentError(message, { status });
   }
   return new DeliveryError(message, { retryAfterMs: parseRetryAfter(res.headers.get("retry-after")), status });
 }

@@ -1,5 +1,6 @@
 import { parseArgs } from "node:util";
 import { COMMANDS, type CommandName } from "./usage.ts";
+import { WORKER_FLAGS } from "./worker-flags.ts";
 
 /** A command line that cannot be run as given: the CLI prints the message and the usage, and exits with 2. */
 export class UsageError extends Error {
@@ -43,12 +44,7 @@ const SPECS: Record<CommandName, { flags: Record<string, FlagSpec>; positionals:
   worker: {
     flags: {
       config: { type: "string" },
-      concurrency: { type: "string" },
-      "batch-size": { type: "string" },
-      "lease-ms": { type: "string" },
-      "sweep-interval-ms": { type: "string" },
-      "handler-timeout-ms": { type: "string" },
-      "stop-timeout-ms": { type: "string" },
+      ...Object.fromEntries(WORKER_FLAGS.map((f): [string, FlagSpec] => [f.flag, { type: "string" }])),
       "log-level": { type: "string" },
     },
     positionals: [],

@@ -1,5 +1,6 @@
 import process from "node:process";
 import type { EventRecord, EventStatus } from "../record.ts";
+import { DispatchError } from "../errors.ts";
 import { integer, type Invocation, oneOf, text, UsageError } from "./args.ts";
 import { CliError, type Loaded } from "./config.ts";
 import { formatEvent, formatEvents, formatStats, printable } from "./format.ts";
@@ -56,9 +57,13 @@ export function eventsCommand(inv: Invocation): (loaded: Loaded) => Promise<numb
   };
   return async ({ outbox }) => {
     const page = await outbox.listEvents(filter).catch((err: unknown) => {
-      // The core speaks of nextCursor; the CLI user only ever saw the "More:" line.
-      if ((err as { field?: unknown })?.field === "cursor" && err instanceof Error) {
-        err.message = `--cursor ${JSON.stringify(filter.cursor)} is not one pg-dispatch events printed; copy it from the "More:" line of the previous page.`;
+      // The core speaks of nextCursor; the CLI user only ever saw the "More:" line. The core's error is the cause.
+      if (err instanceof DispatchError && err.field === "cursor") {
+        throw new DispatchError(
+          err.code,
+          `--cursor ${JSON.stringify(filter.cursor)} is not one pg-dispatch events printed; copy it from the "More:" line of the previous page.`,
+          { cause: err, field: err.field },
+        );
       }
       throw err;
     });

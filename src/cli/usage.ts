@@ -1,3 +1,5 @@
+import { workerOptionsHelp } from "./worker-flags.ts";
+
 /** The CLI's commands. */
 export const COMMANDS = ["worker", "migrate", "status", "events", "retry", "replay", "pause", "resume", "destinations", "stats", "doctor"] as const;
 /** One of {@link COMMANDS}. */
@@ -21,15 +23,7 @@ Runs the outbox worker: delivers events to the destinations registered in the co
 object per line to stdout. Stops gracefully on SIGINT or SIGTERM.
 
 Options:
-  --config <module>            required: exports the configured Outbox (destinations registered) as default or \`outbox\`
-  --concurrency <n>            events delivered at the same time (default 32)
-  --batch-size <n>             most events claimed in one statement (default: concurrency)
-  --lease-ms <ms>              how long a claim lasts before another worker may take it (default 30000)
-  --sweep-interval-ms <ms>     the safety sweep for anything a notification missed (default 30000)
-  --handler-timeout-ms <ms>    the longest one delivery may take (default 10000)
-  --stop-timeout-ms <ms>       on SIGTERM, how long in-flight deliveries may finish before they are handed back
-                               to other workers (default 10000); keep your process manager's stop timeout above it
-  --log-level <level>          debug, info, warn or error (default info)`,
+${workerOptionsHelp()}`,
   migrate: `Usage: pg-dispatch migrate [connection] [--json]
 
 Creates or upgrades the outbox tables. Idempotent; safe when several processes run it at once.

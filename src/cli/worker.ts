@@ -2,21 +2,11 @@ import process from "node:process";
 import { jsonLogger, type Logger } from "../logger.ts";
 import type { WorkerOptions } from "../worker.ts";
 import { superviseWorker } from "../worker/supervise.ts";
+import { DispatchError } from "../errors.ts";
+import { DEFAULT_WORKER } from "../worker/defaults.ts";
 import { integer, type Invocation, oneOf } from "./args.ts";
 import { CliError, type Loaded } from "./config.ts";
-
-const LEVELS = ["debug", "info", "warn", "error"] as const;
-
-/** Worker flags: name, WorkerOptions key, bounds. The Worker itself checks how they relate (lease > timeout). */
-type NumericOption = "concurrency" | "batchSize" | "leaseMs" | "sweepIntervalMs" | "handlerTimeoutMs" | "stopTimeoutMs";
-const FLAGS: [string, NumericOption, number, number][] = [
-  ["concurrency", "concurrency", 1, 10_000],
-  ["batch-size", "batchSize", 1, 10_000],
-  ["lease-ms", "leaseMs", 1, 86_400_000],
-  ["sweep-interval-ms", "sweepIntervalMs", 10, 86_400_000],
-  ["handler-timeout-ms", "handlerTimeoutMs", 1, 86_400_000],
-  ["stop-timeout-ms", "stopTimeoutMs", 0, 86_400_000],
-];
+import { LOG_LEVELS, WORKER_FLAGS } from "./worker-flags.ts";
 
 /**
  * `pg-dispatch worker`: runs until SIGINT or SIGTERM, then stops gracefully (in-flight deliveries finish or are
@@ -24,10 +14,27 @@ const FLAGS: [string, NumericOption, number, number][] = [
  * error replaces the worker in the process (see superviseWorker).
  */
 export function workerCommand(inv: Invocation): (loaded: Loaded) => Promise<number> {
-  const logger = jsonLogger((line) => process.stdout.write(`${line}\n`), oneOf(inv, "log-level", LEVELS) ?? "info");
+  const logger = jsonLogger((line) => process.stdout.write(`${line}\n`), oneOf(inv, "log-level", LOG_LEVELS) ?? "info");
   const options: WorkerOptions = { logger };
-  for (const [flag, key, min, max] of FLAGS) options[key] = integer(inv, flag, min, max);
+  for (const f of WORKER_FLAGS) options[f.option] = integer(inv, f.flag, f.min, f.max);
+  checkLease(options);
   return (loaded) => run(loaded, options, logger);
+}
+
+/**
+ * The Worker's rule that a lease outlasts a delivery, said in the flags the user typed. Without --lease-ms the Worker
+ * makes the lease at least twice the handler timeout, so only a given --lease-ms can break it.
+ */
+function checkLease(options: WorkerOptions): void {
+  const lease = options.leaseMs;
+  const timeout = options.handlerTimeoutMs ?? DEFAULT_WORKER.handlerTimeoutMs;
+  if (lease !== undefined && lease <= timeout) {
+    throw new DispatchError(
+      "invalid_option",
+      `--lease-ms (${lease}) must be longer than --handler-timeout-ms (${timeout}), or a slow delivery could run twice at once.`,
+      { field: "lease-ms" },
+    );
+  }
 }
 
 async function run({ outbox, origin }: Loaded, options: WorkerOptions, logger: Logger): Promise<number> {
@@ -37,13 +44,8 @@ async function run({ outbox, origin }: Loaded, options: WorkerOptions, logger: L
     // published: a misconfigured worker would silently swallow the outbox.
     throw new CliError(`Config module ${origin} registers no destinations; register handlers before exporting the outbox.`);
   }
-  try {
-    // Fails fast on bad flags (the Worker names its options, leaseMs; the user typed flags, --lease-ms).
-    outbox.worker(options);
-  } catch (err) {
-    if (err instanceof Error) err.message = FLAGS.reduce((m, [flag, key]) => m.replaceAll(key, `--${flag}`), err.message);
-    throw err;
-  }
+  // Fails fast on anything else the Worker refuses (the flags were checked in the user's words above).
+  outbox.worker(options);
   const signalled = new Promise<string>((resolve) => {
     let stopping = false;
     const onSignal = (signal: string) => {

@@ -1,4 +1,5 @@
-import type { Query, Row } from "../client.ts";
+import type { Query } from "../client.ts";
+import { type DbNumber, eventColumns, type EventRow } from "../record.ts";
 import type { Schema } from "../schema.ts";
 
 /**
@@ -6,7 +7,7 @@ import type { Schema } from "../schema.ts";
  * the lease lives in next_attempt_at, so an event whose worker died becomes due again when the lease runs out.
  * An event with an ordering key waits until every earlier event with that key has nothing left to do.
  * The claimed rows are found again by primary key (`= any(array(...))`): joining the CTE let the planner hash the
- * whole table on every claim, which made a batch cost grow with the backlog (EXPLAIN ANALYZE, 20k rows: 10-23 ms).
+ * whole table on every claim, which made a batch cost grow with the backlog (measured: bench/RESULTS.md).
  * A row that still carries a lease was held by a worker that never wrote its outcome: `lease_lapsed` says so.
  * Also returns the database clock as the statement ends, so the worker can schedule retries on the database's time.
  */
@@ -29,15 +30,31 @@ set status = 'processing', lease = $2::uuid, attempts = e.attempts + 1,
     next_attempt_at = now() + $3::integer * interval '1 millisecond',
     lease_lapsed = e.lease is not null
 where e.seq = any(array(select due_seq from due)) and exists (select from fast)
-returning e.seq, e.id, e.source, e.type, e.specversion, e.subject, e.time, e.datacontenttype, e.dataschema,
-  e.extensions::text as extensions, e.data::text as data, e.max_retries, e.ordering_key,
-  e.deliveries::text as deliveries, e.attempts, e.lease_lapsed, e.lease_expiries,
+returning ${eventColumns(CLAIMED_COLUMNS, "e")}, e.lease_lapsed, e.lease_expiries,
   extract(epoch from clock_timestamp()) * 1000 as db_now, extract(epoch from e.created_at) * 1000 as created_ms`;
 }
 
+/** The event columns a claim returns: what a delivery needs. */
+const CLAIMED_COLUMNS = [
+  "seq", "id", "source", "type", "specversion", "subject", "time", "datacontenttype", "dataschema", "extensions", "data",
+  "max_retries", "ordering_key", "deliveries", "attempts",
+] as const;
+
+/** An event as a claim returns it: what a delivery needs, and how the claim found it. */
+export type ClaimedRow = Pick<EventRow, (typeof CLAIMED_COLUMNS)[number]> & {
+  /** The event still carried a lease: its worker stopped without writing an outcome. */
+  lease_lapsed: boolean;
+  /** How many leases ran out on it before (see store/lapsed.ts). */
+  lease_expiries: number | null;
+  /** The database clock as the statement ended, in epoch milliseconds. */
+  db_now: DbNumber;
+  /** When the event was committed, in epoch milliseconds on the database's clock. */
+  created_ms: DbNumber | null;
+};
+
 /** Claims a batch; see {@link claimEvents}. */
-export async function claim(query: Query, schema: Schema, limit: number, lease: string, leaseMs: number): Promise<Row[]> {
-  return await query(claimEvents(schema), [limit, lease, leaseMs]);
+export async function claim(query: Query, schema: Schema, limit: number, lease: string, leaseMs: number): Promise<ClaimedRow[]> {
+  return await query(claimEvents(schema), [limit, lease, leaseMs]) as ClaimedRow[];
 }
 
 /**

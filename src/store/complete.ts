@@ -27,9 +27,8 @@ export interface DeliveryFailure {
 
 /**
  * Writes many outcomes of lease $6 in one statement: one array literal per short field, and the deliveries as one
- * JSON array read by position (JSON inside an array literal would need every quote escaped: that escaping was 19% of
- * the worker's allocations). Cheaper for the server than one JSON document of outcomes (500 outcomes, EXPLAIN
- * ANALYZE 7.3-8.3 -> 4.3-5.9 ms). The lease check makes a late write from a worker that lost its lease (it stalled
+ * JSON array read by position (JSON inside an array literal would need every quote escaped, a large share of the
+ * worker's allocations). Cheaper for the server than one JSON document of outcomes (bench/RESULTS.md has the numbers). The lease check makes a late write from a worker that lost its lease (it stalled
  * past the lease and another worker took over) change nothing.
  *
  * `failed_at` keeps the time of the first failure while other deliveries of the event go on retrying.
@@ -37,7 +36,7 @@ export interface DeliveryFailure {
  * The plan must walk the outcomes and find each event by primary key, whatever the statistics say. So the arrays
  * sit behind sub-selects (the planner cannot count them, and guesses few rows) and the lease is a join condition,
  * not a filter on the table: with `e.lease = $6` as a filter, an analyzed table (where almost every lease is null)
- * made the planner scan events first and rescan the 500 outcomes for each of its 500 rows (64 ms instead of 5).
+ * made the planner scan events first and rescan the 500 outcomes for each of its 500 rows (bench/RESULTS.md).
  *
  * The same statement keeps ordering keys moving (see migration 002): for each key whose completed event is now
  * finished it releases the key's first parked event (due now, or at its scheduledAt), unless another event of the

@@ -1,4 +1,5 @@
-import type { Query, Row } from "../client.ts";
+import type { Query } from "../client.ts";
+import { type DbNumber, eventColumns, type EventSummaryRow, SUMMARY_COLUMNS } from "../record.ts";
 import type { StoreFilter } from "../filter.ts";
 import type { Schema } from "../schema.ts";
 import { filterConditions } from "./filter.ts";
@@ -21,8 +22,7 @@ with top as (
 )
 select top.before as window_top, e.*
 from top left join lateral (
-  select e.seq, e.id, e.source, e.type, e.subject, e.status, e.attempts, left(e.last_error, 500) as last_error,
-         e.deliveries::text as deliveries, e.created_at, e.published_at
+  select ${SUMMARY_COLUMNS.map((c) => (c === "last_error" ? "left(e.last_error, 500) as last_error" : eventColumns([c], "e"))).join(", ")}
   from ${s}.events e
   where e.seq < top.before${windowed ? " and e.seq >= top.before - $3::bigint" : " and $3::bigint is not null"}${where.sql.map((c) => `\n    and ${c}`).join("")}
   order by e.seq desc
@@ -39,9 +39,9 @@ export async function search(
   before: string | null,
   limit: number,
   window: number,
-): Promise<{ rows: Row[]; windowTop: string | null }> {
+): Promise<{ rows: EventSummaryRow[]; windowTop: string | null }> {
   const { sql, params } = searchEvents(schema, filter);
-  const rows = await query(sql, [before, limit, window, ...params]);
+  const rows = await query(sql, [before, limit, window, ...params]) as (EventSummaryRow & { window_top: DbNumber | null })[];
   const top = rows[0]?.window_top;
   return { rows: rows.filter((r) => r.seq != null), windowTop: top == null ? null : String(top) };
 }

@@ -1,5 +1,5 @@
-import type { Query, Row } from "../client.ts";
-import { EVENT_COLUMNS } from "../record.ts";
+import type { Query } from "../client.ts";
+import { type DbNumber, EVENT_COLUMN_NAMES, EVENT_COLUMNS, eventColumns, type EventRow } from "../record.ts";
 import type { Schema } from "../schema.ts";
 
 /** One event by id, optionally narrowed by source (ids are unique per source). At most two rows, to spot ambiguity. */
@@ -11,8 +11,8 @@ limit 2`;
 }
 
 /** Reads an event; see {@link selectEvent}. */
-export async function getEvent(query: Query, schema: Schema, id: string, source: string | null): Promise<Row[]> {
-  return await query(selectEvent(schema), [id, source]);
+export async function getEvent(query: Query, schema: Schema, id: string, source: string | null): Promise<EventRow[]> {
+  return await query(selectEvent(schema), [id, source]) as EventRow[];
 }
 
 /**
@@ -35,12 +35,12 @@ export interface EventFilter {
 
 /** A page of rows, newest first, and whether rows after the last one may match. */
 export interface EventRows {
-  rows: Row[];
+  rows: EventRow[];
   more: boolean;
 }
 
 /** The columns of a summary: the same, with data left out (null, so the record has none). */
-const SUMMARY_COLUMNS = EVENT_COLUMNS.replace("data::text as data", "null::text as data");
+const SUMMARY_COLUMNS = `${eventColumns(EVENT_COLUMN_NAMES.filter((c) => c !== "data"))}, null::text as data`;
 
 /**
  * Newest first, keyset-paginated on the sequence number, so deep pages cost what the first one does.
@@ -81,7 +81,7 @@ order by seq desc`;
 /** Lists events; see {@link selectEvents}. */
 export async function listEvents(query: Query, schema: Schema, f: EventFilter): Promise<EventRows> {
   const params = [f.status, f.type, f.source, f.before, f.limit];
-  const rows = await query(selectEvents(schema, f.data), f.data ? [...params, PAGE_DATA_BYTES] : params);
+  const rows = await query(selectEvents(schema, f.data), f.data ? [...params, PAGE_DATA_BYTES] : params) as (EventRow & { matched?: DbNumber })[];
   const matched = f.data && rows.length ? Number(rows[0].matched) : rows.length;
   return { rows, more: matched === f.limit || rows.length < matched };
 }

@@ -1,4 +1,5 @@
-import type { Query, Row } from "../client.ts";
+import type { Query } from "../client.ts";
+import type { AttemptRow } from "../record.ts";
 import type { Schema } from "../schema.ts";
 
 /**
@@ -16,8 +17,8 @@ select destination, attempt, started_at, duration_ms, outcome, status, error fro
 export const HISTORY_LIMIT = 1000;
 
 /** Reads an event's attempts; see {@link selectHistory}. */
-export async function history(query: Query, schema: Schema, seq: string): Promise<Row[]> {
-  return await query(selectHistory(schema), [seq, HISTORY_LIMIT]);
+export async function history(query: Query, schema: Schema, seq: string): Promise<AttemptRow[]> {
+  return await query(selectHistory(schema), [seq, HISTORY_LIMIT]) as AttemptRow[];
 }
 
 /** Deletes up to $2 attempts older than $1 ms; the age bound lets the BRIN index skip the young part of the table. */

@@ -1,5 +1,5 @@
-import type { Query, Row } from "../client.ts";
-import { EVENT_COLUMNS } from "../record.ts";
+import type { Query } from "../client.ts";
+import { EVENT_COLUMNS, type EventRow } from "../record.ts";
 import type { Schema } from "../schema.ts";
 
 /**
@@ -43,6 +43,6 @@ const stillFailed = `$3::text is not null and exists (
         select from jsonb_each(deliveries) as o(k, v) where v->>'status' = 'failed' and k <> $3)`;
 
 /** Retries an event's failed deliveries; see {@link retryFailed}. Returns the updated rows (none if nothing failed). */
-export async function retry(query: Query, schema: Schema, id: string, source: string | null, destination: string | null = null): Promise<Row[]> {
-  return await query(retryFailed(schema), [id, source, destination]);
+export async function retry(query: Query, schema: Schema, id: string, source: string | null, destination: string | null = null): Promise<EventRow[]> {
+  return await query(retryFailed(schema), [id, source, destination]) as EventRow[];
 }

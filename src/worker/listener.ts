@@ -1,6 +1,7 @@
 import postgres, { type Sql } from "postgres";
 import type { Query } from "../client.ts";
 import type { Logger } from "../logger.ts";
+import { reconnectDelayMs } from "../retry.ts";
 import type { WakeReason } from "./wake.ts";
 
 /**
@@ -82,7 +83,7 @@ export class Listener {
   async #reconnect(): Promise<void> {
     if (this.#reconnecting) return;
     this.#reconnecting = true;
-    let delay = 50;
+    let attempt = 0;
     try {
       while (!this.#stopped) {
         try {
@@ -90,9 +91,9 @@ export class Listener {
           this.#logger.info("listener reconnected", { channel: this.#channel });
           return;
         } catch (err) {
+          const delay = reconnectDelayMs(++attempt, 50, 5000);
           this.#logger.warn("listener reconnect failed; retrying", { channel: this.#channel, error: err, retryInMs: delay });
           await new Promise((r) => setTimeout(r, delay));
-          delay = Math.min(delay * 2, 5000);
         }
       }
     } finally {

@@ -2,6 +2,7 @@ import postgres, { type Sql } from "postgres";
 import type { Query } from "../client.ts";
 import { DispatchError } from "../errors.ts";
 import type { Logger } from "../logger.ts";
+import { reconnectDelayMs } from "../retry.ts";
 import type { Schema } from "../schema.ts";
 import type { WakeReason } from "./wake.ts";
 
@@ -148,7 +149,7 @@ export class LogicalFollower {
 
   async #reconnect(): Promise<void> {
     this.#reconnecting = true;
-    let delay = 50;
+    let attempt = 0;
     try {
       while (!this.#stopped) {
         const old = this.#sql;
@@ -161,9 +162,9 @@ export class LogicalFollower {
           this.#logger.info("logical follower reconnected", { schema: this.#schema.name });
           return;
         } catch (err) {
+          const delay = reconnectDelayMs(++attempt, 50, 5000);
           this.#logger.warn("logical follower reconnect failed; retrying", { schema: this.#schema.name, error: err, retryInMs: delay });
           await new Promise((r) => setTimeout(r, delay));
-          delay = Math.min(delay * 2, 5000);
         }
       }
     } finally {

@@ -1,5 +1,6 @@
 import { DispatchError } from "../errors.ts";
 import type { Logger } from "../logger.ts";
+import { reconnectDelayMs } from "../retry.ts";
 import type { Worker, WorkerOptions } from "../worker.ts";
 
 /** What {@link superviseWorker} needs of the outbox: a way to make workers, and its logger. */
@@ -65,7 +66,7 @@ export async function superviseWorker(outbox: WorkerFactory, options: WorkerOpti
   let starting: Promise<void> | null = null;
 
   const restart = async (): Promise<void> => {
-    for (let delay = 250; !stopped; delay = Math.min(delay * 2, 1000)) {
+    for (let attempt = 1; !stopped; attempt++) {
       const next = outbox.worker(options);
       try {
         await next.start();
@@ -73,6 +74,7 @@ export async function superviseWorker(outbox: WorkerFactory, options: WorkerOpti
         logger.info("worker restarted", { restarts });
         return;
       } catch (err) {
+        const delay = reconnectDelayMs(attempt, 250, 1000);
         logger.warn("restarting the worker failed; retrying", { error: err, retryInMs: delay });
         await new Promise((r) => setTimeout(r, delay));
       }
