@@ -1,6 +1,6 @@
 // Stats and lists at scale: fills the events table with N rows (default 5,000,000: 97% published, 2% failed, 1%
 // pending) in one INSERT ... SELECT, then times stats(), filtered list pages and one claim of a batch, each the median
-// of 7 runs after a warm-up. Run: npm run build && node dist/bench/scale.js [rows]
+// of 7 runs after a warm-up. Run: npm run bench:scale -- [rows] [--keep]
 import postgres from "postgres";
 import { Outbox } from "../mod.ts";
 import { toQuery } from "../src/client.ts";
