@@ -9,9 +9,14 @@ import { startEmbeddedPostgres } from "../examples/embedded-postgres.ts";
 const SOAK_MS = Number(process.env.SOAK_MS ?? 600_000);
 const RATE = Number(process.env.SOAK_RATE ?? 100);
 const SAMPLE_MS = Math.min(30_000, SOAK_MS / 10);
+/** SOAK_PIN=start,end (seconds): another session holds a transaction open (xmin pinned) in that window. */
+const PIN = process.env.SOAK_PIN?.split(",").map(Number) as [number, number] | undefined;
 
 interface Sample {
   atS: number;
+  pinned: boolean;
+  perS: number;
+  indexKb: number;
   published: number;
   delivered: number;
   rows: number;
@@ -41,14 +46,36 @@ async function main(): Promise<void> {
 
   const samples: Sample[] = [];
   const started = Date.now();
+  let lastDelivered = 0;
+  let lastAtS = 0;
+  // The xmin horizon pinned: a transaction with an xid, open in another session, as a forgotten psql or a long report.
+  let pinned: (() => void) | null = null;
+  const pinner = postgres(url, { max: 1, onnotice: () => {} });
+  if (PIN) {
+    setTimeout(() => {
+      void pinner.begin(async (tx) => {
+        await tx`select txid_current()`;
+        await new Promise<void>((r) => (pinned = r));
+      });
+    }, PIN[0] * 1000);
+    setTimeout(() => {
+      pinned?.();
+      pinned = null;
+    }, PIN[1] * 1000);
+  }
   let published = 0;
   const sample = async (): Promise<void> => {
     const [r] = await sql.unsafe(
-      `select count(*)::int as rows, pg_total_relation_size('"${schema}".events')::bigint as bytes from "${schema}".events`,
+      `select count(*)::int as rows, pg_table_size('"${schema}".events')::bigint as bytes,
+              pg_indexes_size('"${schema}".events')::bigint as index_bytes from "${schema}".events`,
     );
     const m = process.memoryUsage();
+    const atS = Math.round((Date.now() - started) / 1000);
     const s: Sample = {
-      atS: Math.round((Date.now() - started) / 1000),
+      atS,
+      pinned: pinned !== null,
+      perS: Math.round((delivered - lastDelivered) / Math.max(1, atS - lastAtS)),
+      indexKb: Math.round(Number(r.index_bytes) / 1024),
       published,
       delivered,
       rows: r.rows,
@@ -56,6 +83,8 @@ async function main(): Promise<void> {
       rssMb: Math.round(m.rss / 1048576),
       heapMb: Math.round(m.heapUsed / 1048576),
     };
+    lastDelivered = delivered;
+    lastAtS = atS;
     samples.push(s);
     console.log(JSON.stringify(s));
   };
@@ -73,7 +102,7 @@ async function main(): Promise<void> {
 
   // Flat: the last third of the samples is within 50% (table) and 30% (RSS) of the middle third.
   const third = Math.max(1, Math.floor(samples.length / 3));
-  const avg = (xs: Sample[], k: keyof Sample): number => xs.reduce((a, s) => a + s[k], 0) / xs.length;
+  const avg = (xs: Sample[], k: "tableKb" | "rssMb"): number => xs.reduce((a, s) => a + s[k], 0) / xs.length;
   const middle = samples.slice(third, 2 * third);
   const last = samples.slice(-third);
   const tableGrowth = avg(last, "tableKb") / Math.max(1, avg(middle, "tableKb"));
@@ -84,6 +113,7 @@ async function main(): Promise<void> {
       `lost=${Math.max(0, lag)} tableGrowth=${tableGrowth.toFixed(2)} rssGrowth=${rssGrowth.toFixed(2)} ` +
       `verdict=${tableGrowth < 1.5 && rssGrowth < 1.3 && lag === 0 ? "flat" : "GROWING-or-behind"}`,
   );
+  await pinner.end({ timeout: 1 });
   await sql.unsafe(`drop schema "${schema}" cascade`);
   await sql.end({ timeout: 1 });
   await server?.stop();

@@ -53,7 +53,7 @@ order by c.relname`, [schema.name]);
         "autovacuum",
         "warning",
         `Autovacuum is too lax for ${table}: with about ${rows.toFixed(0)} rows it waits for ${trigger} dead rows (threshold ${threshold} + scale factor ${scale} x rows) before it vacuums a table that churns through all its rows.`,
-        `ALTER TABLE ${table} SET (autovacuum_vacuum_scale_factor = 0.01, autovacuum_vacuum_threshold = 1000);`,
+        `ALTER TABLE ${table} SET (autovacuum_vacuum_scale_factor = 0.02, autovacuum_vacuum_threshold = 1000);`,
         { table: name, rows, threshold, scaleFactor: scale, deadRowsBeforeVacuum: trigger },
       ));
     }
