@@ -29,3 +29,32 @@ export class LazyAbortController implements Abortable {
     this.#controller?.abort(reason);
   }
 }
+
+/**
+ * Settles as `promise` does, or rejects with `reason()` as soon as `signal` aborts (the promise is left to settle on
+ * its own). For clients that take no AbortSignal of their own.
+ *
+ * @example
+ * ```ts
+ * await untilAborted(client.publish(message), ctx.signal, () => new DeliveryError("aborted"));
+ * ```
+ */
+export function untilAborted<T>(promise: Promise<T>, signal: AbortSignal, reason: () => unknown): Promise<T> {
+  if (signal.aborted) return Promise.reject(reason());
+  return new Promise<T>((resolve, reject) => {
+    function onAbort(): void {
+      reject(reason());
+    }
+    signal.addEventListener("abort", onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener("abort", onAbort);
+        resolve(value);
+      },
+      (err: unknown) => {
+        signal.removeEventListener("abort", onAbort);
+        reject(err);
+      },
+    );
+  });
+}

@@ -1,3 +1,4 @@
+import { untilAborted } from "../../src/abort.ts";
 import { DeliveryError } from "../../src/errors.ts";
 
 /**
@@ -11,23 +12,7 @@ import { DeliveryError } from "../../src/errors.ts";
  * ```
  */
 export function abortable<T>(promise: Promise<T>, signal: AbortSignal, broker: string): Promise<T> {
-  if (signal.aborted) return Promise.reject(aborted(signal, broker));
-  return new Promise<T>((resolve, reject) => {
-    function onAbort(): void {
-      reject(aborted(signal, broker));
-    }
-    signal.addEventListener("abort", onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener("abort", onAbort);
-        resolve(value);
-      },
-      (err: unknown) => {
-        signal.removeEventListener("abort", onAbort);
-        reject(err);
-      },
-    );
-  });
+  return untilAborted(promise, signal, () => aborted(signal, broker));
 }
 
 function aborted(signal: AbortSignal, broker: string): DeliveryError {

@@ -1,3 +1,4 @@
+import { untilAborted } from "../../src/abort.ts";
 import { DeliveryError, PermanentError } from "../../src/errors.ts";
 import type { PubSubMessage } from "./message.ts";
 
@@ -65,23 +66,7 @@ export function topicNotFound(target: PubSubTarget, cause?: unknown): PermanentE
  * ```
  */
 export function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(aborted(signal));
-  return new Promise<T>((resolve, reject) => {
-    function onAbort(): void {
-      reject(aborted(signal));
-    }
-    signal.addEventListener("abort", onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener("abort", onAbort);
-        resolve(value);
-      },
-      (err: unknown) => {
-        signal.removeEventListener("abort", onAbort);
-        reject(err);
-      },
-    );
-  });
+  return untilAborted(promise, signal, () => aborted(signal));
 }
 
 /**

@@ -2,8 +2,8 @@
 // receiver on node:http) that writes one effect row per event in database B. The worker and the receiver are both
 // SIGKILLed, again and again, during a burst. The sender delivers at least once, so the receiver sees duplicates;
 // the inbox, in the transaction of the effect, must leave exactly one effect per event.
+import { freePort } from "../../examples/embedded-postgres.ts";
 import { type ChildProcess, spawn } from "node:child_process";
-import { createServer } from "node:net";
 import { join } from "node:path";
 import postgres, { type Sql } from "postgres";
 import { afterAll, describe, expect, it } from "vitest";
@@ -145,13 +145,3 @@ describe("effectively once: an inbox in the receiver's transaction turns at-leas
   }, 90_000);
 });
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}

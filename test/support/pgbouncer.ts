@@ -1,8 +1,9 @@
 // A real PgBouncer (Debian's package) in transaction pooling mode, in front of the test database: started on a free
 // port with a config file written here, as the postgres OS user (PgBouncer refuses to run as root), killed after.
+import { freePort } from "../../examples/embedded-postgres.ts";
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { createConnection, createServer } from "node:net";
+import { createConnection } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { databaseUrl, waitFor } from "./db.ts";
@@ -87,13 +88,3 @@ function accepts(port: number): Promise<boolean> {
   });
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
