@@ -33,6 +33,13 @@ async function main(): Promise<void> {
   const noop = (): void => {};
   const outbox = new Outbox({ sql, schema, logger: { debug: noop, info: noop, warn: noop, error: (m, f) => console.error(m, f) } });
   await outbox.migrate();
+  // SOAK_SERVER_AUTOVACUUM=1: the server's default autovacuum settings instead of the outbox tables' own (migration 8).
+  if (process.env.SOAK_SERVER_AUTOVACUUM) {
+    for (const table of ["events", "attempts"]) {
+      await sql.unsafe(`alter table "${schema}".${table} reset (autovacuum_vacuum_scale_factor, autovacuum_vacuum_threshold,
+        autovacuum_vacuum_insert_scale_factor, autovacuum_analyze_scale_factor, autovacuum_vacuum_cost_delay)`);
+    }
+  }
   // Dead row versions (every event is updated twice and deleted by retention) are reclaimed by autovacuum; with it
   // off, as on some test servers, the table grows whatever the outbox does.
   const [{ autovacuum }] = await sql`show autovacuum`;
@@ -109,7 +116,8 @@ async function main(): Promise<void> {
   const rssGrowth = avg(last, "rssMb") / Math.max(1, avg(middle, "rssMb"));
   const lag = published - delivered;
   console.log(
-    `[reliability] soak load=${RATE}ev/s,${SOAK_MS / 1000}s,retention=60s,autovacuum=${autovacuum} published=${published} delivered=${delivered} ` +
+    `[reliability] soak load=${RATE}ev/s,${SOAK_MS / 1000}s,retention=60s,autovacuum=${autovacuum}` +
+      `${process.env.SOAK_SERVER_AUTOVACUUM ? "(server defaults)" : "(table settings)"},pin=${PIN ? PIN.join("-") + "s" : "none"} published=${published} delivered=${delivered} ` +
       `lost=${Math.max(0, lag)} tableGrowth=${tableGrowth.toFixed(2)} rssGrowth=${rssGrowth.toFixed(2)} ` +
       `verdict=${tableGrowth < 1.5 && rssGrowth < 1.3 && lag === 0 ? "flat" : "GROWING-or-behind"}`,
   );
