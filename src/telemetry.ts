@@ -14,7 +14,7 @@ import type { Registry } from "./registry.ts";
 import type { Schema } from "./schema.ts";
 import { type BacklogGauge, backlogGauges } from "./store/backlog-gauges.ts";
 import { Metrics } from "./telemetry/metrics.ts";
-import type { MetricFamily } from "./telemetry/registry.ts";
+import { MAX_SERIES, type MetricFamily } from "./telemetry/registry.ts";
 import { formatTraceParent, parseTraceParent } from "./telemetry/traceparent.ts";
 
 type Api = typeof OTel;
@@ -22,16 +22,70 @@ type Api = typeof OTel;
 /** The loaded API: undefined until the import settles, null when it is not installed. */
 let api: Api | null | undefined;
 let loading: Promise<Api | null> | undefined;
+/** The API's key of the active span in a context, once checked (see spanKeyOf); null: use `trace.setSpan`. */
+let spanKey: symbol | null = null;
 
 /** Imports `@opentelemetry/api` once per process; absent (or failing to load) means no OpenTelemetry. */
 function loadApi(): Promise<Api | null> {
   loading ??= import("@opentelemetry/api").then(
     // A plain copy of the exports: reading them from a module namespace (CommonJS under Node) costs more per access,
     // and the per-attempt path reads several.
-    (m) => (api = { ...((m as Api).trace ? (m as Api) : (m as unknown as { default: Api }).default) }),
+    (m) => {
+      const loaded: Api = { ...((m as Api).trace ? (m as Api) : (m as unknown as { default: Api }).default) };
+      spanKey = spanKeyOf(loaded);
+      return (api = loaded);
+    },
     () => (api = null),
   );
   return loading;
+}
+
+/**
+ * A context that is `parent` with `span` active, made without copying `parent`: the API's `trace.setSpan` copies the
+ * parent's whole map (and makes three closures) on every call, twice per attempt, while most handlers never read the
+ * context and fewer still derive one from it. Deriving one (`setValue`, `deleteValue`) makes the copy then.
+ */
+class SpanContextOf implements OTel.Context {
+  readonly #parent: OTel.Context;
+  readonly #key: symbol;
+  readonly #span: OTel.Span;
+  constructor(parent: OTel.Context, key: symbol, span: OTel.Span) {
+    this.#parent = parent;
+    this.#key = key;
+    this.#span = span;
+  }
+
+  getValue(key: symbol): unknown {
+    return key === this.#key ? this.#span : this.#parent.getValue(key);
+  }
+
+  setValue(key: symbol, value: unknown): OTel.Context {
+    return this.#parent.setValue(this.#key, this.#span).setValue(key, value);
+  }
+
+  deleteValue(key: symbol): OTel.Context {
+    return this.#parent.setValue(this.#key, this.#span).deleteValue(key);
+  }
+}
+
+/**
+ * The key under which the API keeps a context's span: `createContextKey` makes keys with `Symbol.for`, so every copy
+ * of the API agrees on it. Checked once against `trace.getSpan`; a version that keeps it otherwise gets null, and
+ * then contexts are made with `trace.setSpan` as before.
+ */
+function spanKeyOf(a: Api): symbol | null {
+  try {
+    const key = a.createContextKey("OpenTelemetry Context Key SPAN");
+    const probe = a.trace.wrapSpanContext(a.INVALID_SPAN_CONTEXT);
+    return a.trace.getSpan(new SpanContextOf(a.ROOT_CONTEXT, key, probe)) === probe ? key : null;
+  } catch {
+    return null;
+  }
+}
+
+/** `parent` with `span` active. */
+function withSpan(a: Api, parent: OTel.Context, span: OTel.Span): OTel.Context {
+  return spanKey ? new SpanContextOf(parent, spanKey, span) : a.trace.setSpan(parent, span);
 }
 
 const SYSTEM = "pg-dispatch";
@@ -66,6 +120,12 @@ class AttemptSpan implements AttemptTrace {
   }
 }
 
+/** What starts an attempt span at one destination. */
+interface AttemptStart {
+  readonly name: string;
+  readonly options: OTel.SpanOptions;
+}
+
 /** The publish span, opaque outside this module. */
 export interface PublishTrace {
   readonly span: unknown;
@@ -90,6 +150,7 @@ export class Telemetry {
   readonly #logger: Logger;
   readonly #metrics = new Metrics(() => (api ? api.metrics.getMeter(SYSTEM) : null));
   #tracer: OTel.Tracer | null = null;
+  readonly #attemptStarts = new Map<string, AttemptStart>();
   #observers = 0;
   #stopObserving: (() => void) | null = null;
 
@@ -162,20 +223,18 @@ export class Telemetry {
     if (parent) {
       const sc: OTel.SpanContext = { traceId: parent.traceId, spanId: parent.spanId, traceFlags: parent.traceFlags, isRemote: true };
       if (storedState) sc.traceState = api.createTraceState(storedState);
-      context = api.trace.setSpanContext(context, sc);
+      context = withSpan(api, context, api.trace.wrapSpanContext(sc));
     }
-    const span = this.#tracerOf(api).startSpan(`deliver ${destination}`, {
-      kind: api.SpanKind.CONSUMER,
-      attributes: {
-        "messaging.system": SYSTEM,
-        "messaging.operation.name": "deliver",
-        "messaging.destination.name": this.#schema.name,
-        "messaging.message.id": event.id,
-        "pg_dispatch.destination": destination,
-        "pg_dispatch.attempt": attempt,
-        "pg_dispatch.event.type": event.type,
-      },
-    }, context);
+    const start = this.#attemptStart(api, destination);
+    const span = this.#tracerOf(api).startSpan(start.name, start.options, context);
+    // The attributes that change per attempt only when the span is kept: a sampled-out attempt costs the span alone.
+    // Those a sampler may look at (the messaging ones, the destination) are given at the start, from one object per
+    // destination, which the SDK copies rather than keeps.
+    if (span.isRecording()) {
+      span.setAttribute("messaging.message.id", event.id);
+      span.setAttribute("pg_dispatch.attempt", attempt);
+      span.setAttribute("pg_dispatch.event.type", event.type);
+    }
     return new AttemptSpan(span, api);
   }
 
@@ -183,7 +242,7 @@ export class Telemetry {
   within<T>(trace: AttemptTrace | null, deliver: () => T): T {
     const span = trace?.span as OTel.Span | undefined;
     if (!span || !api) return deliver();
-    return api.context.with(api.trace.setSpan(api.context.active(), span), deliver);
+    return api.context.with(withSpan(api, api.context.active(), span), deliver);
   }
 
   /**
@@ -196,6 +255,10 @@ export class Telemetry {
     this.#metrics.attempt(destination, type, outcome, Math.max(0, endedMs - startedMs) / 1000, latency);
     const span = trace.span as OTel.Span | undefined;
     if (!span || !api) return;
+    if (!span.isRecording()) {
+      span.end();
+      return;
+    }
     span.setAttribute("pg_dispatch.outcome", outcome);
     if (status !== null) span.setAttribute("pg_dispatch.status", status);
     if (error !== null) {
@@ -271,6 +334,27 @@ export class Telemetry {
       stopped = true;
       if (--this.#observers === 0) this.#stopObserving?.();
     };
+  }
+
+  /** An attempt span's name and start options for one destination, built once (they are the same every attempt). */
+  #attemptStart(a: Api, destination: string): AttemptStart {
+    let start = this.#attemptStarts.get(destination);
+    if (start) return start;
+    start = {
+      name: `deliver ${destination}`,
+      options: {
+        kind: a.SpanKind.CONSUMER,
+        attributes: {
+          "messaging.system": SYSTEM,
+          "messaging.operation.name": "deliver",
+          "messaging.destination.name": this.#schema.name,
+          "pg_dispatch.destination": destination,
+        },
+      },
+    };
+    // Destinations are registered, so this stays small; the bound only guards against a caller inventing names.
+    if (this.#attemptStarts.size < MAX_SERIES) this.#attemptStarts.set(destination, start);
+    return start;
   }
 
   #tracerOf(a: Api): OTel.Tracer {

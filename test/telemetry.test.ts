@@ -3,7 +3,7 @@
 // Prometheus text-format parser reads.
 import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { context, metrics, type Span, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
+import { context, createContextKey, metrics, type Span, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
 import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
 import {
   AggregationTemporality, type DataPoint, type Histogram, InMemoryMetricExporter, MeterProvider, PeriodicExportingMetricReader,
@@ -151,6 +151,41 @@ describe("traces: one trace from the request, through the outbox, into the recei
     expect(hook.requests[0]["ce-traceparent"]).toBe(traceparent);
     const [attempt] = finished("deliver given-hook");
     expect(attempt.parentSpanContext?.spanId).toBe("b7ad6b7169203331");
+  });
+
+  test("a handler's own spans are children of its attempt's span, also through a context it derives", async () => {
+    const key = createContextKey("test key");
+    const seen: Array<{ active?: string; derived?: string; value?: unknown; rootHasSpan: boolean }> = [];
+    t.outbox.register("handler.spans", {
+      name: "instrumented",
+      deliver: async () => {
+        const derived = context.active().setValue(key, "kept");
+        seen.push({
+          active: trace.getActiveSpan()?.spanContext().spanId,
+          derived: trace.getSpan(derived)?.spanContext().spanId,
+          value: derived.getValue(key),
+          rootHasSpan: trace.getSpan(context.active().deleteValue(key)) !== undefined,
+        });
+        return tracer().startActiveSpan("handler work", (span) => span.end());
+      },
+    });
+    const event = await t.outbox.publishEvent({ type: "handler.spans", source: "shop" });
+    await waitFor(() => finished("handler work").length === 1, "the handler's span");
+    const [attempt] = finished("deliver instrumented");
+    const [work] = finished("handler work");
+    expect(work.parentSpanContext?.spanId).toBe(attempt.spanContext().spanId);
+    expect(work.spanContext().traceId).toBe(attempt.spanContext().traceId);
+    expect(seen).toEqual([{ active: attempt.spanContext().spanId, derived: attempt.spanContext().spanId, value: "kept", rootHasSpan: true }]);
+    expect(attempt.attributes).toEqual({
+      "messaging.system": "pg-dispatch",
+      "messaging.operation.name": "deliver",
+      "messaging.destination.name": t.schema,
+      "messaging.message.id": event.id,
+      "pg_dispatch.destination": "instrumented",
+      "pg_dispatch.attempt": 1,
+      "pg_dispatch.event.type": "handler.spans",
+      "pg_dispatch.outcome": "delivered",
+    });
   });
 
   test("Pub/Sub messages carry the attempt's context as traceparent and tracestate attributes", () => {

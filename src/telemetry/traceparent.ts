@@ -11,6 +11,8 @@ export interface TraceParent {
   traceFlags: number;
 }
 
+/** The common case, version 00: tested without captures, then cut at fixed offsets (no match array per event). */
+const VERSION_00 = /^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
 const TRACEPARENT = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?$/;
 const ZERO_TRACE_ID = "0".repeat(32);
 const ZERO_SPAN_ID = "0".repeat(16);
@@ -25,6 +27,12 @@ const ZERO_SPAN_ID = "0".repeat(16);
  */
 export function parseTraceParent(value: unknown): TraceParent | null {
   if (typeof value !== "string") return null;
+  if (VERSION_00.test(value)) {
+    const traceId = value.slice(3, 35);
+    const spanId = value.slice(36, 52);
+    if (traceId === ZERO_TRACE_ID || spanId === ZERO_SPAN_ID) return null;
+    return { traceId, spanId, traceFlags: parseInt(value.slice(53, 55), 16) };
+  }
   const m = TRACEPARENT.exec(value);
   if (!m) return null;
   const [, version, traceId, spanId, flags, rest] = m;
