@@ -59,7 +59,7 @@ describe("autovacuum: off for the server, off or too lax for an outbox table", (
         { ok: false, severity: "error", details: { table: "events", autovacuum_enabled: "false" }, fix: `ALTER TABLE "${t.schema}"."events" RESET (autovacuum_enabled);` },
       ]);
       expect(tables[0].message).toMatch(/^Autovacuum is too lax for .*"attempts": with about 0 rows it waits for 1000000 dead rows/);
-      expect(tables[0].fix).toContain(`ALTER TABLE "${t.schema}"."attempts" SET (autovacuum_vacuum_scale_factor = 0.01`);
+      expect(tables[0].fix).toContain(`ALTER TABLE "${t.schema}"."attempts" SET (autovacuum_vacuum_scale_factor = 0.02`);
     } finally {
       await t.sql.unsafe(`alter table "${t.schema}".events reset (autovacuum_enabled)`);
       await t.sql.unsafe(`alter table "${t.schema}".attempts reset (autovacuum_vacuum_threshold)`);
