@@ -189,6 +189,7 @@ describe("publishing an event with an ordering key looks at the key's unfinished
           ...["{id-2,id-3}", "{plans,plans}", "{plan,plan}", "{1.0,1.0}", "{NULL,NULL}", "{2026-01-01T00:00:00Z,2026-01-01T00:00:00Z}",
             "{application/json,application/json}", "{NULL,NULL}", "{NULL,NULL}", "{NULL,NULL}", "{NULL,NULL}", "{NULL,NULL}", "{k5,k6}"],
           "{f,f}",
+          "2", // the batch's size: the statement lists the new events only when fewer were stored
         ];
         for (const [text, params] of [[insertKeyedEvent(p.outbox.schema, true), single], [insertKeyedEvents(p.outbox.schema, true), batch]] as const) {
           const plan = await p.sql.begin(async (tx) => {
