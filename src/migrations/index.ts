@@ -5,6 +5,7 @@ import attempts from "./004_attempts.ts";
 import leaseExpiries from "./005_lease_expiries.ts";
 import destinations from "./006_destinations.ts";
 import rateLimits from "./007_rate_limits.ts";
+import publishIndexes from "./008_publish_indexes.ts";
 
 /** A versioned DDL step; `sql` receives the quoted schema name. */
 export interface Migration {
@@ -22,4 +23,5 @@ export const migrations: Migration[] = [
   { version: 5, name: "lease_expiries", sql: leaseExpiries },
   { version: 6, name: "destinations", sql: destinations },
   { version: 7, name: "rate_limits", sql: rateLimits },
+  { version: 8, name: "publish_indexes", sql: publishIndexes },
 ];
