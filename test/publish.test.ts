@@ -231,6 +231,17 @@ describe("bad input is refused with a clear error and writes nothing", () => {
     });
   }
 
+  it("counts attribute limits in UTF-8 bytes, as PostgreSQL stores the text", async () => {
+    // 3-byte and 4-byte characters (a surrogate pair is 2 UTF-16 units, 4 bytes) right at the 4,096-byte subject limit.
+    for (const [char, fits] of [["\u20ac", 1365], ["\u{1F600}", 1024], ["\u00e9", 2048]] as const) {
+      const e = await t.outbox.publishEvent({ type: "t", source: "s", subject: char.repeat(fits) });
+      expect(e.subject).toBe(char.repeat(fits));
+      const err = await t.outbox.publishEvent({ type: "t", source: "s", subject: char.repeat(fits + 1) }).then(() => null, (x: unknown) => x);
+      expect((err as DispatchError).field).toBe("subject");
+      expect((err as DispatchError).message).toMatch(/over its 4096-byte limit/);
+    }
+  });
+
   it("accepts every attribute form CloudEvents 1.0 allows, from plain input and from the SDK's class", async () => {
     const sources = ["urn:uuid:6e8bc430-9c3a-11d9-9669-0800200c9a66", "/sensors/tn-1234567/alerts", "https://example.com/a?b=c#d", "1-555-123-4567", "a%20b"];
     for (const source of sources) {
