@@ -67,8 +67,9 @@ export function pgbossPeer(url: string, poolSize = 10): Peer {
             if (!res.ok) throw new Error(`HTTP ${res.status}`);
           }));
         }
-        : async (jobs: Job[]) => {
+        : (jobs: Job[]) => {
           for (const job of jobs) onEvent(job.data.id);
+          return Promise.resolve();
         };
       await (await b()).work(QUEUE, PGBOSS_WORKER, handler as never);
     },
