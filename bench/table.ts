@@ -3,6 +3,7 @@
 /** Peer names, in column order. */
 export const D = "pg-dispatch";
 export const G = "graphile-worker";
+export const B = "pg-boss";
 export const R = "raw SQL";
 
 /** One figure's medians by peer name. */
@@ -22,8 +23,8 @@ export interface RowSpec {
 /** Formats the rows as a Markdown table. */
 export function table(rows: RowSpec[], medians: Map<string, Values>): string {
   const lines = [
-    `| figure | unit | ${D} | ${G} | ${R} | ${D} / ${G} | ${D} / ${R} | target | met |`,
-    "|---|---|--:|--:|--:|--:|--:|---|---|",
+    `| figure | unit | ${D} | ${G} | ${B} | ${R} | ${D} / ${G} | ${D} / ${B} | ${D} / ${R} | target | met |`,
+    "|---|---|--:|--:|--:|--:|--:|--:|--:|---|---|",
   ];
   for (const row of rows) {
     const v = medians.get(row.key);
@@ -32,8 +33,8 @@ export function table(rows: RowSpec[], medians: Map<string, Values>): string {
       const x = v[D] / v[peer];
       return row.better === "none" || !Number.isFinite(x) ? "-" : `${x.toFixed(2)}x`;
     };
-    const met = !row.met ? "-" : [D, G, R].some((p) => p in v && Number.isNaN(v[p])) ? "?" : row.met(v) ? "yes" : "**no**";
-    lines.push(`| ${row.label} | ${row.unit} | ${num(v[D])} | ${num(v[G])} | ${num(v[R])} | ${ratio(G)} | ${ratio(R)} | ${row.target} | ${met} |`);
+    const met = !row.met ? "-" : [D, G, B, R].some((p) => p in v && Number.isNaN(v[p])) ? "?" : row.met(v) ? "yes" : "**no**";
+    lines.push(`| ${row.label} | ${row.unit} | ${num(v[D])} | ${num(v[G])} | ${num(v[B])} | ${num(v[R])} | ${ratio(G)} | ${ratio(B)} | ${ratio(R)} | ${row.target} | ${met} |`);
   }
   return lines.join("\n");
 }

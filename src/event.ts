@@ -1,4 +1,5 @@
 import { CloudEvent, ValidationError } from "cloudevents";
+import { checkAttributes, checkExtension, CORE_ATTRIBUTES, SPECVERSION } from "./attributes.ts";
 import { DispatchError } from "./errors.ts";
 import { dataToJson, utf8Length } from "./json.ts";
 import { assertKnownKeys, wholeNumber } from "./options.ts";
@@ -64,11 +65,6 @@ const INPUT_KEYS = [
   "scheduledAt", "maxRetries", "orderingKey",
 ] as const;
 const DELIVERY_KEYS = ["scheduledAt", "maxRetries", "orderingKey"] as const;
-/** Attributes of the SDK's CloudEvent that are not extensions. */
-const CORE_ATTRIBUTES = new Set([
-  "id", "type", "source", "specversion", "subject", "time", "datacontenttype", "dataschema", "data",
-  "data_base64", "schemaurl", "datacontentencoding",
-]);
 
 /**
  * The longest value each string attribute may have, in UTF-8 bytes. `id` + `source` and `orderingKey` are indexed,
@@ -93,32 +89,34 @@ export function fromInput(input: EventInput, maxPayloadBytes: number): NewEvent 
     throw new DispatchError("invalid_event", "An event must be an object with at least type and source.");
   }
   assertKnownKeys(input, INPUT_KEYS, "the event (CloudEvent extensions go in `extensions`)");
-  const { scheduledAt, maxRetries, orderingKey, extensions, data, time, ...attributes } = input;
+  const { extensions } = input;
   if (extensions !== undefined && (extensions === null || typeof extensions !== "object" || Array.isArray(extensions))) {
     throw new DispatchError("invalid_event", "extensions must be an object of attribute name to string, number or boolean.", { field: "extensions" });
   }
-  for (const [name, value] of Object.entries(extensions ?? {})) {
-    if (CORE_ATTRIBUTES.has(name)) {
-      throw new DispatchError("invalid_event", `Extension "${name}" is a CloudEvent core attribute; set it directly instead.`, { field: `extensions.${name}` });
-    }
-    if (!["string", "number", "boolean"].includes(typeof value) || (typeof value === "number" && !Number.isInteger(value))) {
-      throw new DispatchError("invalid_event", `Extension "${name}" must be a string, an integer or a boolean.`, { field: `extensions.${name}` });
-    }
-    if (!/^[a-z0-9]+$/.test(name)) {
-      throw new DispatchError("invalid_event", `Invalid CloudEvent: extension name "${name}" must be lower-case letters and digits only.`, { field: `extensions.${name}` });
-    }
+  let ext: Record<string, ExtensionValue> | null = null;
+  if (extensions !== undefined) {
+    for (const name of Object.keys(extensions)) checkExtension(name, extensions[name]);
+    if (Object.keys(extensions).length) ext = extensions;
   }
-  if (attributes.id !== undefined && (typeof attributes.id !== "string" || attributes.id.length === 0)) {
-    // The SDK would quietly replace an empty id with a random one, and a resend would be stored twice.
+  if (input.id !== undefined && (typeof input.id !== "string" || input.id.length === 0)) {
+    // A resend must carry the same id, or it would be stored twice: never replace an empty one with a random one.
     throw new DispatchError("invalid_event", "Invalid CloudEvent: id must be a non-empty string (or left out for a random UUID).", { field: "id" });
   }
-  const event = validated({
-    ...extensions,
-    ...attributes,
-    time: time instanceof Date ? isoTime(time, "time") : time,
-    datacontenttype: attributes.datacontenttype ?? "application/json",
-  });
-  return toRow(event, data, { scheduledAt, maxRetries, orderingKey }, extensions ?? null, maxPayloadBytes);
+  // The attributes as the event will carry them; the rules of attributes.ts, without building an SDK object.
+  const attributes = {
+    id: input.id ?? crypto.randomUUID(),
+    source: input.source,
+    type: input.type,
+    specversion: SPECVERSION,
+    subject: input.subject,
+    time: input.time instanceof Date ? isoTime(input.time, "time") : input.time,
+    datacontenttype: input.datacontenttype ?? "application/json",
+    dataschema: input.dataschema,
+  };
+  checkAttributes(attributes);
+  // The time now needs no checking: the rules apply to what the producer sent.
+  attributes.time ??= new Date().toISOString();
+  return toRow(attributes as CheckedAttributes, input.data, input, ext, maxPayloadBytes);
 }
 
 /** Checks a CloudEvent instance (or a plain object with its attributes) and turns it into a row. */
@@ -130,16 +128,46 @@ export function fromCloudEvent(event: CloudEvent<unknown>, options: DeliveryOpti
   if (event.data_base64 !== undefined) {
     throw new DispatchError("invalid_data", "Binary data (data_base64) is not supported; publish JSON data.", { field: "data_base64" });
   }
-  const checked = event instanceof CloudEvent ? revalidated(event) : validated(event as object);
+  const plain = !(event instanceof CloudEvent);
+  const e = event as unknown as Record<string, unknown>;
+  // A plain object gets the SDK class's defaults (a random id, the time now, version 1.0); an instance has them.
+  const attributes = {
+    id: plain && (e.id === undefined || e.id === "") ? crypto.randomUUID() : e.id,
+    source: e.source,
+    type: e.type,
+    specversion: plain ? e.specversion || SPECVERSION : e.specversion,
+    subject: e.subject ?? undefined,
+    time: plain && !e.time ? new Date().toISOString() : e.time instanceof Date ? isoTime(e.time, "time") : e.time,
+    datacontenttype: e.datacontenttype ?? undefined,
+    dataschema: e.dataschema ?? undefined,
+  };
   const extensions: Record<string, ExtensionValue> = {};
-  for (const [key, value] of Object.entries(checked)) {
-    if (!CORE_ATTRIBUTES.has(key) && value !== undefined) extensions[key] = value as ExtensionValue;
+  let any = false;
+  for (const key of Object.keys(event)) {
+    const value = e[key];
+    if (CORE_ATTRIBUTES.has(key) || value === undefined) continue;
+    checkExtension(key, value);
+    extensions[key] = value as ExtensionValue;
+    any = true;
   }
-  return toRow(checked, checked.data, options, Object.keys(extensions).length ? extensions : null, maxPayloadBytes);
+  checkAttributes(attributes);
+  return toRow(attributes as CheckedAttributes, e.data, options, any ? extensions : null, maxPayloadBytes);
+}
+
+/** Core attributes that passed {@link checkAttributes}. */
+interface CheckedAttributes {
+  id: string;
+  source: string;
+  type: string;
+  specversion: string;
+  subject?: string | undefined;
+  time?: string | undefined;
+  datacontenttype?: string | undefined;
+  dataschema?: string | undefined;
 }
 
 function toRow(
-  event: CloudEvent<unknown>,
+  event: CheckedAttributes,
   data: unknown,
   options: DeliveryOptions,
   extensions: Record<string, ExtensionValue> | null,
@@ -221,14 +249,6 @@ export function validated(attributes: object): CloudEvent<unknown> {
   }
 }
 
-function revalidated(event: CloudEvent<unknown>): CloudEvent<unknown> {
-  try {
-    event.validate();
-    return event;
-  } catch (err) {
-    throw invalid(err);
-  }
-}
 
 /** Rewrites the SDK's schema errors ("must NOT have fewer than 1 characters" at /type) into one plain sentence. */
 function invalid(err: unknown): DispatchError {

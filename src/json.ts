@@ -63,8 +63,22 @@ function refuse(path: string, what: string): never {
   throw new DispatchError("invalid_data", `Event ${field} ${what}. Event data must be JSON-serialisable.`, { field });
 }
 
-/** The UTF-8 size of a string, computed only when the cheap bound says it might matter. */
+/**
+ * The UTF-8 size of a string, counted only when the cheap bound (3 bytes per UTF-16 unit) says it might matter, and
+ * then from the code units, without encoding (a lone surrogate counts 3, as the U+FFFD it would be encoded as).
+ */
 export function utf8Length(text: string, limit: number): number {
-  if (text.length * 3 <= limit) return text.length;
-  return new TextEncoder().encode(text).length;
+  const n = text.length;
+  if (n * 3 <= limit) return n;
+  let bytes = n;
+  for (let i = 0; i < n; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x80) continue;
+    if (c < 0x800) bytes += 1;
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < n && (text.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
+      bytes += 2; // 4 bytes for the pair's 2 units
+      i++;
+    } else bytes += 2;
+  }
+  return bytes;
 }

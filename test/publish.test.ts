@@ -206,6 +206,18 @@ describe("bad input is refused with a clear error and writes nothing", () => {
     ["a tx that is not a client", () => t.outbox.publishEvent({ type: "t", source: "s" }, { tx: {} as never }), "invalid_option", /tx/],
     ["binary CloudEvent data", () => t.outbox.publishCloudEvent(new CloudEvent({ type: "t", source: "s", data_base64: "AAEC" })), "invalid_data", /data_base64/],
     ["a bad event in a batch", () => t.outbox.publishEvents([{ type: "ok", source: "s" }, { type: "", source: "s" }]), "invalid_event", /type/],
+    // The CloudEvents 1.0 attribute rules (src/attributes.ts), checked without building an SDK object per event.
+    ["a source that is no URI-reference", () => t.outbox.publishEvent({ type: "t", source: "my service" }), "invalid_event", /source/],
+    ["a relative dataschema", () => t.outbox.publishEvent({ type: "t", source: "s", dataschema: "schemas/user" }), "invalid_event", /dataschema/],
+    ["a time without an offset", () => t.outbox.publishEvent({ type: "t", source: "s", time: "2025-01-02T03:04:05" }), "invalid_event", /time/],
+    ["a time on February 30th", () => t.outbox.publishEvent({ type: "t", source: "s", time: "2025-02-30T03:04:05Z" }), "invalid_event", /time/],
+    ["an empty subject", () => t.outbox.publishEvent({ type: "t", source: "s", subject: "" }), "invalid_event", /subject/],
+    ["a type that is not a string", () => t.outbox.publishEvent({ type: 5 as never, source: "s" }), "invalid_event", /type/],
+    ["a core attribute as an extension", () => t.outbox.publishEvent({ type: "t", source: "s", extensions: { subject: "x" } }), "invalid_event", /core attribute/],
+    ["a fractional extension", () => t.outbox.publishEvent({ type: "t", source: "s", extensions: { n: 1.5 } }), "invalid_event", /integer/],
+    ["a plain CloudEvent of another version", () => t.outbox.publishCloudEvent({ specversion: "0.3", type: "t", source: "s", id: "1" } as never), "invalid_event", /specversion/],
+    ["a plain CloudEvent with a bad extension name", () => t.outbox.publishCloudEvent({ type: "t", source: "s", BadName: "x" } as never), "invalid_event", /BadName/],
+    ["an unchecked CloudEvent with an empty type", () => t.outbox.publishCloudEvent(new CloudEvent({ type: "", source: "s" }, false)), "invalid_event", /type/],
   ];
 
   for (const [what, call, code, message] of cases) {
@@ -218,6 +230,28 @@ describe("bad input is refused with a clear error and writes nothing", () => {
       expect(await count()).toBe(before);
     });
   }
+
+  it("counts attribute limits in UTF-8 bytes, as PostgreSQL stores the text", async () => {
+    // 3-byte and 4-byte characters (a surrogate pair is 2 UTF-16 units, 4 bytes) right at the 4,096-byte subject limit.
+    for (const [char, fits] of [["\u20ac", 1365], ["\u{1F600}", 1024], ["\u00e9", 2048]] as const) {
+      const e = await t.outbox.publishEvent({ type: "t", source: "s", subject: char.repeat(fits) });
+      expect(e.subject).toBe(char.repeat(fits));
+      const err = await t.outbox.publishEvent({ type: "t", source: "s", subject: char.repeat(fits + 1) }).then(() => null, (x: unknown) => x);
+      expect((err as DispatchError).field).toBe("subject");
+      expect((err as DispatchError).message).toMatch(/over its 4096-byte limit/);
+    }
+  });
+
+  it("accepts every attribute form CloudEvents 1.0 allows, from plain input and from the SDK's class", async () => {
+    const sources = ["urn:uuid:6e8bc430-9c3a-11d9-9669-0800200c9a66", "/sensors/tn-1234567/alerts", "https://example.com/a?b=c#d", "1-555-123-4567", "a%20b"];
+    for (const source of sources) {
+      const e = await t.outbox.publishEvent({ type: "t", source, time: "2025-01-02T03:04:05.123+02:00", dataschema: "https://example.com/s.json", extensions: { n: 3, ok: true, tenant: "acme" } });
+      expect(e).toMatchObject({ source, time: "2025-01-02T03:04:05.123+02:00", extensions: { n: 3, ok: true, tenant: "acme" } });
+    }
+    const ce = await t.outbox.publishCloudEvent(new CloudEvent({ type: "t", source: "/orders", subject: "Order #1", tenant: "acme", data: { a: 1 } }));
+    expect(ce).toMatchObject({ specversion: "1.0", subject: "Order #1", extensions: { tenant: "acme" }, data: { a: 1 } });
+    expect(ce.id).toMatch(/^[0-9a-f-]{36}$/);
+  });
 
   it("accepts data that JSON represents faithfully: Dates, nested arrays, unicode", async () => {
     const when = new Date("2026-01-02T03:04:05.000Z");

@@ -3,10 +3,11 @@
 // process, so the two readings compare a warm worker with itself (compiled code, grown connection buffers and the
 // heap's first sizing are one-time costs, not growth with the events handled). The run script starts this file as
 // a child process:
-//   node dist/bench/figures/memory.js <pg-dispatch|graphile-worker|raw SQL> <count> <database url>
+//   node dist/bench/figures/memory.js <pg-dispatch|graphile-worker|pg-boss|raw SQL> <count> <database url>
 import { pathToFileURL } from "node:url";
 import { dispatchPeer } from "../peers/dispatch.ts";
 import { graphilePeer } from "../peers/graphile.ts";
+import { pgbossPeer } from "../peers/pgboss.ts";
 import type { Peer } from "../peers/peer.ts";
 import { rawPeer } from "../peers/raw.ts";
 import { rssMb, until } from "../support.ts";
@@ -38,6 +39,7 @@ async function run(peer: Peer, count: number, ready: () => void): Promise<void> 
 export const PEERS: Record<string, (url: string) => Peer> = {
   "pg-dispatch": dispatchPeer,
   "graphile-worker": graphilePeer,
+  "pg-boss": pgbossPeer,
   "raw SQL": rawPeer,
 };
 

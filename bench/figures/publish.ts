@@ -1,13 +1,15 @@
 // Publish rate: 1 event per transaction from 8 concurrent producers, for a fixed time.
+import type { CostMeter, CostPerEvent } from "../cost.ts";
 import type { Peer } from "../peers/peer.ts";
 
-/** Events committed per second by `producers` loops, each publishing one event per transaction. */
-export async function publishRate(peer: Peer, seconds: number, producers = 8): Promise<number> {
+/** Events committed per second by `producers` loops, each publishing one event per transaction, and their cost. */
+export async function publishRate(peer: Peer, seconds: number, cost: CostMeter, producers = 8): Promise<{ rate: number; cost: CostPerEvent }> {
   await peer.reset();
   // Open every producer's connection and prepare its statement before the clock starts.
   await Promise.all(Array.from({ length: producers }, (_, p) => peer.publish(`warm${p}`, p)));
   let n = 0;
   let i = 0;
+  await cost.start();
   const started = performance.now();
   const end = started + seconds * 1000;
   await Promise.all(Array.from({ length: producers }, async (_, p) => {
@@ -17,5 +19,6 @@ export async function publishRate(peer: Peer, seconds: number, producers = 8): P
       n++;
     }
   }));
-  return n / ((performance.now() - started) / 1000);
+  const rate = n / ((performance.now() - started) / 1000);
+  return { rate, cost: await cost.stop(n) };
 }

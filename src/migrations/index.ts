@@ -6,6 +6,7 @@ import leaseExpiries from "./005_lease_expiries.ts";
 import destinations from "./006_destinations.ts";
 import rateLimits from "./007_rate_limits.ts";
 import autovacuum from "./008_autovacuum.ts";
+import publishIndexes from "./009_publish_indexes.ts";
 
 /** A versioned DDL step; `sql` receives the quoted schema name. */
 export interface Migration {
@@ -24,4 +25,5 @@ export const migrations: Migration[] = [
   { version: 6, name: "destinations", sql: destinations },
   { version: 7, name: "rate_limits", sql: rateLimits },
   { version: 8, name: "autovacuum", sql: autovacuum },
+  { version: 9, name: "publish_indexes", sql: publishIndexes },
 ];

@@ -2,8 +2,8 @@ import type { Query } from "../client.ts";
 import type { Schema } from "../schema.ts";
 
 /**
- * The backlog per destination: of the $1 oldest unfinished events (`events_unfinished`, in publish order), how many
- * wait on each destination and since when. An event no worker has attempted yet has no deliveries: the worker
+ * The backlog per destination: of the $1 unfinished events due soonest (`events_due`, in due order; for events that
+ * are not scheduled or retrying that is publish order), how many wait on each destination and since when. An event no worker has attempted yet has no deliveries: the worker
  * decides its destinations, so it is counted under the empty name ("not attempted yet"). Bounded by $1, so a
  * runaway backlog costs what the bound does; `scanned` tells the caller whether it saw all of it.
  */
@@ -11,7 +11,7 @@ export function selectBacklog(schema: Schema): string {
   const s = schema.quoted;
   return `
 with unfinished as (
-  select seq, created_at, deliveries from ${s}.events where next_attempt_at is not null order by seq limit $1
+  select seq, created_at, deliveries from ${s}.events where next_attempt_at is not null order by next_attempt_at, seq limit $1
 )
 select coalesce(d.k, '') as destination, count(*) as waiting, min(u.created_at) as oldest,
        (select count(*) from unfinished) as scanned

@@ -4,30 +4,79 @@ import { EVENT_COLUMNS, type EventRecord, newRecord, type PublishedEvent, toReco
 import type { Schema } from "../schema.ts";
 import { arrayLiteral } from "./array.ts";
 
-const COLUMNS = "id, source, type, specversion, subject, time, datacontenttype, dataschema, extensions, data, scheduled_at, next_attempt_at, max_retries, ordering_key";
-const UNNEST = `$1::text::text[], $2::text::text[], $3::text::text[], $4::text::text[], $5::text::text[],
-              $6::text::text[], $7::text::text[], $8::text::text[], $9::text::text[], $10::text::text[],
-              $11::text::timestamptz[], $12::text::integer[], $13::text::text[]`;
-const UNNESTED = `id, source, type, specversion, subject, time, datacontenttype, dataschema, extensions, data,
-         scheduled_at, max_retries, ordering_key`;
+/** One column the publish statements write: its name, its SQL type, and how an event supplies its value. */
+interface Column {
+  name: string;
+  type: "text" | "jsonb" | "timestamptz" | "integer";
+  value(e: NewEvent): string | number | null;
+}
+
+/**
+ * The columns publish writes, in one place: the column list, the parameters of the single insert, the arrays of the
+ * batch insert and the select list over them are all generated from it. `next_attempt_at` is computed in SQL from
+ * `scheduled_at`; everything else takes the table's defaults.
+ */
+const COLUMNS: readonly Column[] = [
+  { name: "id", type: "text", value: (e) => e.id },
+  { name: "source", type: "text", value: (e) => e.source },
+  { name: "type", type: "text", value: (e) => e.type },
+  { name: "specversion", type: "text", value: (e) => e.specversion },
+  { name: "subject", type: "text", value: (e) => e.subject },
+  { name: "time", type: "text", value: (e) => e.time },
+  { name: "datacontenttype", type: "text", value: (e) => e.datacontenttype },
+  { name: "dataschema", type: "text", value: (e) => e.dataschema },
+  { name: "extensions", type: "jsonb", value: (e) => (e.extensions === null ? null : JSON.stringify(e.extensions)) },
+  { name: "data", type: "jsonb", value: (e) => e.data },
+  { name: "scheduled_at", type: "timestamptz", value: (e) => e.scheduled_at },
+  { name: "max_retries", type: "integer", value: (e) => e.max_retries },
+  { name: "ordering_key", type: "text", value: (e) => e.ordering_key },
+];
+const COUNT = COLUMNS.length;
+const SCHEDULED = `$${COLUMNS.findIndex((c) => c.name === "scheduled_at") + 1}::text::timestamptz`;
+/** The insert's column list. */
+const NAMES = [...COLUMNS.map((c) => c.name), "next_attempt_at"].join(", ");
+// Every value travels as text and is cast in SQL (jsonb from its text, so clients need not agree on JSON).
+/** The single insert's values: one parameter per column. */
+const VALUES = [...COLUMNS.map((c, i) => (c.type === "text" ? `$${i + 1}` : `$${i + 1}::text::${c.type}`)), `coalesce(${SCHEDULED}, now())`];
+/** The batch insert's arrays, one per column, as `unnest` takes them, and the names of the columns they become. */
+const ARRAYS = COLUMNS.map((c, i) => `$${i + 1}::text::${c.type === "jsonb" ? "text" : c.type}[]`).join(", ");
+const UNNESTED = COLUMNS.map((c) => c.name).join(", ");
+const SELECTED = [...COLUMNS.map((c) => (c.type === "jsonb" ? `${c.name}::jsonb` : c.name)), "coalesce(scheduled_at, now())"];
 
 /**
  * Appends one NOTIFY on the schema's channel (empty payload) to an insert, in the same statement. PostgreSQL folds
  * identical notifications within a transaction, so a transaction that publishes many times still sends one; an
- * insert that stored nothing notifies nobody. Only what the database made up comes back: the caller has the rest.
+ * insert that stored nothing notifies nobody.
+ *
+ * Only what the caller cannot know comes back, as one row: how many events were new and `created_at` (the
+ * transaction's `now()`, the column's default, the same for every row of the statement). Only when some were
+ * already stored does it list which were new, so that a batch of 1,000 new events returns one row, not 1,000.
+ * `$n` is the batch's size.
  */
-function withNotify(schema: Schema, insert: string, notify: boolean): string {
+function withNotify(schema: Schema, insert: string, notify: boolean, n: string): string {
   return `
-with inserted as (${insert} on conflict (id, source) do nothing returning seq, id, source, created_at)
-select *${notify ? `, (select pg_notify('${schema.channel}', '')) is null as notified` : ""} from inserted`;
+with inserted as (${insert} on conflict (id, source) do nothing returning id, source)
+select count(*)::int as count, now() as created_at,
+       case when count(*) < ${n} then json_build_array(array_agg(id), array_agg(source))::text end as keys
+       ${notify ? `, (select pg_notify('${schema.channel}', '') from inserted limit 1) is null as notified` : ""}
+from inserted`;
+}
+
+/**
+ * Wraps a one-event insert: NOTIFY as in {@link withNotify}, and only `created_at` comes back (no row when the event
+ * was already stored).
+ */
+function single(schema: Schema, insert: string, notify: boolean): string {
+  return `
+with inserted as (${insert} on conflict (id, source) do nothing returning created_at)
+select created_at${notify ? `, (select pg_notify('${schema.channel}', '')) is null as notified` : ""} from inserted`;
 }
 
 /** One event, as plain parameters: the common case, and the cheapest statement for it. */
 export function insertEvent(schema: Schema, notify: boolean): string {
-  return withNotify(schema, `
-  insert into ${schema.quoted}.events (${COLUMNS})
-  values ($1, $2, $3, $4, $5, $6, $7, $8, $9::text::jsonb, $10::text::jsonb, $11::timestamptz,
-          coalesce($11::timestamptz, now()), $12::integer, $13)`, notify);
+  return single(schema, `
+  insert into ${schema.quoted}.events (${NAMES})
+  values (${VALUES.join(", ")})`, notify);
 }
 
 /**
@@ -46,11 +95,11 @@ function waits(s: string, key: string): string {
 
 /** One event with an ordering key: {@link insertEvent}, parked when it must wait (see `waits`). */
 export function insertKeyedEvent(schema: Schema, notify: boolean): string {
-  return withNotify(schema, `
-  insert into ${schema.quoted}.events (${COLUMNS}, parked)
-  select $1, $2, $3, $4, $5, $6, $7, $8, $9::text::jsonb, $10::text::jsonb, $11::timestamptz,
-         case when w.parked then null else coalesce($11::timestamptz, now()) end, $12::integer, $13::text, w.parked
-  from (select ${waits(schema.quoted, "$13::text")} as parked offset 0) w`, notify);
+  const key = `$${COUNT}::text`;
+  return single(schema, `
+  insert into ${schema.quoted}.events (${NAMES}, parked)
+  select ${VALUES.slice(0, COUNT).join(", ")}, case when w.parked then null else coalesce(${SCHEDULED}, now()) end, w.parked
+  from (select ${waits(schema.quoted, key)} as parked offset 0) w`, notify);
 }
 
 /**
@@ -59,29 +108,26 @@ export function insertKeyedEvent(schema: Schema, notify: boolean): string {
  */
 export function insertEvents(schema: Schema, notify: boolean): string {
   return withNotify(schema, `
-  insert into ${schema.quoted}.events (${COLUMNS})
-  select id, source, type, specversion, subject, time, datacontenttype, dataschema, extensions::jsonb, data::jsonb,
-         scheduled_at, coalesce(scheduled_at, now()), max_retries, ordering_key
-  from unnest(${UNNEST})
-    as x(${UNNESTED})`, notify);
+  insert into ${schema.quoted}.events (${NAMES})
+  select ${SELECTED.join(", ")}
+  from unnest(${ARRAYS})
+    as x(${UNNESTED})`, notify, `$${COUNT + 1}`);
 }
 
 /**
- * {@link insertEvents} for a batch with ordering keys. $14 says, per event, whether an earlier event in the batch has
+ * {@link insertEvents} for a batch with ordering keys. The parameter after the columns says, per event, whether an earlier event in the batch has
  * the same key (the statement cannot see its own rows): such an event waits parked, as does one whose key `waits`.
  * (When that earlier event turns out to be a duplicate of one already finished, the later one is parked with nothing
  * ahead of it; the worker's repair step releases it.)
  */
 export function insertKeyedEvents(schema: Schema, notify: boolean): string {
   return withNotify(schema, `
-  insert into ${schema.quoted}.events (${COLUMNS}, parked)
-  select id, source, type, specversion, subject, time, datacontenttype, dataschema, extensions::jsonb, data::jsonb,
-         scheduled_at, case when w.parked then null else coalesce(scheduled_at, now()) end, max_retries, ordering_key,
-         w.parked
-  from unnest(${UNNEST}, $14::text::boolean[])
+  insert into ${schema.quoted}.events (${NAMES}, parked)
+  select ${SELECTED.slice(0, COUNT).join(", ")}, case when w.parked then null else coalesce(scheduled_at, now()) end, w.parked
+  from unnest(${ARRAYS}, $${COUNT + 1}::text::boolean[])
     as x(${UNNESTED}, follows)
   cross join lateral (select case when x.ordering_key is null then false when x.follows then true
-                                  else ${waits(schema.quoted, "x.ordering_key")} end as parked offset 0) w`, notify);
+                                  else ${waits(schema.quoted, "x.ordering_key")} end as parked offset 0) w`, notify, `$${COUNT + 2}`);
 }
 
 /** Reads back events that were already stored (idempotent publish), by (source, id). */
@@ -97,33 +143,37 @@ where (id, source) in (select * from unnest($1::text::text[], $2::text::text[]))
  */
 export async function publish(query: Query, schema: Schema, events: NewEvent[], notify: boolean): Promise<PublishedEvent[]> {
   // Events without an ordering key take the statements that never look at other rows.
-  let rows: Row[];
+  let created: Row | undefined;
+  let inserted: Set<string> | null = null;
   if (events.length === 1) {
     const e = events[0];
-    rows = await query(e.ordering_key === null ? insertEvent(schema, notify) : insertKeyedEvent(schema, notify), params(e));
+    [created] = await query(e.ordering_key === null ? insertEvent(schema, notify) : insertKeyedEvent(schema, notify), params(e));
+    if (!created) inserted = new Set();
   } else {
     const follows = followers(events);
-    rows = follows === null
-      ? await query(insertEvents(schema, notify), columns(events))
-      : await query(insertKeyedEvents(schema, notify), [...columns(events), arrayLiteral(follows.map((f) => (f ? "t" : "f")))]);
+    const values = columns(events);
+    if (follows !== null) values.push(arrayLiteral(follows.map((f) => (f ? "t" : "f"))));
+    values.push(String(events.length));
+    [created] = await query(follows === null ? insertEvents(schema, notify) : insertKeyedEvents(schema, notify), values);
+    if (created.keys != null) {
+      // Some were stored already (or repeated in the batch): the statement said which were new.
+      const [ids, sources] = JSON.parse(created.keys as string) as [string[] | null, string[] | null];
+      inserted = new Set((ids ?? []).map((id, i) => key(sources![i], id)));
+    }
   }
-  const inserted = new Map<string, Row>();
-  for (const row of rows) inserted.set(key(row.source, row.id), row);
+  if (inserted === null) return events.map((e) => newRecord(e, created!));
   // Records by source + id: those already stored (read back), and each new one once made.
   const stored = new Map<string, EventRecord>();
-  if (inserted.size < events.length) {
-    const missing = events.filter((e) => !inserted.has(key(e.source, e.id)));
-    if (missing.length) {
-      const found = await query(selectExisting(schema), [arrayLiteral(missing.map((e) => e.id)), arrayLiteral(missing.map((e) => e.source))]);
-      for (const row of found) stored.set(key(row.source, row.id), toRecord(row));
-    }
+  const missing = events.filter((e) => !inserted.has(key(e.source, e.id)));
+  if (missing.length) {
+    const found = await query(selectExisting(schema), [arrayLiteral(missing.map((e) => e.id)), arrayLiteral(missing.map((e) => e.source))]);
+    for (const row of found) stored.set(key(row.source, row.id), toRecord(row));
   }
   // The same source + id twice in one batch: the first is new, the second a duplicate of it.
   return events.map((e) => {
     const k = key(e.source, e.id);
-    const row = inserted.get(k);
-    if (row && !stored.has(k)) {
-      const fresh = newRecord(e, row);
+    if (inserted.has(k) && !stored.has(k)) {
+      const fresh = newRecord(e, created!);
       stored.set(k, fresh);
       return fresh;
     }
@@ -153,31 +203,10 @@ function key(source: unknown, id: unknown): string {
 }
 
 function params(e: NewEvent): unknown[] {
-  return [
-    e.id, e.source, e.type, e.specversion, e.subject, e.time, e.datacontenttype, e.dataschema,
-    e.extensions === null ? null : JSON.stringify(e.extensions), e.data, e.scheduled_at, e.max_retries, e.ordering_key,
-  ];
+  return COLUMNS.map((c) => c.value(e));
 }
 
-/** The batch as one array literal per column, in COLUMNS order (next_attempt_at is computed in SQL). */
+/** The batch as one array literal per column, in COLUMNS order. */
 function columns(events: NewEvent[]): string[] {
-  const n = events.length;
-  const cols: Array<Array<string | number | null>> = Array.from({ length: 13 }, () => new Array(n));
-  for (let i = 0; i < n; i++) {
-    const e = events[i];
-    cols[0][i] = e.id;
-    cols[1][i] = e.source;
-    cols[2][i] = e.type;
-    cols[3][i] = e.specversion;
-    cols[4][i] = e.subject;
-    cols[5][i] = e.time;
-    cols[6][i] = e.datacontenttype;
-    cols[7][i] = e.dataschema;
-    cols[8][i] = e.extensions === null ? null : JSON.stringify(e.extensions);
-    cols[9][i] = e.data;
-    cols[10][i] = e.scheduled_at;
-    cols[11][i] = e.max_retries;
-    cols[12][i] = e.ordering_key;
-  }
-  return cols.map(arrayLiteral);
+  return COLUMNS.map((c) => arrayLiteral(events.map(c.value)));
 }

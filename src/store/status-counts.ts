@@ -3,7 +3,7 @@ import type { Schema } from "../schema.ts";
 
 /**
  * Event counts by status for the dashboard, without counting the table: unfinished events (pending, processing,
- * and failed ones still retrying another delivery) through `events_unfinished`, failed ones through
+ * and failed ones still retrying another delivery) through `events_due`, failed ones through
  * `events_failed`, each counted up to $1 so a huge backlog costs no more than the bound. The total is exact while
  * the table is small (under 2,000 pages, 16 MB) and otherwise PostgreSQL's estimate (`reltuples`, kept by
  * autovacuum); published is the total less the rest.
@@ -12,7 +12,7 @@ export function selectStatusCounts(schema: Schema): string {
   const s = schema.quoted;
   return `
 with unfinished as (
-  select status from ${s}.events where next_attempt_at is not null order by seq limit $1
+  select status from ${s}.events where next_attempt_at is not null order by next_attempt_at, seq limit $1
 ), failed as (
   select from ${s}.events where status = 'failed' limit $1
 ), size as (
