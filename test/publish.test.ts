@@ -231,6 +231,12 @@ describe("bad input is refused with a clear error and writes nothing", () => {
     });
   }
 
+  it("gives every record of a batch its own createdAt (the statement's time, one Date each)", async () => {
+    const [a, b] = await t.outbox.publishEvents([{ type: "t", source: "s" }, { type: "t", source: "s" }]);
+    expect(a.createdAt.getTime()).toBe(b.createdAt.getTime());
+    expect(a.createdAt).not.toBe(b.createdAt);
+  });
+
   it("counts attribute limits in UTF-8 bytes, as PostgreSQL stores the text", async () => {
     // 3-byte and 4-byte characters (a surrogate pair is 2 UTF-16 units, 4 bytes) right at the 4,096-byte subject limit.
     for (const [char, fits] of [["\u20ac", 1365], ["\u{1F600}", 1024], ["\u00e9", 2048]] as const) {

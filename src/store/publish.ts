@@ -1,6 +1,6 @@
 import type { Query, Row } from "../client.ts";
 import type { NewEvent } from "../event.ts";
-import { EVENT_COLUMNS, type EventRecord, newRecord, type PublishedEvent, toRecord } from "../record.ts";
+import { date, EVENT_COLUMNS, type EventRecord, newRecord, type PublishedEvent, toRecord } from "../record.ts";
 import type { Schema } from "../schema.ts";
 import { arrayLiteral } from "./array.ts";
 
@@ -161,7 +161,10 @@ export async function publish(query: Query, schema: Schema, events: NewEvent[], 
       inserted = new Set((ids ?? []).map((id, i) => key(sources![i], id)));
     }
   }
-  if (inserted === null) return events.map((e) => newRecord(e, created!));
+  // One created_at for the statement, but a Date of its own per record: a caller may change one.
+  const at = created ? date(created.created_at)!.getTime() : 0;
+  const fresh = (e: NewEvent): PublishedEvent => newRecord(e, { created_at: new Date(at) });
+  if (inserted === null) return events.map(fresh);
   // Records by source + id: those already stored (read back), and each new one once made.
   const stored = new Map<string, EventRecord>();
   const missing = events.filter((e) => !inserted.has(key(e.source, e.id)));
@@ -173,9 +176,9 @@ export async function publish(query: Query, schema: Schema, events: NewEvent[], 
   return events.map((e) => {
     const k = key(e.source, e.id);
     if (inserted.has(k) && !stored.has(k)) {
-      const fresh = newRecord(e, created!);
-      stored.set(k, fresh);
-      return fresh;
+      const record = fresh(e);
+      stored.set(k, record);
+      return record;
     }
     return { ...stored.get(k)!, duplicate: true };
   });
