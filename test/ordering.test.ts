@@ -42,7 +42,9 @@ describe("events behind an unfinished one wait parked and drain in order once it
   it("parks followers of a retrying event, reports them pending, then delivers the chain in order", async () => {
     let headOk = false;
     const seen: number[] = [];
-    const outbox = await t.another({ retry: { baseDelayMs: 50, maxDelayMs: 200 } });
+    // The head's retry waits a second or two: the followers are published while it waits, not while a worker holds
+    // it (an event published behind an event in flight is not parked; the worker releases it as that one finishes).
+    const outbox = await t.another({ retry: { baseDelayMs: 2000, maxDelayMs: 2000 } });
     outbox.register("account.changed", (e: DeliveredEvent) => {
       const { n } = e.data as { n: number };
       if (n === 0 && !headOk) throw new Error("not yet");
