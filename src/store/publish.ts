@@ -1,6 +1,6 @@
 import type { Query, Row } from "../client.ts";
 import type { NewEvent } from "../event.ts";
-import { date, EVENT_COLUMNS, type EventRecord, newRecord, type PublishedEvent, toRecord } from "../record.ts";
+import { date, type DbTime, EVENT_COLUMNS, type EventRecord, newRecord, type PublishedEvent, toRecord } from "../record.ts";
 import type { Schema } from "../schema.ts";
 import { arrayLiteral } from "./array.ts";
 
@@ -162,7 +162,7 @@ export async function publish(query: Query, schema: Schema, events: NewEvent[], 
     }
   }
   // One created_at for the statement, but a Date of its own per record: a caller may change one.
-  const at = created ? date(created.created_at)!.getTime() : 0;
+  const at = created ? date(created.created_at as DbTime)!.getTime() : 0;
   const fresh = (e: NewEvent): PublishedEvent => newRecord(e, { created_at: new Date(at) });
   if (inserted === null) return events.map(fresh);
   // Records by source + id: those already stored (read back), and each new one once made.
