@@ -149,7 +149,8 @@ describe("traces: one trace from the request, through the outbox, into the recei
     expect(hook.requests[0].tracestate).toBe("congo=t61rcWkgMzE");
     // The binary binding still carries the stored extension as ce-traceparent.
     expect(hook.requests[0]["ce-traceparent"]).toBe(traceparent);
-    const [attempt] = finished("deliver given-hook");
+    // The attempt's span ends once the response is read, a moment after the receiver saw the request.
+    const [attempt] = await waitFor(() => (finished("deliver given-hook").length ? finished("deliver given-hook") : null), "the attempt's span to end");
     expect(attempt.parentSpanContext?.spanId).toBe("b7ad6b7169203331");
   });
 
@@ -171,6 +172,8 @@ describe("traces: one trace from the request, through the outbox, into the recei
     });
     const event = await t.outbox.publishEvent({ type: "handler.spans", source: "shop" });
     await waitFor(() => finished("handler work").length === 1, "the handler's span");
+    // The attempt's span ends after the handler returns.
+    await waitFor(() => finished("deliver instrumented").length === 1, "the attempt's span");
     const [attempt] = finished("deliver instrumented");
     const [work] = finished("handler work");
     expect(work.parentSpanContext?.spanId).toBe(attempt.spanContext().spanId);
