@@ -1,3 +1,5 @@
+import { DispatchError } from "./errors.ts";
+
 /** Something a stopping worker can abort: an attempt in flight. */
 export interface Abortable {
   abort(reason?: unknown): void;
@@ -57,4 +59,22 @@ export function untilAborted<T>(promise: Promise<T>, signal: AbortSignal, reason
       },
     );
   });
+}
+
+/**
+ * Settles as `promise` does, or rejects after `ms` with a `timeout` DispatchError. For the worker's own statements:
+ * the database driver can leave a query on a connection that a server restart cut unsettled forever, and one such
+ * query must not stop the worker's loop (the statement itself is not cancelled; its connection is the driver's).
+ *
+ * @example
+ * ```ts
+ * const rows = await withDeadline(claim(query, schema, 32, lease, 30_000), 30_000, "claiming");
+ * ```
+ */
+export function withDeadline<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new DispatchError("timeout", `${what} got no answer from the database within ${ms} ms.`)), ms);
+  });
+  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
 }

@@ -20,6 +20,7 @@ export type DispatchErrorCode =
   | "no_destinations"
   | "not_migrated"
   | "payload_too_large"
+  | "timeout"
   | "unsupported_runtime"
   | "worker_stopped";
 

@@ -1,5 +1,5 @@
 import type { Sql } from "postgres";
-import type { Abortable } from "./abort.ts";
+import { type Abortable, withDeadline } from "./abort.ts";
 import type { Query } from "./client.ts";
 import { Congestion, SLOW_MS, type Tracker } from "./congestion.ts";
 import { dispatch, type DispatchContext } from "./dispatch.ts";
@@ -291,7 +291,8 @@ export class Worker {
           await repair(query, schema);
           this.#repairAt = Date.now() + this.#sweepMs;
         }
-        rows = await claim(query, schema, limit, this.#lease, this.#leaseMs);
+        // Bounded: a query the driver never settles (a connection cut by a server restart) must not stop this loop.
+        rows = await withDeadline(claim(query, schema, limit, this.#lease, this.#leaseMs), this.#leaseMs, "claiming");
         if (rows.length) {
           // The clock skew first: it must be read as the claim's answer arrives, before any other round trip.
           this.#skewMs = Number(rows[0].db_now) - Date.now();
@@ -300,7 +301,7 @@ export class Worker {
         }
         if (rows.length < limit && this.#freed.size && (await this.#recheckFreed()) > 0) continue;
         if (rows.length === limit || this.#woken || this.#stopping) continue;
-        waitMs = await nextDue(query, schema);
+        waitMs = await withDeadline(nextDue(query, schema), this.#leaseMs, "looking for the next due event");
         failures = 0;
       } catch (err) {
         failures++;

@@ -1,3 +1,4 @@
+import { withDeadline } from "../abort.ts";
 import type { Query } from "../client.ts";
 import type { Logger } from "../logger.ts";
 import type { Schema } from "../schema.ts";
@@ -39,7 +40,8 @@ export class Poller {
 
   async #look(): Promise<void> {
     try {
-      const inMs = await nextDue(this.#query, this.#schema);
+      // Bounded, so that one query the driver never settles cannot stop the polling.
+      const inMs = await withDeadline(nextDue(this.#query, this.#schema), Math.max(5000, this.#intervalMs * 10), "polling");
       if (this.#failing) this.#logger.info("polling recovered", { schema: this.#schema.name });
       this.#failing = false;
       if (inMs !== null && inMs <= 0) this.#wake("poll");
