@@ -52,7 +52,8 @@ describe("events behind an unfinished one wait parked and drain in order once it
     });
     await start(outbox);
     const head = await t.outbox.publishEvent({ type: "account.changed", source: "ledger", data: { n: 0 }, orderingKey: "acct" });
-    await waitFor(async () => (await t.outbox.getEvent(head.id))!.attempts >= 1, "the head's first attempt");
+    // Its first attempt recorded (not merely claimed: an event a worker holds right now has no followers parked).
+    await waitFor(async () => ((await t.outbox.getEvent(head.id))!.deliveries[0]?.attempts ?? 0) >= 1, "the head's first attempt to be recorded");
     // Followers through both publish paths: a batch, then single events.
     const batch = await t.outbox.publishEvents(Array.from({ length: 40 }, (_, i) => ({
       type: "account.changed", source: "ledger", data: { n: i + 1 }, orderingKey: "acct",
