@@ -250,7 +250,7 @@ export class EventCatalog<E extends EventMap = EventMap> {
  * });
  * const outbox = new Outbox({ sql, events });
  * await outbox.publishEvent({ type: "user.created", source: "users", data: { user_id: 1 } });
- * outbox.register("user.created", (event) => console.log(event.data.user_id));
+ * outbox.register("user.created", (event) => sendWelcome(event.data.user_id));
  * ```
  */
 export function defineEvents<const T extends EventSchemas>(schemas: T, options?: CatalogOptions): EventCatalog<EventTypesOf<T>> {

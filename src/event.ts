@@ -19,7 +19,7 @@ export interface DeliveryOptions {
 }
 
 /**
- * An event to publish: the CloudEvent attributes (the seed's `event_type` is `type`) plus delivery options.
+ * An event to publish: the CloudEvent attributes (Django Dispatch's `event_type` is `type`) plus delivery options.
  *
  * @example
  * ```ts

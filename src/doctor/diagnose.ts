@@ -30,7 +30,7 @@ export const CHECKS: [string, Check][] = [
  * @example
  * ```ts
  * const findings = await diagnose(outbox, { maxTransactionAgeMs: 60_000 });
- * for (const f of findings.filter((f) => !f.ok)) console.error(`${f.check}: ${f.message} Fix: ${f.fix}`);
+ * for (const f of findings.filter((f) => !f.ok)) logger.error(f.message, { check: f.check, fix: f.fix });
  * ```
  */
 export async function diagnose(patient: Patient, options: DoctorOptions = {}): Promise<Finding[]> {
