@@ -397,7 +397,7 @@ export class Worker {
         const stops = Number(row.lease_expiries ?? 0) + 1;
         if (stops < this.#maxLeaseExpiries) {
           let counted: number | null = null;
-          await this.#retrying(async () => void (counted = await countLapsed(query, schema, seq, this.#lease)), "counting a lapsed lease");
+          await this.#retrying(async () => void (counted = await countLapsed(query, schema, seq, this.#lease, this.#leaseMs)), "counting a lapsed lease");
           if (counted === null) return; // no longer ours: another worker took it over
         }
         outcome = await dispatch(row, ctx);

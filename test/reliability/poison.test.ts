@@ -6,6 +6,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { toQuery } from "../../src/client.ts";
 import { claim } from "../../src/store/claim.ts";
 import { release } from "../../src/store/complete.ts";
+import { countLapsed } from "../../src/store/lapsed.ts";
 import { databaseUrl, testOutbox, type TestOutbox, waitFor } from "../support/db.ts";
 import { summary } from "./support/check.ts";
 
@@ -73,5 +74,26 @@ describe("poison events: an event whose delivery kills its worker fails for good
     const [lapsed] = await claim(query, t.outbox.schema, 1, crypto.randomUUID(), 60_000);
     expect(lapsed.lease_lapsed).toBe(true);
     expect(lapsed.id).toBe(e.id);
+  });
+
+  it("holds a counted suspect longer, so a crash loop does not charge the same event each time", async () => {
+    t = await testOutbox();
+    const query = toQuery(t.sql);
+    await t.outbox.publishEvent({ type: "job", source: "s" });
+    await claim(query, t.outbox.schema, 1, crypto.randomUUID(), 1);
+    await new Promise((r) => setTimeout(r, 20));
+    const lease = crypto.randomUUID();
+    const [lapsed] = await claim(query, t.outbox.schema, 1, lease, 1000);
+    expect(lapsed.lease_lapsed).toBe(true);
+    const heldForMs = async (): Promise<number> => {
+      const [r] = await t.sql.unsafe(`select extract(epoch from next_attempt_at - now()) * 1000 as ms from "${t.schema}".events`);
+      return Number(r.ms);
+    };
+    expect(await heldForMs()).toBeLessThanOrEqual(1000);
+    expect(await countLapsed(query, t.outbox.schema, String(lapsed.seq), lease, 1000)).toBe(1);
+    expect(await heldForMs()).toBeGreaterThan(1900); // twice the lease: its batch-mates come back before it
+    expect(await countLapsed(query, t.outbox.schema, String(lapsed.seq), lease, 1000)).toBe(2);
+    expect(await heldForMs()).toBeGreaterThan(3900);
+    expect(await countLapsed(query, t.outbox.schema, String(lapsed.seq), crypto.randomUUID(), 1000)).toBeNull(); // not ours
   });
 });
