@@ -12,12 +12,8 @@ export interface PublishLimits {
   maxBatchEvents: number;
 }
 
-/** How a publish request was written. */
-export type PublishForm = "json" | "structured" | "binary" | "batch";
-
 /** A publish request read into event inputs for the Outbox. */
 export interface PublishRequest {
-  form: PublishForm;
   inputs: EventInput[];
   /** True when the caller sent a list, so the answer is a list too. */
   batch: boolean;
@@ -49,22 +45,22 @@ export async function parsePublish(request: Request, limits: PublishLimits): Pro
   const media = mediaType(request.headers.get("content-type"));
   if (media === STRUCTURED) {
     const body = parseJson(await readBody(request, maxBodyBytes), "body");
-    return { form: "structured", inputs: [structured(body, "")], batch: false, rename: unwrapExtension };
+    return { inputs: [structured(body, "")], batch: false, rename: unwrapExtension };
   }
   if (media === BATCH) {
     const body = parseJson(await readBody(request, maxBodyBytes), "body");
     if (!Array.isArray(body)) throw shape("A CloudEvents batch is a JSON array of events.");
     checkBatchSize(body, limits.maxBatchEvents);
-    return { form: "batch", inputs: body.map((e, i) => structured(e, `[${i}].`)), batch: true, rename: unwrapExtension };
+    return { inputs: body.map((e, i) => structured(e, `[${i}].`)), batch: true, rename: unwrapExtension };
   }
   if (isBinary(request.headers)) return await binary(request, media, maxBodyBytes);
   if (media === "application/json") {
     const body = parseJson(await readBody(request, maxBodyBytes), "body");
     if (Array.isArray(body)) {
       checkBatchSize(body, limits.maxBatchEvents);
-      return { form: "json", inputs: body.map((e, i) => plain(e, `[${i}]`)), batch: true, rename: same };
+      return { inputs: body.map((e, i) => plain(e, `[${i}]`)), batch: true, rename: same };
     }
-    return { form: "json", inputs: [plain(body, "body")], batch: false, rename: same };
+    return { inputs: [plain(body, "body")], batch: false, rename: same };
   }
   throw new RequestError(
     415,
@@ -149,7 +145,7 @@ async function binary(request: Request, media: string, maxBodyBytes: number): Pr
     input.data = parseJson(bytes, "body");
     input.datacontenttype = request.headers.get("content-type");
   }
-  return { form: "binary", inputs: [input as unknown as EventInput], batch: false, rename: toHeader };
+  return { inputs: [input as unknown as EventInput], batch: false, rename: toHeader };
 }
 
 /**
