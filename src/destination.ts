@@ -36,6 +36,9 @@ export interface DeliveryReceipt {
   status?: number;
 }
 
+/** The longest destination name, in characters: pausing, resuming and replaying refuse a longer one. */
+export const MAX_DESTINATION_NAME = 1000;
+
 /**
  * Anything that can receive an event: a local handler, a webhook, a Pub/Sub topic. `deliver` resolves when the
  * event is accepted; it throws to fail the attempt (a {@link DeliveryError} says whether and when to retry).

@@ -3,6 +3,7 @@ import { checkAttributes, checkExtension, CORE_ATTRIBUTES, SPECVERSION } from ".
 import { DispatchError } from "./errors.ts";
 import { dataToJson, utf8Length } from "./json.ts";
 import { assertKnownKeys, wholeNumber } from "./options.ts";
+import { MAX_RETRIES } from "./retry.ts";
 import { isStorable } from "./text.ts";
 
 /** Values a CloudEvent extension attribute may hold. */
@@ -209,7 +210,7 @@ function toRow(
     extensions,
     data: json,
     scheduled_at: options.scheduledAt === undefined ? null : isoTime(options.scheduledAt, "scheduledAt"),
-    max_retries: options.maxRetries === undefined ? null : wholeNumber(options.maxRetries, "maxRetries", 0, 0, 1000),
+    max_retries: options.maxRetries === undefined ? null : wholeNumber(options.maxRetries, "maxRetries", 0, 0, MAX_RETRIES),
     ordering_key: orderingKey ?? null,
   };
 }

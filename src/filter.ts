@@ -1,6 +1,6 @@
 import { DispatchError } from "./errors.ts";
 import { assertKnownKeys, optionsObject } from "./options.ts";
-import type { EventStatus } from "./record.ts";
+import { EVENT_STATUSES, type EventStatus } from "./record.ts";
 
 /**
  * Which events an operator means: the filters of the dashboard's events page and of `retryEvents`. Every field
@@ -42,7 +42,7 @@ export interface StoreFilter {
 }
 
 export const FILTER_KEYS = ["status", "type", "source", "destination", "from", "to", "id", "error"] as const;
-const STATUSES: readonly string[] = ["pending", "processing", "published", "failed"];
+const STATUSES: readonly string[] = EVENT_STATUSES;
 
 /**
  * Checks a filter where it enters (unknown keys, wrong types, an inverted time range) and flattens it.

@@ -2,13 +2,13 @@ import type { CloudEvent } from "cloudevents";
 import type { Sql } from "postgres";
 import { type Client, type Query, toQuery } from "./client.ts";
 import { type EventCatalog, type EventFor, type EventMap, checkInput, type TypedEventInput } from "./catalog.ts";
-import type { Destination, Handler, TransactionalHandler } from "./destination.ts";
+import { type Destination, type Handler, MAX_DESTINATION_NAME, type TransactionalHandler } from "./destination.ts";
 import { DispatchError } from "./errors.ts";
 import { type DeliveryOptions, type EventInput, fromCloudEvent, fromInput, type NewEvent } from "./event.ts";
 import { decodeCursor, encodeCursor } from "./cursor.ts";
 import { consoleLogger, type Logger } from "./logger.ts";
 import { assertKnownKeys, assertLogger, optionsObject, wholeNumber } from "./options.ts";
-import { type EventRecord, type EventStatus, type PublishedEvent, toAttempt, toRecord } from "./record.ts";
+import { EVENT_STATUSES, type EventRecord, type EventStatus, type PublishedEvent, toAttempt, toRecord } from "./record.ts";
 import { type RegisterOptions, Registry, type TypePattern } from "./registry.ts";
 import { type RetryOptions, type RetryPolicy, retryPolicy } from "./retry.ts";
 import { assertSchedule, DEFAULT_MAX_SCHEDULE_AHEAD_MS, MAX_SCHEDULE_AHEAD_MS } from "./schedule.ts";
@@ -139,7 +139,7 @@ export interface ReplayEventsOptions {
 
 const OUTBOX_KEYS = ["sql", "schema", "logger", "retry", "maxPayloadBytes", "maxScheduleAheadMs", "telemetry", "wake", "listenUrl", "events"] as const;
 const PUBLISH_KEYS = ["tx", "notify"] as const;
-const STATUSES = ["pending", "processing", "published", "failed"];
+const STATUSES: readonly string[] = EVENT_STATUSES;
 
 /**
  * A transactional outbox on PostgreSQL: publish events with your data, deliver them with a worker.
@@ -410,7 +410,7 @@ export class Outbox<E extends EventMap = any> {
       if (o[key] !== undefined) storableText(o[key], key);
     }
     if (o.data !== undefined && typeof o.data !== "boolean") throw new DispatchError("invalid_option", "data must be true or false.", { field: "data" });
-    const limit = wholeNumber(o.limit, "limit", 1, 100, 1000);
+    const limit = wholeNumber(o.limit, "limit", 1, events.PAGE_LIMIT.default, events.PAGE_LIMIT.max);
     const { rows, more } = await events.listEvents(this.#query, this.schema, {
       status: o.status ?? null,
       type: o.type ?? null,
@@ -574,8 +574,8 @@ function storableText(value: unknown, field: string): void {
 }
 
 function destinationName(name: unknown): string {
-  if (typeof name !== "string" || name.length === 0 || name.length > 1000 || !isStorable(name)) {
-    throw new DispatchError("invalid_option", "A destination name must be well-formed text of 1 to 1000 characters without NUL.", { field: "name" });
+  if (typeof name !== "string" || name.length === 0 || name.length > MAX_DESTINATION_NAME || !isStorable(name)) {
+    throw new DispatchError("invalid_option", `A destination name must be well-formed text of 1 to ${MAX_DESTINATION_NAME} characters without NUL.`, { field: "name" });
   }
   return name;
 }

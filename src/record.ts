@@ -1,10 +1,23 @@
 import type { Row } from "./client.ts";
 import type { ExtensionValue, NewEvent } from "./event.ts";
 
+/**
+ * An event's statuses, in Django Dispatch's words: what filters accept, and what the router's OpenAPI document lists.
+ *
+ * @example
+ * ```ts
+ * EVENT_STATUSES.includes(value as EventStatus);
+ * ```
+ */
+export const EVENT_STATUSES = ["pending", "processing", "published", "failed"] as const;
 /** An event's status, in Django Dispatch's words. */
-export type EventStatus = "pending" | "processing" | "published" | "failed";
+export type EventStatus = (typeof EVENT_STATUSES)[number];
+/** The statuses of a finished event: the only ones a replay takes. */
+export const FINISHED_STATUSES = ["published", "failed"] as const satisfies readonly EventStatus[];
+/** The states of one event at one destination. */
+export const DELIVERY_STATUSES = ["pending", "processing", "delivered", "failed"] as const;
 /** The state of one event at one destination. */
-export type DeliveryStatus = "pending" | "processing" | "delivered" | "failed";
+export type DeliveryStatus = (typeof DELIVERY_STATUSES)[number];
 
 /** One event's progress at one destination. */
 export interface DeliveryRecord {
@@ -16,8 +29,10 @@ export interface DeliveryRecord {
   deliveredAt: Date | null;
 }
 
+/** What an attempt at a destination can lead to: delivered, another attempt scheduled, or failed for good. */
+export const ATTEMPT_OUTCOMES = ["delivered", "retry", "failed"] as const;
 /** What one attempt at one destination led to. */
-export type AttemptOutcome = "delivered" | "retry" | "failed";
+export type AttemptOutcome = (typeof ATTEMPT_OUTCOMES)[number];
 
 /** One attempt at one destination, from the attempt history (`getEvent(id, { history: true })`). */
 export interface AttemptRecord {

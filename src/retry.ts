@@ -16,13 +16,16 @@ export type RetryPolicy = { [K in keyof RetryOptions]-?: NonNullable<RetryOption
 /** With the defaults, a delivery is retried for about 17 minutes: 1 s, 2 s, 4 s ... 512 s, with jitter. */
 export const DEFAULT_RETRY: RetryPolicy = { maxRetries: 10, baseDelayMs: 1000, maxDelayMs: 600_000 };
 
+/** The most retries an outbox or one event may ask for. */
+export const MAX_RETRIES = 1000;
+
 /** Checks retry options and fills in the defaults. */
 export function retryPolicy(options: RetryOptions | undefined): RetryPolicy {
   const o = optionsObject(options, "retry");
   assertKnownKeys(o, ["maxRetries", "baseDelayMs", "maxDelayMs"], "retry options");
   const baseDelayMs = wholeNumber(o.baseDelayMs, "retry.baseDelayMs", 1, DEFAULT_RETRY.baseDelayMs);
   return {
-    maxRetries: wholeNumber(o.maxRetries, "retry.maxRetries", 0, DEFAULT_RETRY.maxRetries, 1000),
+    maxRetries: wholeNumber(o.maxRetries, "retry.maxRetries", 0, DEFAULT_RETRY.maxRetries, MAX_RETRIES),
     baseDelayMs,
     maxDelayMs: wholeNumber(o.maxDelayMs, "retry.maxDelayMs", baseDelayMs, Math.max(baseDelayMs, DEFAULT_RETRY.maxDelayMs)),
   };

@@ -1,4 +1,4 @@
-import type { Context } from "hono";
+import type { Context, TypedResponse } from "hono";
 import type { Outbox } from "../../src/outbox.ts";
 import { PROMETHEUS_CONTENT_TYPE, prometheusText } from "../../src/telemetry/prometheus.ts";
 
@@ -11,9 +11,9 @@ import { PROMETHEUS_CONTENT_TYPE, prometheusText } from "../../src/telemetry/pro
  * app.get("/metrics", metricsRoute(outbox));
  * ```
  */
-export function metricsRoute(outbox: Outbox): (c: Context) => Promise<Response> {
+export function metricsRoute(outbox: Outbox): (c: Context) => Promise<Response & TypedResponse<string, 200, "text">> {
   return async (c) => {
     const body = prometheusText(await outbox.telemetry.families());
-    return c.body(body, 200, { "content-type": PROMETHEUS_CONTENT_TYPE, "cache-control": "no-store" });
+    return c.text(body, 200, { "content-type": PROMETHEUS_CONTENT_TYPE, "cache-control": "no-store" });
   };
 }

@@ -1,4 +1,11 @@
+import { SPECVERSION } from "../../src/attributes.ts";
 import { componentName, type EventCatalog } from "../../src/catalog.ts";
+import { MAX_DESTINATION_NAME } from "../../src/destination.ts";
+import { ATTRIBUTE_LIMITS } from "../../src/event.ts";
+import { ATTEMPT_OUTCOMES, DELIVERY_STATUSES, EVENT_STATUSES, FINISHED_STATUSES } from "../../src/record.ts";
+import { MAX_RETRIES } from "../../src/retry.ts";
+import { PAGE_DATA_BYTES, PAGE_LIMIT } from "../../src/store/events.ts";
+import { HISTORY_LIMIT } from "../../src/store/history.ts";
 
 /** Options of {@link openApiDocument}. */
 export interface OpenApiOptions {
@@ -10,6 +17,10 @@ export interface OpenApiOptions {
   secureRead: boolean;
   /** The outbox's event catalog: each type's data schema goes in `components.schemas`, each type in `webhooks`. */
   catalog?: EventCatalog | undefined;
+  /** The router's body limit in bytes, stated in the 413 answers. */
+  maxBodyBytes: number;
+  /** The router's batch limit, each batch body's `maxItems`. */
+  maxBatchEvents: number;
 }
 
 type Json = Record<string, unknown>;
@@ -28,6 +39,12 @@ function error(description: string): Json {
 
 function query(name: string, description: string, schema: Json = { type: "string" }): Json {
   return { name, in: "query", required: false, description, schema };
+}
+
+/** A string attribute with its limit from the core; the limit counts UTF-8 bytes, so maxLength is its upper bound. */
+function bounded(attribute: Exclude<keyof typeof ATTRIBUTE_LIMITS, "extension">, minLength = 0): Json {
+  const limit = ATTRIBUTE_LIMITS[attribute];
+  return { type: "string", ...(minLength ? { minLength } : {}), maxLength: limit, description: `At most ${limit} bytes of UTF-8.` };
 }
 
 function nullable(type: string, extra: Json = {}): Json {
@@ -58,7 +75,7 @@ const schemas: Record<string, Json> = {
     type: "object",
     properties: {
       name: { type: "string" },
-      status: { enum: ["pending", "processing", "delivered", "failed"] },
+      status: { enum: [...DELIVERY_STATUSES] },
       attempts: { type: "integer" },
       lastError: nullable("string"),
       nextAttemptAt: nullable("string", { format: "date-time" }),
@@ -74,7 +91,7 @@ const schemas: Record<string, Json> = {
       attempt: { type: "integer", minimum: 1, description: "1 for the first attempt at this destination." },
       startedAt: { type: "string", format: "date-time" },
       durationMs: { type: "integer", minimum: 0 },
-      outcome: { enum: ["delivered", "retry", "failed"], description: "`retry`: another attempt was scheduled; `failed`: for good." },
+      outcome: { enum: [...ATTEMPT_OUTCOMES], description: "`retry`: another attempt was scheduled; `failed`: for good." },
       status: { type: "integer", description: "The destination's status code, when it has one (a webhook's HTTP status)." },
       error: { type: "string", description: "Why the attempt failed." },
     },
@@ -86,14 +103,14 @@ const schemas: Record<string, Json> = {
       id: { type: "string" },
       type: { type: "string" },
       source: { type: "string" },
-      specversion: { const: "1.0" },
+      specversion: { const: SPECVERSION },
       subject: nullable("string"),
       time: nullable("string", { format: "date-time" }),
       datacontenttype: nullable("string"),
       dataschema: nullable("string"),
       extensions: { type: "object", additionalProperties: { type: ["string", "integer", "boolean"] } },
       data: { description: "The event data (any JSON value); absent when the event has none." },
-      status: { enum: ["pending", "processing", "published", "failed"] },
+      status: { enum: [...EVENT_STATUSES] },
       attempts: { type: "integer" },
       maxRetries: nullable("integer"),
       lastError: nullable("string"),
@@ -105,7 +122,7 @@ const schemas: Record<string, Json> = {
       history: {
         type: "array",
         items: ref("Attempt"),
-        description: "Every attempt at every destination, oldest first (the newest 1000); only with `?history=true`.",
+        description: `Every attempt at every destination, oldest first (the newest ${HISTORY_LIMIT}); only with \`?history=true\`.`,
       },
     },
   },
@@ -144,7 +161,7 @@ const schemas: Record<string, Json> = {
   },
   EventList: {
     type: "object",
-    description: "One page, newest first. A page ends at `limit` events, or earlier, before the event that would take its data past about 4 MiB (a page always holds at least one event); `nextCursor` continues from there.",
+    description: `One page, newest first. A page ends at \`limit\` events, or earlier, before the event that would take its data past ${PAGE_DATA_BYTES} bytes (a page always holds at least one event); \`nextCursor\` continues from there.`,
     properties: {
       events: { type: "array", items: ref("Event") },
       nextCursor: nullable("string", { description: "Pass as `cursor` for the next page; null on the last one." }),
@@ -155,18 +172,18 @@ const schemas: Record<string, Json> = {
     required: ["type", "source"],
     additionalProperties: false,
     properties: {
-      type: { type: "string", minLength: 1 },
-      source: { type: "string", minLength: 1 },
+      type: bounded("type", 1),
+      source: bounded("source", 1),
       data: { description: "Any JSON value." },
-      id: { type: "string", description: "Defaults to a random UUID; publishing the same source + id again stores nothing new." },
-      subject: { type: "string" },
+      id: { ...bounded("id", 1), description: "Defaults to a random UUID; publishing the same source + id again stores nothing new." },
+      subject: bounded("subject"),
       time: { type: "string", format: "date-time" },
-      datacontenttype: { type: "string" },
-      dataschema: { type: "string" },
+      datacontenttype: bounded("datacontenttype"),
+      dataschema: bounded("dataschema"),
       extensions: { type: "object", additionalProperties: { type: ["string", "integer", "boolean"] } },
       scheduledAt: { type: "string", format: "date-time", description: "Nothing is delivered before this time." },
-      maxRetries: { type: "integer", minimum: 0, maximum: 1000 },
-      orderingKey: { type: "string", minLength: 1, maxLength: 1024 },
+      maxRetries: { type: "integer", minimum: 0, maximum: MAX_RETRIES },
+      orderingKey: bounded("orderingKey", 1),
     },
   },
   CloudEvent: {
@@ -174,14 +191,14 @@ const schemas: Record<string, Json> = {
     description: "A CloudEvent in the JSON format; attributes other than the core ones are extensions.",
     required: ["specversion", "id", "source", "type"],
     properties: {
-      specversion: { const: "1.0" },
-      id: { type: "string", minLength: 1 },
-      source: { type: "string", minLength: 1 },
-      type: { type: "string", minLength: 1 },
-      subject: { type: "string" },
+      specversion: { const: SPECVERSION },
+      id: bounded("id", 1),
+      source: bounded("source", 1),
+      type: bounded("type", 1),
+      subject: bounded("subject"),
       time: { type: "string", format: "date-time" },
-      datacontenttype: { type: "string" },
-      dataschema: { type: "string" },
+      datacontenttype: bounded("datacontenttype"),
+      dataschema: bounded("dataschema"),
       data: { description: "Any JSON value (data_base64 is refused)." },
     },
     additionalProperties: { type: ["string", "integer", "boolean"] },
@@ -190,7 +207,7 @@ const schemas: Record<string, Json> = {
     type: "object",
     description: "Which events: every field narrows; none means every event. Times are ISO 8601; `from` is inclusive, `to` exclusive (when the event was stored). Other fields are refused.",
     properties: {
-      status: { enum: ["pending", "processing", "published", "failed"] },
+      status: { enum: [...EVENT_STATUSES] },
       type: { type: "string", minLength: 1, description: "One type, or a prefix written `order.*`." },
       source: { type: "string", minLength: 1 },
       from: { type: "string", format: "date-time" },
@@ -263,9 +280,9 @@ export function openApiDocument(options: OpenApiOptions): Json {
           requestBody: {
             required: true,
             content: {
-              "application/json": { schema: { oneOf: [ref("NewEvent"), { type: "array", items: ref("NewEvent") }] } },
+              "application/json": { schema: { oneOf: [ref("NewEvent"), { type: "array", items: ref("NewEvent"), maxItems: options.maxBatchEvents }] } },
               "application/cloudevents+json": { schema: ref("CloudEvent") },
-              "application/cloudevents-batch+json": { schema: { type: "array", items: ref("CloudEvent") } },
+              "application/cloudevents-batch+json": { schema: { type: "array", items: ref("CloudEvent"), maxItems: options.maxBatchEvents } },
             },
           },
           responses: {
@@ -276,7 +293,7 @@ export function openApiDocument(options: OpenApiOptions): Json {
             },
             200: { ...published, description: "Every event was already stored under its source + id: the stored events, `duplicate: true`." },
             400: error("The body is not JSON, or not an event object."),
-            413: error("The body or the event data is over the size limit, or a batch holds more events than the router's maxBatchEvents (default 1000)."),
+            413: error(`The body is over ${options.maxBodyBytes} bytes, the event data over the outbox's maxPayloadBytes, or a batch holds more than ${options.maxBatchEvents} events.`),
             415: error("An unsupported content type, or non-JSON data in binary mode."),
             422: error("An invalid event attribute or option, or data that does not match its type's schema in the event catalog (`invalid_data`, see `webhooks`); `field` names it."),
           },
@@ -285,10 +302,10 @@ export function openApiDocument(options: OpenApiOptions): Json {
           operationId: "listEvents",
           summary: "List events, newest first, a page at a time.",
           parameters: [
-            query("status", "Only events with this status.", { enum: ["pending", "processing", "published", "failed"] }),
+            query("status", "Only events with this status.", { enum: [...EVENT_STATUSES] }),
             query("type", "Only events of this type."),
             query("source", "Only events from this source."),
-            query("limit", "Page size, 1 to 1000 (default 100).", { type: "integer", minimum: 1, maximum: 1000 }),
+            query("limit", `Page size, 1 to ${PAGE_LIMIT.max}.`, { type: "integer", minimum: 1, maximum: PAGE_LIMIT.max, default: PAGE_LIMIT.default }),
             query("cursor", "The `nextCursor` of the previous page."),
             query("data", "`false` to leave each event's `data` out: a summary list.", { type: "boolean", default: true }),
           ],
@@ -334,7 +351,7 @@ export function openApiDocument(options: OpenApiOptions): Json {
             required: true,
             content: { "application/json": { schema: { allOf: [ref("Filter"), {
               required: ["destination"],
-              properties: { status: { enum: ["published", "failed"] }, destination: { type: "string", minLength: 1, description: "The one destination to send the events to." } },
+              properties: { status: { enum: [...FINISHED_STATUSES] }, destination: { type: "string", minLength: 1, maxLength: MAX_DESTINATION_NAME, description: "The one destination to send the events to." } },
             }] } } },
           },
           responses: { 200: json(ref("Count"), "How many events became due, or would."), 400: error("No destination, an unknown field, a bad time or an unfinished status."), 415: error("A body that is not application/json.") },
@@ -345,7 +362,7 @@ export function openApiDocument(options: OpenApiOptions): Json {
           operationId: "pauseDestination",
           summary: "Pause a destination for every worker: events wait for it; nothing is attempted and no retry is used up.",
           parameters: [nameParam],
-          responses: { 200: json({ type: "object", properties: { destination: { type: "string" }, paused: { const: true }, pausedAt: { type: "string", format: "date-time" } } }, "Paused (a second pause keeps the first time)."), 400: error("A name that is not 1 to 1000 characters of text.") },
+          responses: { 200: json({ type: "object", properties: { destination: { type: "string" }, paused: { const: true }, pausedAt: { type: "string", format: "date-time" } } }, "Paused (a second pause keeps the first time)."), 400: error(`A name that is not 1 to ${MAX_DESTINATION_NAME} characters of text.`) },
         }),
       },
       "/destinations/{name}/resume": {
@@ -353,7 +370,7 @@ export function openApiDocument(options: OpenApiOptions): Json {
           operationId: "resumeDestination",
           summary: "Resume a paused destination: what waited for it is due now.",
           parameters: [nameParam],
-          responses: { 200: json({ type: "object", properties: { destination: { type: "string" }, resumed: { type: "boolean", description: "False when it was not paused." } } }, "Resumed."), 400: error("A name that is not 1 to 1000 characters of text.") },
+          responses: { 200: json({ type: "object", properties: { destination: { type: "string" }, resumed: { type: "boolean", description: "False when it was not paused." } } }, "Resumed."), 400: error(`A name that is not 1 to ${MAX_DESTINATION_NAME} characters of text.`) },
         }),
       },
       "/destinations/paused": {

@@ -1,3 +1,4 @@
+import type { MiddlewareHandler } from "hono";
 import type { EventInput, ExtensionValue } from "../../src/event.ts";
 import { isJsonMediaType, mediaType } from "../media.ts";
 import { parseJson, readBody } from "./body.ts";
@@ -68,6 +69,27 @@ export async function parsePublish(request: Request, limits: PublishLimits): Pro
     `Cannot publish a ${media ? `"${media}"` : "body without Content-Type"}: send application/json, ${STRUCTURED}, ${BATCH}, or a binary-mode CloudEvent (ce-* headers).`,
     "content-type",
   );
+}
+
+/**
+ * The publish route's reader, as a Hono validator: it reads the request with {@link parsePublish} and hands the
+ * handler `c.req.valid("json")`. Its input type is what Hono's typed client (`hc`) sends as `json`: one event or a
+ * list of them (the CloudEvents forms are sent with their own content types, outside the typed client).
+ *
+ * @example
+ * ```ts
+ * app.post("/events", publishBody(limits), (c) => c.json(c.req.valid("json").inputs));
+ * ```
+ */
+export function publishBody(limits: PublishLimits): MiddlewareHandler<
+  object,
+  string,
+  { in: { json: EventInput | EventInput[] }; out: { json: PublishRequest } }
+> {
+  return async (c, next) => {
+    c.req.addValidatedData("json", await parsePublish(c.req.raw, limits));
+    await next();
+  };
 }
 
 /**

@@ -21,6 +21,9 @@ export async function getEvent(query: Query, schema: Schema, id: string, source:
  */
 export const PAGE_DATA_BYTES = 4 * 1024 * 1024;
 
+/** How many events one page of {@link listEvents} holds when the caller does not say, and at most. */
+export const PAGE_LIMIT: Readonly<{ default: number; max: number }> = Object.freeze({ default: 100, max: 1000 });
+
 /** Filters for {@link listEvents}. */
 export interface EventFilter {
   status: string | null;
