@@ -10,7 +10,7 @@ import type { Outbox } from "../src/outbox.ts";
 import { assertKnownKeys, optionsObject, wholeNumber } from "../src/options.ts";
 import { authMiddleware, type RouterAuth } from "./hono/auth.ts";
 import { routes } from "./hono/router.ts";
-import type { OutboxRouter, OutboxRoutes } from "./hono/routes.ts";
+import type { OutboxRouter } from "./hono/routes.ts";
 
 export type { RouterAuth } from "./hono/auth.ts";
 export type { ErrorBody } from "./hono/errors.ts";

@@ -6,6 +6,7 @@ import { ATTEMPT_OUTCOMES, DELIVERY_STATUSES, EVENT_STATUSES, FINISHED_STATUSES 
 import { MAX_RETRIES } from "../../src/retry.ts";
 import { PAGE_DATA_BYTES, PAGE_LIMIT } from "../../src/store/events.ts";
 import { HISTORY_LIMIT } from "../../src/store/history.ts";
+import { EXACT_COUNT } from "../../src/store/stats.ts";
 
 /** Options of {@link openApiDocument}. */
 export interface OpenApiOptions {
@@ -73,6 +74,7 @@ const schemas: Record<string, Json> = {
   },
   Delivery: {
     type: "object",
+    required: ["name", "status", "attempts", "lastError", "nextAttemptAt", "deliveredAt"],
     properties: {
       name: { type: "string" },
       status: { enum: [...DELIVERY_STATUSES] },
@@ -99,6 +101,10 @@ const schemas: Record<string, Json> = {
   Event: {
     type: "object",
     description: "A stored event with its status and per-destination deliveries.",
+    required: [
+      "id", "type", "source", "specversion", "subject", "time", "datacontenttype", "dataschema", "extensions", "status",
+      "attempts", "maxRetries", "lastError", "orderingKey", "scheduledAt", "createdAt", "publishedAt", "deliveries",
+    ],
     properties: {
       id: { type: "string" },
       type: { type: "string" },
@@ -161,6 +167,7 @@ const schemas: Record<string, Json> = {
   },
   EventList: {
     type: "object",
+    required: ["events", "nextCursor"],
     description: `One page, newest first. A page ends at \`limit\` events, or earlier, before the event that would take its data past ${PAGE_DATA_BYTES} bytes (a page always holds at least one event); \`nextCursor\` continues from there.`,
     properties: {
       events: { type: "array", items: ref("Event") },
@@ -227,18 +234,27 @@ const schemas: Record<string, Json> = {
   },
   PausedDestinations: {
     type: "object",
+    required: ["paused"],
     properties: {
-      paused: { type: "array", items: { type: "object", properties: { name: { type: "string" }, pausedAt: { type: "string", format: "date-time" } } } },
+      paused: {
+        type: "array",
+        items: { type: "object", required: ["name", "pausedAt"], properties: { name: { type: "string" }, pausedAt: { type: "string", format: "date-time" } } },
+      },
     },
   },
   Stats: {
     type: "object",
+    required: ["pending", "processing", "published", "failed", "oldestDueAgeMs", "estimated"],
     properties: {
       pending: { type: "integer" },
       processing: { type: "integer" },
       published: { type: "integer" },
       failed: { type: "integer" },
       oldestDueAgeMs: { type: "integer", description: "How long the oldest due event has waited; a growing figure means the workers cannot keep up." },
+      estimated: {
+        type: "boolean",
+        description: `True when a status passed ${EXACT_COUNT} events and its count is PostgreSQL's estimate; every count is exact otherwise.`,
+      },
     },
   },
 };
@@ -362,7 +378,7 @@ export function openApiDocument(options: OpenApiOptions): Json {
           operationId: "pauseDestination",
           summary: "Pause a destination for every worker: events wait for it; nothing is attempted and no retry is used up.",
           parameters: [nameParam],
-          responses: { 200: json({ type: "object", properties: { destination: { type: "string" }, paused: { const: true }, pausedAt: { type: "string", format: "date-time" } } }, "Paused (a second pause keeps the first time)."), 400: error(`A name that is not 1 to ${MAX_DESTINATION_NAME} characters of text.`) },
+          responses: { 200: json({ type: "object", required: ["destination", "paused", "pausedAt"], properties: { destination: { type: "string" }, paused: { const: true }, pausedAt: nullable("string", { format: "date-time" }) } }, "Paused (a second pause keeps the first time)."), 400: error(`A name that is not 1 to ${MAX_DESTINATION_NAME} characters of text.`) },
         }),
       },
       "/destinations/{name}/resume": {
@@ -370,7 +386,7 @@ export function openApiDocument(options: OpenApiOptions): Json {
           operationId: "resumeDestination",
           summary: "Resume a paused destination: what waited for it is due now.",
           parameters: [nameParam],
-          responses: { 200: json({ type: "object", properties: { destination: { type: "string" }, resumed: { type: "boolean", description: "False when it was not paused." } } }, "Resumed."), 400: error(`A name that is not 1 to ${MAX_DESTINATION_NAME} characters of text.`) },
+          responses: { 200: json({ type: "object", required: ["destination", "resumed"], properties: { destination: { type: "string" }, resumed: { type: "boolean", description: "False when it was not paused." } } }, "Resumed."), 400: error(`A name that is not 1 to ${MAX_DESTINATION_NAME} characters of text.`) },
         }),
       },
       "/destinations/paused": {
@@ -383,7 +399,13 @@ export function openApiDocument(options: OpenApiOptions): Json {
         get: read({
           operationId: "health",
           summary: "Whether the database answers.",
-          responses: { 200: json({ type: "object", properties: { status: { const: "ok" } } }, "The database answered."), 503: error("The database did not answer.") },
+          responses: {
+            200: json({ type: "object", required: ["status"], properties: { status: { const: "ok" } } }, "The database answered."),
+            503: json(
+              { allOf: [ref("Error"), { type: "object", required: ["status"], properties: { status: { const: "unavailable" } } }] },
+              "The database did not answer.",
+            ),
+          },
         }),
       },
       "/metrics": {

@@ -91,7 +91,6 @@ async function operationBody(request: Request, keys: string[], maxBodyBytes: num
  * const app = operationRoutes(new Hono(), outbox, { write, read }, 1_048_576);
  * ```
  */
-// deno-lint-ignore explicit-module-boundary-types -- the chain's type is the routes' type, spelled out in routes.ts
 export function operationRoutes<S extends Schema>(app: Hono<BlankEnv, S>, outbox: Outbox, guards: { write: MiddlewareHandler; read: MiddlewareHandler }, maxBodyBytes: number) {
   const { write, read } = guards;
   return app

@@ -29,7 +29,6 @@ export interface RouteSettings {
  * The routes, as one chain so that Hono infers their types; `OutboxRouter` (routes.ts) spells the result out, and
  * test/fixtures/hono-client-types.ts checks that the two agree.
  */
-// deno-lint-ignore explicit-module-boundary-types -- the chain's type is the routes' type, spelled out in routes.ts
 export function routes(outbox: Outbox, settings: RouteSettings) {
   const { write, read, metrics, limits, healthTimeoutMs, documented } = settings;
   const app = new Hono()
