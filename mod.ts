@@ -41,7 +41,7 @@ export type {
 } from "./src/destination.ts";
 export { DeliveryError, type DeliveryErrorOptions, DispatchError, type DispatchErrorCode, PermanentError } from "./src/errors.ts";
 export { ATTRIBUTE_LIMITS, type DeliveryOptions, type EventInput, type ExtensionValue } from "./src/event.ts";
-export { consoleLogger, jsonLogger, type LogFields, type Logger } from "./src/logger.ts";
+export { consoleLogger, DEFAULT_LOG_LEVEL, jsonLogger, LOG_LEVELS, type LogFields, type Logger, type LogLevel } from "./src/logger.ts";
 export {
   type EventPage,
   type GetEventOptions,

@@ -50,6 +50,13 @@ export const consoleLogger: Logger = {
   },
 };
 
+/** The levels of {@link jsonLogger}, least severe first. */
+export const LOG_LEVELS = ["debug", "info", "warn", "error"] as const;
+/** One of {@link LOG_LEVELS}. */
+export type LogLevel = (typeof LOG_LEVELS)[number];
+/** The level {@link jsonLogger} logs from when not told. */
+export const DEFAULT_LOG_LEVEL: LogLevel = "info";
+
 /**
  * A logger that prints one JSON object per line, for process managers and log shippers.
  *
@@ -58,8 +65,8 @@ export const consoleLogger: Logger = {
  * const logger = jsonLogger((line) => process.stdout.write(line + "\n"), "info");
  * ```
  */
-export function jsonLogger(write: (line: string) => void, level: "debug" | "info" | "warn" | "error" = "info"): Logger {
-  const order = ["debug", "info", "warn", "error"];
+export function jsonLogger(write: (line: string) => void, level: LogLevel = DEFAULT_LOG_LEVEL): Logger {
+  const order: readonly string[] = LOG_LEVELS;
   const min = order.indexOf(level);
   function line(lvl: string) {
     return (message: string, fields?: LogFields) => {

@@ -11,11 +11,14 @@ export interface Schema {
 
 const NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 
+/** The schema an outbox uses when its options do not name one. */
+export const DEFAULT_SCHEMA = "dispatch";
+
 /**
  * Validates a schema name. Only lower-case letters, digits and underscores are accepted, so the quoted name
  * can be spliced into DDL and statements without any escaping question.
  */
-export function schema(name: string = "dispatch"): Schema {
+export function schema(name: string = DEFAULT_SCHEMA): Schema {
   if (typeof name !== "string" || !NAME.test(name) || name.startsWith("pg_")) {
     throw new DispatchError(
       "invalid_option",

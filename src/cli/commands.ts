@@ -1,15 +1,14 @@
 import process from "node:process";
-import type { EventRecord, EventStatus } from "../record.ts";
+import type { EventRecord } from "../record.ts";
 import { DispatchError } from "../errors.ts";
-import { integer, type Invocation, oneOf, text, UsageError } from "./args.ts";
+import { type Invocation, UsageError } from "./args.ts";
 import { CliError, type Loaded } from "./config.ts";
+import { CONFIG, CURSOR, DEFAULT_EVENTS_LIMIT, EVENTS_STATUS, FILTERS, ID_SOURCE, LIMIT, read, RETRY_DESTINATION, RETRY_DRY_RUN, RETRY_STATUS, SCHEMA, SOURCE, TYPE } from "./flags.ts";
 import { formatEvent, formatEvents, formatStats, printable } from "./format.ts";
 import { bulkRetryCommand } from "./operations.ts";
 
 /** A command checks its flags first (so a typo never waits on a database), then runs on the loaded outbox. */
 export type Command = (inv: Invocation) => (loaded: Loaded) => Promise<number>;
-
-const STATUSES: readonly EventStatus[] = ["pending", "processing", "published", "failed"];
 
 /**
  * Prints one result: JSON with --json, else the human form. The formatters escape each value they show (so that a
@@ -35,7 +34,7 @@ export function migrateCommand(inv: Invocation): (loaded: Loaded) => Promise<num
 /** `pg-dispatch status <id>` */
 export function statusCommand(inv: Invocation): (loaded: Loaded) => Promise<number> {
   const id = inv.positionals[0];
-  const source = text(inv, "source");
+  const source = read(inv, ID_SOURCE);
   return async ({ outbox }) => {
     const event = await outbox.getEvent(id, { source, history: true });
     if (!event) throw new CliError(notFound(id, source));
@@ -47,11 +46,11 @@ export function statusCommand(inv: Invocation): (loaded: Loaded) => Promise<numb
 /** `pg-dispatch events` */
 export function eventsCommand(inv: Invocation): (loaded: Loaded) => Promise<number> {
   const filter = {
-    status: oneOf(inv, "status", STATUSES),
-    type: text(inv, "type"),
-    source: text(inv, "source"),
-    limit: integer(inv, "limit", 1, 1000) ?? 20,
-    cursor: text(inv, "cursor"),
+    status: read(inv, EVENTS_STATUS),
+    type: read(inv, TYPE),
+    source: read(inv, SOURCE),
+    limit: read(inv, LIMIT) ?? DEFAULT_EVENTS_LIMIT,
+    cursor: read(inv, CURSOR),
     // The table shows no data: leave it in the database, however large the events.
     data: inv.flags.json === true,
   };
@@ -76,9 +75,10 @@ export function eventsCommand(inv: Invocation): (loaded: Loaded) => Promise<numb
 export function retryCommand(inv: Invocation): (loaded: Loaded) => Promise<number> {
   const id = inv.positionals[0];
   if (id === undefined) return bulkRetryCommand(inv);
-  const bulk = ["status", "type", "type-prefix", "destination", "since", "until", "dry-run"].find((f) => inv.flags[f] !== undefined);
-  if (bulk) throw new UsageError(`--${bulk} filters a bulk retry; leave out the id to retry every matching event, or the flag to retry this one.`, inv.command);
-  const source = text(inv, "source");
+  // The bulk form's flags, but --source: it narrows the id too.
+  const bulk = [RETRY_STATUS, ...FILTERS, RETRY_DESTINATION, RETRY_DRY_RUN].find((f) => f !== SOURCE && inv.flags[f.name] !== undefined);
+  if (bulk) throw new UsageError(`--${bulk.name} filters a bulk retry; leave out the id to retry every matching event, or the flag to retry this one.`, inv.command);
+  const source = read(inv, ID_SOURCE);
   return async ({ outbox }) => {
     const before = await outbox.getEvent(id, { source });
     if (!before) throw new CliError(notFound(id, source));
@@ -115,9 +115,9 @@ function notFound(id: string, source: string | undefined): string {
 /** The same command line with the next page's cursor, for the user to copy (never the URL: it may hold a password). */
 function nextPage(inv: Invocation, cursor: string): string {
   const args = ["pg-dispatch", "events"];
-  for (const flag of ["status", "type", "source", "limit", "config", "schema"]) {
-    const value = text(inv, flag);
-    if (value !== undefined) args.push(`--${flag}`, shellQuote(value));
+  for (const flag of [EVENTS_STATUS, TYPE, SOURCE, LIMIT, CONFIG, SCHEMA]) {
+    const value = inv.flags[flag.name];
+    if (typeof value === "string") args.push(`--${flag.name}`, shellQuote(value));
   }
   args.push("--cursor", cursor);
   return args.join(" ");

@@ -5,7 +5,8 @@ import process from "node:process";
 import { pathToFileURL } from "node:url";
 import postgres from "postgres";
 import { Outbox } from "../outbox.ts";
-import { type Invocation, text, UsageError } from "./args.ts";
+import { type Invocation, UsageError } from "./args.ts";
+import { CONFIG, DATABASE_URL, read, SCHEMA } from "./flags.ts";
 import { redact } from "./redact.ts";
 
 /** A failure the CLI reports as one line and exit status 1: the command line was fine, the world was not. */
@@ -31,9 +32,10 @@ export interface Loaded {
  * The worker needs the config module: only it knows the destinations.
  */
 export async function loadOutbox(inv: Invocation, needConfig = false): Promise<Loaded> {
-  const config = text(inv, "config");
-  const url = text(inv, "database-url");
-  if (config !== undefined && (url !== undefined || text(inv, "schema") !== undefined)) {
+  const config = read(inv, CONFIG);
+  const url = read(inv, DATABASE_URL);
+  const schema = read(inv, SCHEMA);
+  if (config !== undefined && (url !== undefined || schema !== undefined)) {
     throw new UsageError("Pass either --config, or --database-url and --schema, not both.", inv.command);
   }
   if (config !== undefined) return { outbox: await importOutbox(config), origin: config };
@@ -48,7 +50,7 @@ export async function loadOutbox(inv: Invocation, needConfig = false): Promise<L
   }
   const sql = postgres(databaseUrl, { max: 2, connect_timeout: CONNECT_TIMEOUT_S, onnotice: () => {} });
   try {
-    return { outbox: new Outbox({ sql, schema: text(inv, "schema") }), origin: redact(databaseUrl) };
+    return { outbox: new Outbox({ sql, schema }), origin: redact(databaseUrl) };
   } catch (err) {
     await sql.end({ timeout: 1 });
     throw err;

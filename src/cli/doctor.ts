@@ -1,5 +1,6 @@
 import { diagnose, type Finding } from "../doctor/diagnose.ts";
-import { type Invocation, milliseconds } from "./args.ts";
+import type { Invocation } from "./args.ts";
+import { MAX_TRANSACTION_AGE, read } from "./flags.ts";
 import { print } from "./commands.ts";
 import type { Loaded } from "./config.ts";
 import { printable } from "./format.ts";
@@ -12,7 +13,7 @@ const RANK: Record<Finding["severity"], number> = { error: 0, warning: 1, info: 
  * with 1 when anything is wrong. `--json` prints `{ ok, findings }`.
  */
 export function doctorCommand(inv: Invocation): (loaded: Loaded) => Promise<number> {
-  const maxTransactionAgeMs = milliseconds(inv, "max-transaction-age", 1, 7 * 86_400_000);
+  const maxTransactionAgeMs = read(inv, MAX_TRANSACTION_AGE);
   return async ({ outbox, origin }) => {
     const findings = await diagnose(outbox, maxTransactionAgeMs === undefined ? {} : { maxTransactionAgeMs });
     const ok = findings.every((f) => f.ok);

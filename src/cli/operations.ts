@@ -1,6 +1,20 @@
 import type { EventFilter } from "../filter.ts";
-import type { EventStatus } from "../record.ts";
-import { type Invocation, oneOf, text, UsageError } from "./args.ts";
+import { type Invocation, UsageError } from "./args.ts";
+import {
+  type Flag,
+  read,
+  REPLAY_DESTINATION,
+  REPLAY_DRY_RUN,
+  REPLAY_STATUS,
+  RETRY_DESTINATION,
+  RETRY_DRY_RUN,
+  RETRY_STATUS,
+  SINCE,
+  SOURCE,
+  TYPE,
+  TYPE_PREFIX,
+  UNTIL,
+} from "./flags.ts";
 import { print } from "./commands.ts";
 import type { Loaded } from "./config.ts";
 import { printable, table, when } from "./format.ts";
@@ -9,38 +23,38 @@ import { printable, table, when } from "./format.ts";
  * The filter of `retry --status failed ...` and `replay ...`, from its flags. A flag given twice or a bad time is a
  * usage error (exit 2) before anything touches the database.
  */
-function filterOf(inv: Invocation, statuses: readonly EventStatus[], destination: boolean): EventFilter {
+function filterOf(inv: Invocation, status: typeof RETRY_STATUS | typeof REPLAY_STATUS, destination?: typeof RETRY_DESTINATION): EventFilter {
   const filter: EventFilter = {};
-  const status = oneOf(inv, "status", statuses);
-  if (status) filter.status = status;
-  const type = text(inv, "type");
-  const prefix = text(inv, "type-prefix");
+  const s = read(inv, status);
+  if (s) filter.status = s;
+  const type = read(inv, TYPE);
+  const prefix = read(inv, TYPE_PREFIX);
   if (type !== undefined && prefix !== undefined) throw new UsageError("Pass --type or --type-prefix, not both.", inv.command);
   if (type !== undefined) {
     if (type.endsWith("*")) throw new UsageError(`--type takes one type; for a prefix write --type-prefix ${JSON.stringify(type.slice(0, -1))}.`, inv.command);
     filter.type = type;
   }
   if (prefix !== undefined) filter.type = `${prefix}*`;
-  const source = text(inv, "source");
+  const source = read(inv, SOURCE);
   if (source !== undefined) filter.source = source;
   if (destination) {
-    const d = text(inv, "destination");
+    const d = read(inv, destination);
     if (d !== undefined) filter.destination = d;
   }
-  const since = time(inv, "since");
+  const since = time(inv, SINCE);
   if (since) filter.from = since;
-  const until = time(inv, "until");
+  const until = time(inv, UNTIL);
   if (until) filter.to = until;
   if (since && until && since >= until) throw new UsageError("--since must be earlier than --until.", inv.command);
   return filter;
 }
 
-function time(inv: Invocation, flag: string): Date | undefined {
-  const value = text(inv, flag);
+function time(inv: Invocation, flag: Flag<{ kind: "text" }>): Date | undefined {
+  const value = read(inv, flag);
   if (value === undefined) return undefined;
   const date = /^\d{4}-\d{2}-\d{2}/.test(value) ? new Date(value) : new Date(NaN);
   if (Number.isNaN(date.getTime())) {
-    throw new UsageError(`--${flag} must be an ISO 8601 time such as 2025-01-31T12:00:00Z, got ${JSON.stringify(value)}.`, inv.command);
+    throw new UsageError(`--${flag.name} must be an ISO 8601 time such as 2025-01-31T12:00:00Z, got ${JSON.stringify(value)}.`, inv.command);
   }
   return date;
 }
@@ -51,11 +65,11 @@ function events(n: number): string {
 
 /** `pg-dispatch retry --status failed [filters] [--dry-run]`: every matching failed delivery due again. */
 export function bulkRetryCommand(inv: Invocation): (loaded: Loaded) => Promise<number> {
-  if (text(inv, "status") === undefined) {
+  if (inv.flags[RETRY_STATUS.name] === undefined) {
     throw new UsageError("retry needs an event id, or --status failed to retry every failed event matching the filters.", inv.command);
   }
-  const filter = filterOf(inv, ["failed"], true);
-  const dryRun = inv.flags["dry-run"] === true;
+  const filter = filterOf(inv, RETRY_STATUS, RETRY_DESTINATION);
+  const dryRun = read(inv, RETRY_DRY_RUN);
   return async ({ outbox }) => {
     const n = await outbox.retryEvents(filter, { dryRun });
     print(inv, { dryRun, events: n }, () =>
@@ -66,10 +80,10 @@ export function bulkRetryCommand(inv: Invocation): (loaded: Loaded) => Promise<n
 
 /** `pg-dispatch replay --destination d [filters] [--dry-run]`: finished events sent to one destination again. */
 export function replayCommand(inv: Invocation): (loaded: Loaded) => Promise<number> {
-  const destination = text(inv, "destination");
+  const destination = read(inv, REPLAY_DESTINATION);
   if (destination === undefined) throw new UsageError("replay needs --destination <name>: the one destination to send the events to.", inv.command);
-  const filter = filterOf(inv, ["published", "failed"], false);
-  const dryRun = inv.flags["dry-run"] === true;
+  const filter = filterOf(inv, REPLAY_STATUS);
+  const dryRun = read(inv, REPLAY_DRY_RUN);
   return async ({ outbox }) => {
     const n = await outbox.replayEvents(filter, { destination, dryRun });
     const to = printable(destination);

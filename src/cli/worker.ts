@@ -1,12 +1,13 @@
 import process from "node:process";
-import { jsonLogger, type Logger } from "../logger.ts";
+import { DEFAULT_LOG_LEVEL, jsonLogger, type Logger } from "../logger.ts";
 import type { WorkerOptions } from "../worker.ts";
 import { superviseWorker } from "../worker/supervise.ts";
 import { DispatchError } from "../errors.ts";
 import { DEFAULT_WORKER } from "../worker/defaults.ts";
-import { integer, type Invocation, oneOf } from "./args.ts";
+import type { Invocation } from "./args.ts";
 import { CliError, type Loaded } from "./config.ts";
-import { LOG_LEVELS, WORKER_FLAGS } from "./worker-flags.ts";
+import { LOG_LEVEL, read } from "./flags.ts";
+import { WORKER_FLAGS } from "./worker-flags.ts";
 
 /**
  * `pg-dispatch worker`: runs until SIGINT or SIGTERM, then stops gracefully (in-flight deliveries finish or are
@@ -14,9 +15,9 @@ import { LOG_LEVELS, WORKER_FLAGS } from "./worker-flags.ts";
  * error replaces the worker in the process (see superviseWorker).
  */
 export function workerCommand(inv: Invocation): (loaded: Loaded) => Promise<number> {
-  const logger = jsonLogger((line) => process.stdout.write(`${line}\n`), oneOf(inv, "log-level", LOG_LEVELS) ?? "info");
+  const logger = jsonLogger((line) => process.stdout.write(`${line}\n`), read(inv, LOG_LEVEL) ?? DEFAULT_LOG_LEVEL);
   const options: WorkerOptions = { logger };
-  for (const f of WORKER_FLAGS) options[f.option] = integer(inv, f.flag, f.min, f.max);
+  for (const f of WORKER_FLAGS) options[f.option] = read(inv, f);
   checkLease(options);
   return (loaded) => run(loaded, options, logger);
 }
