@@ -33,7 +33,7 @@ const receiver = createServer(async (req: IncomingMessage, res) => {
 await new Promise<void>((r) => receiver.listen(0, "127.0.0.1", r));
 const hookUrl = `http://127.0.0.1:${(receiver.address() as { port: number }).port}/hooks`;
 
-// Handlers: the seed's event_registry.register, one verb for every kind of destination.
+// Handlers: Django Dispatch's event_registry.register, one verb for every kind of destination.
 outbox.register("user.created", function welcomeEmail(event) {
   say(`  [welcomeEmail] user created: ${JSON.stringify(event.data)}`);
 });
@@ -90,7 +90,7 @@ say(`  transactional  user.created       ${rolledBack!.id} (rolled back)`);
 const failing = await outbox.publishEvent({ type: "payment.captured", source: "payments", data: { amount: 42 }, maxRetries: 2 });
 say(`  failing        payment.captured   ${failing.id} (maxRetries 2)`);
 
-say("\nWorker running (the seed's `manage.py outbox_worker`):");
+say("\nWorker running (Django Dispatch's `manage.py outbox_worker`):");
 const worker = outbox.worker({ concurrency: 8 });
 const started = Date.now();
 await worker.start();

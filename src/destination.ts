@@ -69,8 +69,8 @@ export interface Destination {
   /** Set for handlers registered with `{ transactional: true }`: each attempt runs in a transaction (`ctx.tx`). */
   readonly transactional?: boolean;
   /**
-   * Releases connections or clients. Called by `outbox.close()` (once every worker has stopped), not when a worker
-   * stops: several workers may share one destination.
+   * Releases connections or clients. Called by `outbox.close()`, which the application calls after its workers have
+   * stopped; never when a worker stops, since several workers may share one destination.
    */
   close?(): Promise<void>;
 }

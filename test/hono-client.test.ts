@@ -3,12 +3,13 @@
 // document the router serves (test/support/json-schema.ts, with closed objects: a field the document does not list
 // fails).
 import { execFile } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { Hono } from "hono";
 import { hc } from "hono/client";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { outboxRouter } from "../adapters/hono.ts";
+import { outboxRouter, ROUTER_DEFAULTS } from "../adapters/hono.ts";
 import { PermanentError } from "../mod.ts";
 import { schemaErrors } from "./support/json-schema.ts";
 import { type TestOutbox, testOutbox, waitFor } from "./support/db.ts";
@@ -66,6 +67,11 @@ test("compile time: Hono's typed client knows every route, body and query (test/
     .catch((e) => e);
   expect(`${result.stdout ?? ""}${result.stderr ?? ""}`).toBe("");
 }, 60_000);
+
+test("docs/router.md's options table quotes ROUTER_DEFAULTS", () => {
+  const doc = readFileSync(join(ROOT, "docs", "router.md"), "utf8");
+  for (const [name, value] of Object.entries(ROUTER_DEFAULTS)) expect(doc, name).toMatch(new RegExp(`^\\| \`${name}\` +\\| ${value} +\\|`, "m"));
+});
 
 describe("the schema check can fail", () => {
   test("a wrong type, a missing required field, an undocumented field and an unknown keyword are caught", () => {

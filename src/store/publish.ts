@@ -104,7 +104,7 @@ export function insertKeyedEvent(schema: Schema, notify: boolean): string {
 
 /**
  * Many events in one statement: one array literal per column, unnested side by side (cheaper for the server than
- * one JSON document: EXPLAIN ANALYZE of 1,000 events, 45.6 -> 18.8 ms).
+ * one JSON document; bench/RESULTS.md, "Statement plans quoted by the code", has the plans' timings).
  */
 export function insertEvents(schema: Schema, notify: boolean): string {
   return withNotify(schema, `
