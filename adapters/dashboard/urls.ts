@@ -1,6 +1,6 @@
 import type { EventFilter } from "../../src/filter.ts";
 import { FILTER_KEYS } from "../../src/filter.ts";
-import type { EventStatus } from "../../src/record.ts";
+import { EVENT_STATUSES, type EventStatus } from "../../src/record.ts";
 
 /**
  * Filters in the URL (`?status=failed&type=order.*&from=2026-01-01T00:00`), so a filtered view can be shared.
@@ -13,8 +13,8 @@ export function filterFromQuery(query: URLSearchParams): { filter: EventFilter; 
     const value = query.get(key)?.trim();
     if (!value) continue;
     if (key === "status") {
-      if (["pending", "processing", "published", "failed"].includes(value)) filter.status = value as EventStatus;
-      else problems.push("status must be pending, processing, published or failed.");
+      if ((EVENT_STATUSES as readonly string[]).includes(value)) filter.status = value as EventStatus;
+      else problems.push(`status must be one of ${EVENT_STATUSES.join(", ")}.`);
     } else if (key === "from" || key === "to") {
       const date = parseTime(value);
       if (date) filter[key] = date;

@@ -1,5 +1,6 @@
 import type { EventFilter } from "../../../src/filter.ts";
 import type { EventSearch } from "../../../src/reader.ts";
+import { EVENT_STATUSES } from "../../../src/record.ts";
 import { clip, type Html, html } from "../html.ts";
 import { badge, layout, type PageContext, when } from "../layout.ts";
 import { eventPath, filterQuery } from "../urls.ts";
@@ -7,7 +8,7 @@ import { eventPath, filterQuery } from "../urls.ts";
 /** The events list: filters (kept in the URL), newest first, a page at a time. */
 export function eventsPage(p: PageContext, filter: EventFilter, page: EventSearch, problems: string[], notice: Html | null): Html {
   const v = (d: Date | undefined) => (d ? d.toISOString().slice(0, 16) : "");
-  const statuses = ["", "pending", "processing", "published", "failed"];
+  const statuses = ["", ...EVENT_STATUSES];
   const canRetry = !p.readOnly && (filter.status === undefined || filter.status === "failed");
   const body = html`
 ${notice}
