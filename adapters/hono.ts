@@ -19,7 +19,8 @@ export type { EventQuery, ListQuery, SourceQuery } from "./hono/query.ts";
 export type { BatchResult, BatchResultEvent, OutboxRouter, OutboxRoutes } from "./hono/routes.ts";
 
 /**
- * The router's limits when its options do not say: 1 MiB bodies, 1000 events a batch, 5 s for the health check.
+ * The router's limits when its options do not say (the body size in bytes, events per batch, the health check's wait
+ * in milliseconds).
  *
  * @example
  * ```ts
