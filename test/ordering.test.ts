@@ -4,6 +4,7 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { type DeliveredEvent, type DeliveryContext, DispatchError, type Outbox, type Worker } from "../mod.ts";
 import { toQuery } from "../src/client.ts";
+import { claim } from "../src/store/claim.ts";
 import { repair } from "../src/store/repair.ts";
 import { testOutbox, type TestOutbox, waitFor } from "./support/db.ts";
 
@@ -161,6 +162,33 @@ describe("events behind an unfinished one wait parked and drain in order once it
     }
     expect(overlaps).toEqual([]);
     expect(await parkedCount()).toBe(0);
+  });
+});
+
+describe("two publishers of one key whose transactions overlap", () => {
+  it("holds the lower sequence number, committed last, while the higher one is in a worker's hands", async () => {
+    const query = toQuery(t.sql);
+    // The first publisher takes the lower sequence number and commits last.
+    let commitFirst!: () => void;
+    const held = new Promise<void>((r) => commitFirst = r);
+    let inserted!: () => void;
+    const insertedFirst = new Promise<void>((r) => inserted = r);
+    const first = t.sql.begin(async (tx) => {
+      await t.outbox.publishEvent({ type: "t", source: "first", orderingKey: "k" }, { tx });
+      inserted();
+      await held;
+    });
+    await insertedFirst;
+    const second = await t.outbox.publishEvent({ type: "t", source: "second", orderingKey: "k" });
+    const [claimed] = await claim(query, t.outbox.schema, 10, crypto.randomUUID(), 60_000);
+    expect(claimed.id).toBe(second.id);
+    commitFirst();
+    await first;
+    expect(await claim(query, t.outbox.schema, 10, crypto.randomUUID(), 60_000)).toEqual([]);
+    // Once the lease runs out (the worker holding it stopped), the key moves again.
+    await t.sql.unsafe(`update "${t.schema}".events set next_attempt_at = now() - interval '1 second' where id = $1`, [second.id]);
+    const after = await claim(query, t.outbox.schema, 10, crypto.randomUUID(), 60_000);
+    expect(after.map((r) => r.source).sort()).toEqual(["first"]);
   });
 });
 

@@ -61,11 +61,18 @@ export async function claim(query: Query, schema: Schema, limit: number, lease: 
  * An event with an ordering key waits until every earlier event with that key has nothing left to do. Parked events
  * count as unfinished: a publish that raced a finishing event can leave one parked ahead of a due one. Events that
  * wait are normally parked, out of the due index, so this test runs for few rows.
+ *
+ * It also waits while a later event of its key is in a worker's hands (leased, lease not run out): two publishers
+ * of one key whose transactions overlap can commit the lower sequence number last, after the higher one was
+ * claimed, and the key must still have one delivery in flight at a time. Both look-ups walk events_ordering.
  */
 function unblocked(s: string): string {
   return `(e.ordering_key is null or not exists (
       select 1 from ${s}.events p
-      where p.ordering_key = e.ordering_key and p.seq < e.seq and (p.next_attempt_at is not null or p.parked)))`;
+      where p.ordering_key = e.ordering_key and p.seq < e.seq and (p.next_attempt_at is not null or p.parked))
+    and not exists (
+      select 1 from ${s}.events q
+      where q.ordering_key = e.ordering_key and q.seq > e.seq and q.next_attempt_at > now() and q.lease is not null))`;
 }
 
 /**
