@@ -11,21 +11,11 @@ import { afterAll, describe, expect, it } from "vitest";
 import { amqp } from "../../adapters/amqp.ts";
 import { closedPort, running, unique } from "../support/brokers.ts";
 import { waitFor } from "../support/db.ts";
-import { BURST_EVENTS, BURST_RETRY, burst, expectNothingLost, tally } from "./support/broker-burst.ts";
-import { brokerServer } from "./support/broker-server.ts";
+import { BURST_EVENTS, BURST_RETRY, BURST_WORKER, burst, expectNothingLost, tally } from "./support/broker-burst.ts";
+import { brokerServer, succeeds } from "./support/broker-server.ts";
 
 const distPort = await closedPort();
 const node = `${unique("pgd-audit-")}@localhost`;
-
-async function reachable(url: string): Promise<boolean> {
-  try {
-    const conn = await connect(url, { timeout: 2_000 });
-    await conn.close();
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 const server = await brokerServer({
   name: "rabbitmq",
@@ -48,7 +38,7 @@ const server = await brokerServer({
       RABBITMQ_LOG_BASE: join(dir, "log"),
     };
   },
-  ready: (port) => reachable(`amqp://guest:guest@127.0.0.1:${port}`),
+  ready: (port) => succeeds(async () => await (await connect(`amqp://guest:guest@127.0.0.1:${port}`, { timeout: 2_000 })).close()),
   startTimeoutMs: 60_000,
 });
 
@@ -65,7 +55,7 @@ describe("a RabbitMQ node killed and restarted during a burst loses nothing", ()
     await setup.bindQueue("audit", "audit", "#");
     await admin.close();
 
-    const run = await running(amqp({ url, exchange: "audit" }), { handlerTimeoutMs: 3_000 }, BURST_RETRY);
+    const run = await running(amqp({ url, exchange: "audit" }), BURST_WORKER, BURST_RETRY);
     try {
       const b = await burst(run, () => server.stop("SIGKILL"), () => server.start());
       const reader = await connect(url);

@@ -15,7 +15,7 @@ import { afterAll, describe, it } from "vitest";
 import { mqtt } from "../../adapters/mqtt.ts";
 import { running, unique } from "../support/brokers.ts";
 import { waitFor } from "../support/db.ts";
-import { BURST_EVENTS, BURST_RETRY, burst, expectNothingLost, tally } from "./support/broker-burst.ts";
+import { BURST_EVENTS, BURST_RETRY, BURST_WORKER, burst, expectNothingLost, tally } from "./support/broker-burst.ts";
 import { brokerServer, listening } from "./support/broker-server.ts";
 
 const server = await brokerServer({
@@ -60,7 +60,7 @@ describe("a Mosquitto broker restarted during a burst loses nothing", () => {
     });
     await subscriber.subscribeAsync("audit/events", { qos: 1 });
 
-    const run = await running(mqtt({ url, topic: "audit/events" }), { handlerTimeoutMs: 3_000 }, BURST_RETRY);
+    const run = await running(mqtt({ url, topic: "audit/events" }), BURST_WORKER, BURST_RETRY);
     try {
       const b = await burst(run, () => server.stop("SIGTERM"), () => server.start());
       // On a timeout the tally below names what is missing.

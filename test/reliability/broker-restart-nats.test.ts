@@ -7,22 +7,14 @@ import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { afterAll, describe, expect, it } from "vitest";
 import { nats } from "../../adapters/nats.ts";
 import { running } from "../support/brokers.ts";
-import { BURST_EVENTS, BURST_RETRY, burst, expectNothingLost, tally } from "./support/broker-burst.ts";
-import { brokerServer } from "./support/broker-server.ts";
+import { BURST_EVENTS, BURST_RETRY, BURST_WORKER, burst, expectNothingLost, tally } from "./support/broker-burst.ts";
+import { brokerServer, succeeds } from "./support/broker-server.ts";
 
 const server = await brokerServer({
   name: "nats",
   command: "/usr/sbin/nats-server",
   args: (port, dir) => ["-a", "127.0.0.1", "-p", String(port), "-js", "-sd", dir],
-  async ready(port) {
-    try {
-      const nc = await connect({ servers: `127.0.0.1:${port}`, reconnect: false });
-      await nc.close();
-      return true;
-    } catch {
-      return false;
-    }
-  },
+  ready: (port) => succeeds(async () => await (await connect({ servers: `127.0.0.1:${port}`, reconnect: false })).close()),
 });
 
 afterAll(() => server.remove());
@@ -36,7 +28,7 @@ describe("a NATS server killed and restarted during a burst loses nothing", () =
 
     const run = await running(
       nats({ servers: `127.0.0.1:${server.port}`, subject: "audit.events", ackTimeoutMs: 2_000 }),
-      { handlerTimeoutMs: 3_000 },
+      BURST_WORKER,
       BURST_RETRY,
     );
     try {

@@ -10,8 +10,8 @@ import { createClient } from "redis";
 import { afterAll, describe, expect, it } from "vitest";
 import { redisStream } from "../../adapters/redis.ts";
 import { running } from "../support/brokers.ts";
-import { BURST_EVENTS, BURST_RETRY, burst, expectNothingLost, tally } from "./support/broker-burst.ts";
-import { brokerServer } from "./support/broker-server.ts";
+import { BURST_EVENTS, BURST_RETRY, BURST_WORKER, burst, expectNothingLost, tally } from "./support/broker-burst.ts";
+import { brokerServer, succeeds } from "./support/broker-server.ts";
 
 const server = await brokerServer({
   name: "redis",
@@ -20,18 +20,17 @@ const server = await brokerServer({
     "--bind", "127.0.0.1", "--port", String(port), "--dir", dir, "--save", "",
     "--appendonly", "yes", "--appendfsync", "always", "--logfile", "redis.log",
   ],
-  async ready(port) {
-    const client = createClient({ url: `redis://127.0.0.1:${port}`, socket: { reconnectStrategy: false } });
-    client.on("error", () => undefined);
-    try {
-      await client.connect();
-      await client.ping(); // refused with LOADING while the append-only file is read back
-      await client.close();
-      return true;
-    } catch {
-      return false;
-    }
-  },
+  ready: (port) =>
+    succeeds(async () => {
+      const client = createClient({ url: `redis://127.0.0.1:${port}`, socket: { reconnectStrategy: false } });
+      client.on("error", () => undefined);
+      try {
+        await client.connect();
+        await client.ping(); // refused with LOADING while the append-only file is read back
+      } finally {
+        await client.close().catch(() => undefined);
+      }
+    }),
 });
 
 afterAll(() => server.remove());
@@ -40,7 +39,7 @@ describe("a Redis server killed and restarted during a burst loses nothing", () 
   it(`${BURST_EVENTS} events: all published, all in the stream`, async () => {
     await server.start();
     const url = `redis://127.0.0.1:${server.port}`;
-    const run = await running(redisStream({ url, stream: "audit" }), { handlerTimeoutMs: 3_000 }, BURST_RETRY);
+    const run = await running(redisStream({ url, stream: "audit" }), BURST_WORKER, BURST_RETRY);
     try {
       const b = await burst(run, () => server.stop("SIGKILL"), () => server.start());
       const reader = createClient({ url });

@@ -46,6 +46,16 @@ export function listening(port: number): Promise<boolean> {
   });
 }
 
+/** Whether `attempt` (a client connecting and doing some work, then closing) succeeds: a `ready` check. */
+export async function succeeds(attempt: () => Promise<unknown>): Promise<boolean> {
+  try {
+    await attempt();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** A broker on a free port, not yet started. */
 export async function brokerServer(spec: BrokerSpec): Promise<BrokerServer> {
   const port = await closedPort();
