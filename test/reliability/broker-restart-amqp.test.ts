@@ -12,16 +12,17 @@ import { amqp } from "../../adapters/amqp.ts";
 import { closedPort, running, unique } from "../support/brokers.ts";
 import { waitFor } from "../support/db.ts";
 import { BURST_EVENTS, BURST_RETRY, BURST_WORKER, burst, expectNothingLost, tally } from "./support/broker-burst.ts";
-import { brokerServer, succeeds } from "./support/broker-server.ts";
+import { brokerServer, installed, succeeds } from "./support/broker-server.ts";
 
 const distPort = await closedPort();
 const node = `${unique("pgd-audit-")}@localhost`;
 
+// The Debian wrapper /usr/sbin/rabbitmq-server switches to the rabbitmq user, which cannot write the test's directory;
+// the script it runs starts a node as the current user.
+const COMMAND = "/usr/lib/rabbitmq/bin/rabbitmq-server";
 const server = await brokerServer({
   name: "rabbitmq",
-  // The Debian wrapper /usr/sbin/rabbitmq-server switches to the rabbitmq user, which cannot write the test's
-  // directory; the script it runs starts a node as the current user.
-  command: "/usr/lib/rabbitmq/bin/rabbitmq-server",
+  command: COMMAND,
   args: () => [],
   env(port, dir) {
     writeFileSync(join(dir, "rabbitmq.conf"), `listeners.tcp.default = 127.0.0.1:${port}\n`);
@@ -44,7 +45,7 @@ const server = await brokerServer({
 
 afterAll(() => server.remove());
 
-describe("a RabbitMQ node killed and restarted during a burst loses nothing", () => {
+describe.skipIf(!installed(COMMAND, "rabbitmq-server"))("a RabbitMQ node killed and restarted during a burst loses nothing", () => {
   it(`${BURST_EVENTS} events: all published, all in the queue`, async () => {
     await server.start();
     const url = `amqp://guest:guest@127.0.0.1:${server.port}`;

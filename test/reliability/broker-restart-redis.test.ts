@@ -11,11 +11,12 @@ import { afterAll, describe, expect, it } from "vitest";
 import { redisStream } from "../../adapters/redis.ts";
 import { running } from "../support/brokers.ts";
 import { BURST_EVENTS, BURST_RETRY, BURST_WORKER, burst, expectNothingLost, tally } from "./support/broker-burst.ts";
-import { brokerServer, succeeds } from "./support/broker-server.ts";
+import { brokerServer, installed, succeeds } from "./support/broker-server.ts";
 
+const COMMAND = "/usr/bin/redis-server";
 const server = await brokerServer({
   name: "redis",
-  command: "/usr/bin/redis-server",
+  command: COMMAND,
   args: (port, dir) => [
     "--bind", "127.0.0.1", "--port", String(port), "--dir", dir, "--save", "",
     "--appendonly", "yes", "--appendfsync", "always", "--logfile", "redis.log",
@@ -35,7 +36,7 @@ const server = await brokerServer({
 
 afterAll(() => server.remove());
 
-describe("a Redis server killed and restarted during a burst loses nothing", () => {
+describe.skipIf(!installed(COMMAND, "redis-server"))("a Redis server killed and restarted during a burst loses nothing", () => {
   it(`${BURST_EVENTS} events: all published, all in the stream`, async () => {
     await server.start();
     const url = `redis://127.0.0.1:${server.port}`;

@@ -2,7 +2,7 @@
 // kills and starts again. Never the machine's shared brokers on the standard ports: other test files use them at the
 // same time.
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -56,6 +56,18 @@ export async function succeeds(attempt: () => Promise<unknown>): Promise<boolean
   }
 }
 
+/**
+ * Whether the broker's binary is installed. A missing one skips the scenario with a line that says what to install,
+ * except under CI=true, where it fails the run.
+ */
+export function installed(command: string, debianPackage: string): boolean {
+  if (existsSync(command)) return true;
+  const message = `${command} is not installed (apt-get install -y ${debianPackage})`;
+  if (process.env.CI === "true") throw new Error(`${message}: CI=true requires it`);
+  console.warn(`\n*** SKIPPING the ${debianPackage} restart audit: ${message} ***\n`);
+  return false;
+}
+
 /** A broker on a free port, not yet started. */
 export async function brokerServer(spec: BrokerSpec): Promise<BrokerServer> {
   const port = await closedPort();
@@ -65,10 +77,10 @@ export async function brokerServer(spec: BrokerSpec): Promise<BrokerServer> {
   async function stop(signal: NodeJS.Signals): Promise<void> {
     const c = child;
     child = undefined;
-    if (c && c.exitCode === null && c.signalCode === null) {
+    if (c?.pid !== undefined && c.exitCode === null && c.signalCode === null) {
       const exited = new Promise<void>((resolve) => c.once("exit", () => resolve()));
       // Its own process group: a launcher script (RabbitMQ's) and the server it starts go down together.
-      process.kill(-c.pid!, signal);
+      process.kill(-c.pid, signal);
       await exited;
     }
     await waitFor(async () => !(await listening(port)), `${spec.name} to close port ${port}`, 30_000);
@@ -84,7 +96,10 @@ export async function brokerServer(spec: BrokerSpec): Promise<BrokerServer> {
         stdio: "ignore",
         detached: true,
       });
-      const exited = new Promise<string>((resolve) => child!.once("exit", (code, signal) => resolve(`exited (${signal ?? code})`)));
+      const exited = new Promise<string>((resolve) => {
+        child!.once("exit", (code, signal) => resolve(`exited (${signal ?? code})`));
+        child!.once("error", (err) => resolve(`could not start (${err.message})`));
+      });
       await waitFor(
         () => Promise.race([spec.ready(port), exited.then((how) => Promise.reject(new Error(`${spec.name} ${how}; see ${dir}`)))]),
         `${spec.name} to start on port ${port}`,
