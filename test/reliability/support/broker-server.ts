@@ -24,8 +24,6 @@ export interface BrokerSpec {
 /** A running broker of the scenario's own. */
 export interface BrokerServer {
   port: number;
-  /** The temporary directory holding its store and configuration. */
-  dir: string;
   /** Starts the server and waits until it is ready; resolves to the milliseconds that took. */
   start(): Promise<number>;
   /** Stops it with `signal` (SIGKILL: a crash; SIGTERM: a clean shutdown), waiting until its port is closed. */
@@ -71,7 +69,8 @@ export function installed(command: string, debianPackage: string): boolean {
 /** A broker on a free port, not yet started. */
 export async function brokerServer(spec: BrokerSpec): Promise<BrokerServer> {
   const port = await closedPort();
-  const dir = mkdtempSync(join(tmpdir(), `pgd-${spec.name}-`));
+  // Made on the first start (a skipped scenario leaves nothing behind), kept across restarts: the store lives there.
+  let dir: string | undefined;
   let child: ChildProcess | undefined;
 
   async function stop(signal: NodeJS.Signals): Promise<void> {
@@ -88,9 +87,9 @@ export async function brokerServer(spec: BrokerSpec): Promise<BrokerServer> {
 
   return {
     port,
-    dir,
     async start() {
       const started = performance.now();
+      dir ??= mkdtempSync(join(tmpdir(), `pgd-${spec.name}-`));
       child = spawn(spec.command, spec.args(port, dir), {
         env: { ...process.env, ...spec.env?.(port, dir) },
         stdio: "ignore",
@@ -110,7 +109,7 @@ export async function brokerServer(spec: BrokerSpec): Promise<BrokerServer> {
     stop,
     async remove() {
       await stop("SIGKILL").catch(() => undefined);
-      rmSync(dir, { recursive: true, force: true });
+      if (dir) rmSync(dir, { recursive: true, force: true });
     },
   };
 }
