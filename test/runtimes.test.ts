@@ -10,47 +10,10 @@ import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { Outbox } from "../mod.ts";
 import { connect, schemaName, waitFor } from "./support/db.ts";
 import { emulatorAvailable, type RunningEmulator, startEmulator } from "./support/emulator.ts";
+import { BUN, DENO, ROOT, RUNTIME_NAMES as NAMES, RUNTIMES, runCommand } from "./support/runtimes.ts";
 
-const ROOT = join(import.meta.dirname, "..");
-const BIN = join(ROOT, "node_modules", ".bin");
-const DENO = join(BIN, "deno");
-const BUN = join(BIN, "bun");
-const TSC = join(BIN, "tsc");
+const TSC = join(ROOT, "node_modules", ".bin", "tsc");
 const run = promisify(execFile);
-
-interface Outcome {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  output: string;
-}
-
-/** Runs a command to completion (or the deadline), collecting stdout and stderr together. */
-function runCommand(command: string, args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs: number }): Promise<Outcome> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { cwd: options.cwd ?? ROOT, env: options.env ?? process.env, stdio: ["ignore", "pipe", "pipe"] });
-    let output = "";
-    child.stdout.on("data", (chunk: Buffer) => (output += chunk));
-    child.stderr.on("data", (chunk: Buffer) => (output += chunk));
-    const timer = setTimeout(() => {
-      child.kill("SIGKILL");
-      output += `\n[killed after ${options.timeoutMs} ms]`;
-    }, options.timeoutMs);
-    child.once("error", reject);
-    child.once("close", (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code, signal, output });
-    });
-  });
-}
-
-/** How each runtime runs a TypeScript entry point of this repository (Node: the built JS under dist/). */
-const RUNTIMES = {
-  node: (entry: string) => ({ command: process.execPath, args: [join(ROOT, "dist", entry.replace(/\.ts$/, ".js"))] }),
-  deno: (entry: string) => ({ command: DENO, args: ["run", "-A", join(ROOT, entry)] }),
-  bun: (entry: string) => ({ command: BUN, args: [join(ROOT, entry)] }),
-};
-type RuntimeName = keyof typeof RUNTIMES;
-const NAMES = Object.keys(RUNTIMES) as RuntimeName[];
 
 let emulator: RunningEmulator | null = null;
 

@@ -88,7 +88,6 @@ export async function audit(sql: Sql, schema: string, receiver: Receiver, dests:
   return { published: rows.length, delivered, duplicates, lost, afterDelivered, untruthful, problems };
 }
 
-/** Prints the scenario's figures as one line, the source of README's Reliability table. */
 /**
  * The audit's verdict as assertions: the producers saw no failure, nothing was lost, every one of `events` reached
  * every destination, nothing arrived after it was recorded delivered, and every status tells the truth.
@@ -102,6 +101,7 @@ export function expectClean(result: Audit, producerFailures: unknown[], events: 
   expect(result.untruthful).toBe(0);
 }
 
+/** Prints the scenario's figures as one line, the source of README's Reliability table. */
 export function summary(scenario: string, figures: Record<string, string | number>): void {
   const parts = Object.entries(figures).map(([k, v]) => `${k}=${v}`);
   console.log(`[reliability] ${scenario} ${parts.join(" ")}`);
