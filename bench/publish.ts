@@ -4,14 +4,17 @@
 //   npm run bench:publish -- --slices=7 --seconds=2         7 slices of 2 s per single variant
 //   npm run bench:publish -- --only=single --baseline=/path/to/other/dist/mod.js   adds that build's Outbox as "baseline"
 //   options: --only=single,bulk, --variants=a,b (by name), --bulk=20000 (events per bulk slice), --db=NAME
-// The single variants: pg-dispatch's publishEvent; the raw statement (insert + pg_notify, the bench's raw SQL peer);
-// pg-dispatch's own statement sent directly (its SQL without its JavaScript); and the same three inside
-// sql.begin (the caller's transaction: begin, the statement, commit). With pg_stat_statements loaded on the server,
+// The variants: pg-dispatch's publishEvent and publishEvents; the raw statement (insert + pg_notify, the bench's raw
+// SQL peer); both inside sql.begin too (the caller's transaction: begin, the statement, commit); graphile-worker's
+// and pg-boss's publish and bulk publish as `npm run bench` drives them (bench/peers/). With pg_stat_statements loaded on the server,
 // the mean execution time of each variant's statement is printed too.
 import postgres, { type Sql, type TransactionSql } from "postgres";
 import * as current from "../mod.ts";
 import { costMeter, type CostPerEvent } from "./cost.ts";
 import { benchDatabase } from "./db.ts";
+import { graphilePeer } from "./peers/graphile.ts";
+import type { Peer } from "./peers/peer.ts";
+import { pgbossPeer } from "./peers/pgboss.ts";
 import { median, payload, quiet } from "./support.ts";
 
 const args = process.argv.slice(2);
@@ -83,9 +86,21 @@ function rawVariants(): Variant[] {
   ];
 }
 
+/** A peer of `npm run bench` (its own pool of 10), single and bulk. */
+function peerVariants(peer: Peer): Variant[] {
+  const schema = `bench_${peer.name.replace(/-worker$/, "").replace(/\W/g, "")}`; // bench_graphile, bench_pgboss
+  const reset = (): Promise<void> => peer.reset();
+  return [
+    { name: peer.name, kind: "single", schema, reset, run: (id, i) => peer.publish(id, i) },
+    { name: `${peer.name} bulk`, kind: "bulk", schema, reset, run: (key, first, n) => peer.publishBulk(Array.from({ length: n }, (_, k) => `${key}-${k}`), first) },
+  ];
+}
+
+const peers = [graphilePeer(db.url), pgbossPeer(db.url)];
 const variants = [
   ...outboxVariants("pg-dispatch", current),
   ...rawVariants(),
+  ...peers.flatMap(peerVariants),
 ];
 const baseline = arg("baseline");
 if (baseline) variants.push(...outboxVariants("baseline", (await import(baseline)) as OutboxModule));
@@ -152,6 +167,7 @@ try {
     }
   }
 } finally {
+  for (const peer of peers) await peer.close().catch(() => {});
   for (const v of chosen) await sql.unsafe(`drop schema if exists ${v.schema} cascade`).catch(() => {});
   await sql.end({ timeout: 2 });
   await meter.end({ timeout: 2 });
@@ -167,7 +183,10 @@ for (const [name, list] of samples) {
   console.log(`| ${name} | ${f(median(rates))} | ${f(Math.min(...rates))}-${f(Math.max(...rates))} | ${f(median(list.map((x) => x.cost.nodeUs)), 1)} us | ${f(median(list.map((x) => x.cost.dbUs)), 1)} us | ${f(median(list.map((x) => x.execUs)), 1)} us |`);
 }
 // Ratios within each slice, then their median: pairs measured under the same load.
-const pairs: Array<[string, string]> = [["pg-dispatch", "raw SQL"], ["pg-dispatch in tx", "raw SQL in tx"], ["pg-dispatch", "baseline"], ["pg-dispatch in tx", "baseline in tx"], ["pg-dispatch bulk", "baseline bulk"]];
+const pairs: Array<[string, string]> = [
+  ["pg-dispatch", "raw SQL"], ["pg-dispatch in tx", "raw SQL in tx"], ["pg-dispatch", "baseline"], ["pg-dispatch in tx", "baseline in tx"],
+  ["pg-dispatch bulk", "baseline bulk"], ["pg-dispatch bulk", "graphile-worker bulk"], ["pg-dispatch bulk", "pg-boss bulk"], ["baseline bulk", "graphile-worker bulk"],
+];
 for (const [a, b] of pairs) {
   const x = samples.get(a);
   const y = samples.get(b);
