@@ -27,7 +27,7 @@ const runs = Number(args.find((a) => a.startsWith("--runs="))?.slice(7) ?? (quic
 const only = args.find((a) => a.startsWith("--only="))?.slice(7).split(",");
 const size = quick
   ? { publishS: 1, publishPairs: 1, bulk: 3_000, dispatch: 2_000, webhook: 500, latencyS: 1, idleS: 1, settle: 1.1, memory: 2_000 }
-  : { publishS: 2, publishPairs: 3, bulk: 50_000, dispatch: 20_000, webhook: 20_000, latencyS: 10, idleS: 20, settle: 11, memory: 20_000 };
+  : { publishS: 1.5, publishPairs: 5, bulk: 50_000, dispatch: 20_000, webhook: 20_000, latencyS: 10, idleS: 20, settle: 11, memory: 20_000 };
 const k = (n: number): string => (n >= 1000 ? `${n / 1000}k` : String(n));
 
 const ROWS: RowSpec[] = [
