@@ -4,13 +4,16 @@
 //   npm run bench:publish -- --slices=7 --seconds=2         7 slices of 2 s per single variant
 //   npm run bench:publish -- --only=single --baseline=/path/to/other/dist/mod.js   adds that build's Outbox as "baseline"
 //   options: --only=single,bulk, --variants=a,b (by name), --bulk=20000 (events per bulk slice), --db=NAME
-// The variants: pg-dispatch's publishEvent and publishEvents; the raw statement (insert + pg_notify, the bench's raw
+// The variants: pg-dispatch's publishEvent and publishEvents; its single statement sent straight to the driver (its
+// SQL without its JavaScript); the raw statement (insert + pg_notify, the bench's raw
 // SQL peer); both inside sql.begin too (the caller's transaction: begin, the statement, commit); graphile-worker's
 // and pg-boss's publish and bulk publish as `npm run bench` drives them (bench/peers/). With pg_stat_statements loaded on the server,
 // the mean execution time of each variant's statement is printed too.
 import postgres, { type Sql, type TransactionSql } from "postgres";
 import * as current from "../mod.ts";
 import { costMeter, type CostPerEvent } from "./cost.ts";
+import { fromInput } from "../src/event.ts";
+import { columnsOf, insertEvent } from "../src/store/publish.ts";
 import { benchDatabase } from "./db.ts";
 import { graphilePeer } from "./peers/graphile.ts";
 import type { Peer } from "./peers/peer.ts";
@@ -86,6 +89,24 @@ function rawVariants(): Variant[] {
   ];
 }
 
+/** pg-dispatch's own single statement and parameters, sent straight to the driver: its SQL without its JavaScript. */
+function statementVariant(): Variant {
+  const schema = "bench_pub_statement";
+  const outbox = new current.Outbox({ sql, schema, logger: quiet });
+  const event = fromInput({ type: TYPE, source: SOURCE, id: "x", data: payload(0) }, 1_000);
+  const text = insertEvent(outbox.schema, true, columnsOf([event]));
+  return {
+    name: "pg-dispatch statement", kind: "single", schema,
+    async reset() {
+      await sql.unsafe(`drop schema if exists ${schema} cascade`);
+      await outbox.migrate();
+    },
+    async run(id, i) {
+      await sql.unsafe(text, [id, SOURCE, TYPE, new Date().toISOString(), "application/json", JSON.stringify(payload(i))], { prepare: true });
+    },
+  };
+}
+
 /** A peer of `npm run bench` (its own pool of 10), single and bulk. */
 function peerVariants(peer: Peer): Variant[] {
   const schema = `bench_${peer.name.replace(/-worker$/, "").replace(/\W/g, "")}`; // bench_graphile, bench_pgboss
@@ -99,6 +120,7 @@ function peerVariants(peer: Peer): Variant[] {
 const peers = [graphilePeer(db.url), pgbossPeer(db.url)];
 const variants = [
   ...outboxVariants("pg-dispatch", current),
+  statementVariant(),
   ...rawVariants(),
   ...peers.flatMap(peerVariants),
 ];
@@ -185,7 +207,7 @@ for (const [name, list] of samples) {
 }
 // Ratios within each slice, then their median: pairs measured under the same load.
 const pairs: Array<[string, string]> = [
-  ["pg-dispatch", "raw SQL"], ["pg-dispatch in tx", "raw SQL in tx"], ["pg-dispatch", "baseline"], ["pg-dispatch in tx", "baseline in tx"],
+  ["pg-dispatch", "raw SQL"], ["pg-dispatch statement", "raw SQL"], ["pg-dispatch", "pg-dispatch statement"], ["pg-dispatch in tx", "raw SQL in tx"], ["pg-dispatch", "baseline"], ["pg-dispatch in tx", "baseline in tx"],
   ["pg-dispatch bulk", "baseline bulk"], ["pg-dispatch bulk", "graphile-worker bulk"], ["pg-dispatch bulk", "pg-boss bulk"], ["baseline bulk", "graphile-worker bulk"],
 ];
 for (const [a, b] of pairs) {
