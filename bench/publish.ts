@@ -135,7 +135,7 @@ interface Sample {
 }
 
 async function singleSlice(v: Variant, slice: number): Promise<Sample> {
-  await Promise.all(Array.from({ length: PRODUCERS }, (_, p) => v.run(`warm${slice}-${p}`, p, 1)));
+  await Promise.all(Array.from({ length: PRODUCERS }, (_, p) => v.run(`${v.name}:warm${slice}-${p}`, p, 1)));
   await resetStatements();
   let n = 0;
   let i = 0;
@@ -145,7 +145,7 @@ async function singleSlice(v: Variant, slice: number): Promise<Sample> {
   await Promise.all(Array.from({ length: PRODUCERS }, async (_, p) => {
     while (performance.now() < end) {
       const k = i++;
-      await v.run(`s${slice}-${p}-${k}`, k, 1);
+      await v.run(`${v.name}:s${slice}-${p}-${k}`, k, 1);
       n++;
     }
   }));
@@ -154,11 +154,11 @@ async function singleSlice(v: Variant, slice: number): Promise<Sample> {
 }
 
 async function bulkSlice(v: Variant, slice: number): Promise<Sample> {
-  await v.run(`warm${slice}`, 0, CHUNK);
+  await v.run(`${v.name}:warm${slice}`, 0, CHUNK);
   await resetStatements();
   await cost.start();
   const started = performance.now();
-  for (let i = 0; i < bulkSize; i += CHUNK) await v.run(`b${slice}-${i}`, i, Math.min(CHUNK, bulkSize - i));
+  for (let i = 0; i < bulkSize; i += CHUNK) await v.run(`${v.name}:b${slice}-${i}`, i, Math.min(CHUNK, bulkSize - i));
   const rate = bulkSize / ((performance.now() - started) / 1000);
   return { rate, cost: await cost.stop(bulkSize), execUs: await execPerEvent(v, bulkSize) };
 }
@@ -182,7 +182,8 @@ try {
     // Rotate the order each slice, so that no variant always follows the same one.
     const order = chosen.map((_, k) => chosen[(k + s) % chosen.length]);
     for (const v of order) {
-      // Empty tables for the first slice; afterwards every 5th (a slice adds a few thousand rows at most).
+      // Empty tables for the first slice; afterwards every 5th (a slice adds a few thousand rows at most). Ids carry
+      // the variant name, so variants that share a table (with and without a transaction) never repeat one.
       if (s % 5 === 0) await v.reset();
       const sample = v.kind === "single" ? await singleSlice(v, s) : await bulkSlice(v, s);
       (samples.get(v.name) ?? samples.set(v.name, []).get(v.name)!).push(sample);
