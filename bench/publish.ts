@@ -1,14 +1,14 @@
 // Publish, A/B: variants of single and bulk publish run in short slices, alternating, in one process, so that a change
 // in the machine's load lands on every variant alike; per variant the median rate, Node CPU and database CPU per event.
-//   npm run bench:publish                                   single and bulk, the default variants
+//   npm run bench:publish                                   single and bulk, every variant
 //   npm run bench:publish -- --slices=7 --seconds=2         7 slices of 2 s per single variant
 //   npm run bench:publish -- --only=single --baseline=/path/to/other/dist/mod.js   adds that build's Outbox as "baseline"
-//   options: --only=single,bulk, --variants=a,b (by name), --bulk=20000 (events per bulk slice), --db=NAME
+//   options: --only=single,bulk, --variants=a,b (by name), --bulk=20000 (events per bulk slice), --producers=8, --db=NAME
 // The variants: pg-dispatch's publishEvent and publishEvents; its single statement sent straight to the driver (its
-// SQL without its JavaScript); the raw statement (insert + pg_notify, the bench's raw
-// SQL peer); both inside sql.begin too (the caller's transaction: begin, the statement, commit); graphile-worker's
-// and pg-boss's publish and bulk publish as `npm run bench` drives them (bench/peers/). With pg_stat_statements loaded on the server,
-// the mean execution time of each variant's statement is printed too.
+// SQL without its JavaScript); the raw statement (insert + pg_notify, the bench's raw SQL peer); both inside sql.begin
+// too (the caller's transaction: begin, the statement, commit); graphile-worker's and pg-boss's publish and bulk
+// publish as `npm run bench` drives them (bench/peers/). With pg_stat_statements loaded on the server, the execution
+// time of each variant's statements per event is printed too.
 import postgres, { type Sql, type TransactionSql } from "postgres";
 import * as current from "../mod.ts";
 import { costMeter, type CostPerEvent } from "./cost.ts";
