@@ -1,8 +1,8 @@
+import { SPECVERSION } from "../attributes.ts";
 import type { Query, Row } from "../client.ts";
 import type { NewEvent } from "../event.ts";
 import { date, type DbTime, EVENT_COLUMNS, type EventRecord, newRecord, type PublishedEvent, toRecord } from "../record.ts";
 import type { Schema } from "../schema.ts";
-import { SPECVERSION } from "../attributes.ts";
 import { arrayLiteral } from "./array.ts";
 
 /** One column the publish statements write: its name, its SQL type, and how an event supplies its value. */
@@ -72,8 +72,9 @@ interface Parts {
   unnested: string;
   /** The select list over them. */
   selected: string[];
-  /** `next_attempt_at` of the single insert, and of the batch's select. */
+  /** `next_attempt_at` of the single insert: the scheduled time, or now when the call schedules nothing. */
   due: string;
+  /** `next_attempt_at` in the batch's select list. */
   dueBatch: string;
   /** The parameter that holds the ordering key (single), when the columns include it. */
   key: string;
@@ -118,7 +119,7 @@ function statement(schema: Schema, kind: string, notify: boolean, columns: reado
  * Only what the caller cannot know comes back, as one row: how many events were new and `created_at` (the
  * transaction's `now()`, the column's default, the same for every row of the statement). Only when some were
  * already stored does it list which were new, so that a batch of 1,000 new events returns one row, not 1,000; the
- * list is a sub-select in a `case`, so it is not even aggregated otherwise (EXPLAIN ANALYZE of 1,000 new events:
+ * list is a sub-select in a `case`, so it is not even aggregated otherwise (server CPU of 1,000 new events:
  * aggregating it always cost ~5% of the statement). `$n` is the batch's size.
  */
 function withNotify(schema: Schema, insert: string, notify: boolean, n: string): string {
