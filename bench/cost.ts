@@ -11,7 +11,7 @@ export interface CostPerEvent {
 }
 
 /** Clock ticks per second of /proc/<pid>/stat (USER_HZ, 100 on Linux). */
-const TICKS = 100;
+export const TICKS = 100;
 
 /** Starts and stops one measurement window. */
 export interface CostMeter {
@@ -48,7 +48,8 @@ export function costMeter(sql: Sql): CostMeter {
   };
 }
 
-function processTicks(pid: number): number | null {
+/** A process's CPU so far (utime + stime) in clock ticks ({@link TICKS} a second), or null when it is gone. */
+export function processTicks(pid: number): number | null {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
     // Fields after the command name (which may hold spaces): state is field 3, utime 14, stime 15.

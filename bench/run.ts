@@ -19,24 +19,26 @@ import type { Peer } from "./peers/peer.ts";
 import { pgbossPeer } from "./peers/pgboss.ts";
 import { rawPeer } from "./peers/raw.ts";
 import { median } from "./support.ts";
-import { B, D, G, R, type RowSpec, table, type Values } from "./table.ts";
+import { B, D, G, type RowSpec, table, type Values } from "./table.ts";
 
 const args = process.argv.slice(2);
 const quick = args.includes("--quick");
 const runs = Number(args.find((a) => a.startsWith("--runs="))?.slice(7) ?? (quick ? 1 : 3));
 const only = args.find((a) => a.startsWith("--only="))?.slice(7).split(",");
 const size = quick
-  ? { publishS: 1, bulk: 3_000, dispatch: 2_000, webhook: 500, latencyS: 1, idleS: 1, settle: 1.1, memory: 2_000 }
-  : { publishS: 5, bulk: 50_000, dispatch: 20_000, webhook: 20_000, latencyS: 10, idleS: 20, settle: 11, memory: 20_000 };
+  ? { publishS: 1, publishPairs: 1, bulk: 3_000, dispatch: 2_000, webhook: 500, latencyS: 1, idleS: 1, settle: 1.1, memory: 2_000 }
+  : { publishS: 1.5, publishPairs: 5, bulk: 50_000, dispatch: 20_000, webhook: 20_000, latencyS: 10, idleS: 20, settle: 11, memory: 20_000 };
 const k = (n: number): string => (n >= 1000 ? `${n / 1000}k` : String(n));
 
 const ROWS: RowSpec[] = [
-  { key: "publish", label: "publish, 1 event/tx, 8 producers", unit: "events/s", better: "up", target: ">= 0.9x raw", met: (v) => v[D] >= 0.9 * v[R] },
+  { key: "publish", label: "publish, 1 event/tx, 8 producers", unit: "events/s", better: "up", target: ">= 0.9x raw (judged on the ratio row below)", met: () => medians.get("publishRatio")![D] >= 0.9 },
   { key: "publishNode", label: "... Node CPU per event", unit: "µs", better: "down", target: "report" },
   { key: "publishDb", label: "... database CPU per event", unit: "µs", better: "down", target: "report" },
+  { key: "publishRatio", label: "... pg-dispatch / raw SQL, adjacent slices (median of the pairs)", unit: "ratio", better: "none", target: ">= 0.9", met: (v) => v[D] >= 0.9 },
   { key: "bulk", label: "bulk publish, chunks of 1,000", unit: "events/s", better: "up", target: ">= 1.2x the faster of graphile, pg-boss", met: (v) => v[D] >= 1.2 * Math.max(v[G], v[B]) },
   { key: "bulkNode", label: "... Node CPU per event", unit: "µs", better: "down", target: "report" },
   { key: "bulkDb", label: "... database CPU per event", unit: "µs", better: "down", target: "report" },
+  { key: "bulkRatio", label: "... pg-dispatch / the faster of graphile, pg-boss, within each run (median)", unit: "ratio", better: "none", target: ">= 1.2", met: (v) => v[D] >= 1.2 },
   { key: "dispatch1", label: `dispatch ${k(size.dispatch)} pre-loaded, no-op handler`, unit: "events/s", better: "up", target: ">= 1.3x graphile", met: (v) => v[D] >= 1.3 * v[G] },
   { key: "nohistory", label: "... attempt history off (on is >= 0.9x of this)", unit: "events/s", better: "none", target: "-" },
   { key: "notelemetry", label: "... OpenTelemetry SDK registered, telemetry: false", unit: "events/s", better: "none", target: "-" },
@@ -104,13 +106,28 @@ try {
     process.stderr.write(`run ${r + 1} of ${runs}\n`);
     for (const [figure, run] of [["publish", (p: Peer) => publishRate(p, size.publishS, cost)], ["bulk", (p: Peer) => bulkRate(p, size.bulk, cost)]] as const) {
       if (!wants(figure)) continue;
-      for (const peer of order) {
-        await measure(figure, peer, async () => {
-          const { rate, cost: c } = await run(peer);
-          record(`${figure}Node`, peer.name, c.nodeUs);
-          record(`${figure}Db`, peer.name, c.dbUs);
-          return rate;
-        });
+      const rate = (peer: Peer): Promise<void> => measure(figure, peer, async () => {
+        const { rate, cost: c } = await run(peer);
+        record(`${figure}Node`, peer.name, c.nodeUs);
+        record(`${figure}Db`, peer.name, c.dbUs);
+        return rate;
+      });
+      if (figure === "bulk") {
+        for (const peer of order) await rate(peer);
+        // The ratio within the run (the peers back to back), then its median over the runs.
+        const last = (peer: Peer): number => results.get("bulk")![peer.name].at(-1)!;
+        record("bulkRatio", dispatch.name, last(dispatch) / Math.max(last(graphile), last(pgboss)));
+        continue;
+      }
+      // Single publish is bound by commits, which every notifying transaction makes one at a time under PostgreSQL's
+      // notify lock, so the machine's moment (other processes' disk and CPU) moves it by 2x between runs. pg-dispatch
+      // and raw SQL, the pair the target compares, run in adjacent short slices in alternating order, and the target
+      // is judged on the median of the ratios of the pairs, each measured under the same load.
+      for (const peer of order) if (peer !== dispatch && peer !== raw) await rate(peer);
+      for (let k = 0; k < size.publishPairs; k++) {
+        for (const peer of (r + k) % 2 ? [raw, dispatch] : [dispatch, raw]) await rate(peer);
+        const last = (peer: Peer): number => results.get("publish")![peer.name].at(-1)!;
+        record("publishRatio", dispatch.name, last(dispatch) / last(raw));
       }
     }
     if (wants("dispatch")) {

@@ -3,10 +3,11 @@
 // outcomes once the table was analyzed). These tests read the plans PostgreSQL picks, on an analyzed table.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { toQuery } from "../src/client.ts";
+import type { NewEvent } from "../src/event.ts";
 import { claimEvents, nextDueEvent } from "../src/store/claim.ts";
 import { completeEvents } from "../src/store/complete.ts";
 import { arrayLiteral } from "../src/store/array.ts";
-import { insertKeyedEvent, insertKeyedEvents, selectExisting } from "../src/store/publish.ts";
+import { columnsOf, insertKeyedEvent, insertKeyedEvents, selectExisting } from "../src/store/publish.ts";
 import { storeFilter, type StoreFilter } from "../src/filter.ts";
 import { selectBacklog } from "../src/store/backlog.ts";
 import { selectDestinationHealth } from "../src/store/destination-health.ts";
@@ -167,6 +168,11 @@ describe("events waiting behind an ordering key stay out of the claim's path", (
 // Publish asks "does this key have a parked event, or an unfinished one no worker holds?" for every event with an
 // ordering key. It must ask the events_ordering index, not scan the table from its oldest (finished) rows.
 describe("publishing an event with an ordering key looks at the key's unfinished events only", () => {
+  /** A stored-ready event that sets no optional attribute. */
+  const EVENT: NewEvent = {
+    id: "x", source: "plans", type: "plan", specversion: "1.0", subject: null, time: "2026-01-01T00:00:00Z", datacontenttype: "application/json",
+    dataschema: null, extensions: null, data: null, scheduled_at: null, max_retries: null, ordering_key: null,
+  };
   let p: TestOutbox;
   beforeAll(async () => {
     p = await testOutbox();
@@ -191,7 +197,16 @@ describe("publishing an event with an ordering key looks at the key's unfinished
           "{f,f}",
           "2", // the batch's size: the statement lists the new events only when fewer were stored
         ];
-        for (const [text, params] of [[insertKeyedEvent(p.outbox.schema, true), single], [insertKeyedEvents(p.outbox.schema, true), batch]] as const) {
+        // And the shape publish sends for events that set nothing optional but the key: id, source, type, time,
+        // datacontenttype, ordering_key (the other columns left at their defaults).
+        const lean = columnsOf([{ ...EVENT, ordering_key: "k5" }]);
+        const leanSingle = ["id-4", "plans", "plan", "2026-01-01T00:00:00Z", "application/json", "k5"];
+        const leanBatch = ["{id-5,id-6}", "{plans,plans}", "{plan,plan}", "{2026-01-01T00:00:00Z,2026-01-01T00:00:00Z}", "{application/json,application/json}", "{k5,k6}", "{f,f}", "2"];
+        expect(lean.map((c) => c.name)).toEqual(["id", "source", "type", "time", "datacontenttype", "ordering_key"]);
+        for (const [text, params] of [
+          [insertKeyedEvent(p.outbox.schema, true), single], [insertKeyedEvents(p.outbox.schema, true), batch],
+          [insertKeyedEvent(p.outbox.schema, true, lean), leanSingle], [insertKeyedEvents(p.outbox.schema, true, lean), leanBatch],
+        ] as const) {
           const plan = await p.sql.begin(async (tx) => {
             if (generic) await tx.unsafe(`set local plan_cache_mode = force_generic_plan`);
             const rows = await tx.unsafe(`explain (analyze, format json) ${text}`, params as never[]);

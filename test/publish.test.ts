@@ -331,6 +331,35 @@ describe("what publish returns is what is stored", () => {
     }
   });
 
+  it("stores each event of a batch as given when only some set the optional attributes (the rest stay empty)", async () => {
+    // A call writes only the columns some event sets: the events that leave one out must still store it empty, and
+    // those that set it their own value, in a batch as in a single publish.
+    const at = new Date(Date.now() + 60_000);
+    const full = {
+      subject: "s", dataschema: "https://example.com/s.json", extensions: { tenant: "acme" }, data: { n: 1 },
+      scheduledAt: at, maxRetries: 2, orderingKey: "mixed-k",
+    };
+    for (const attribute of Object.keys(full) as Array<keyof typeof full>) {
+      const many = await t.outbox.publishEvents([
+        { type: "mixed", source: "mixed" },
+        { type: "mixed", source: "mixed", [attribute]: full[attribute] },
+        { type: "mixed", source: "mixed" },
+      ]);
+      for (const e of many) {
+        const { duplicate, ...rest } = e;
+        expect(duplicate).toBe(false);
+        expect(rest).toEqual(await t.outbox.getEvent(e.id, { source: "mixed" }));
+      }
+      const [bare, set] = many;
+      expect(bare).toMatchObject({
+        specversion: "1.0", subject: null, dataschema: null, extensions: {}, data: undefined, scheduledAt: null, maxRetries: null, orderingKey: null,
+      });
+      const [{ due }] = await t.sql.unsafe(`select next_attempt_at as due from "${t.schema}".events where id = $1`, [set.id]);
+      expect(due.getTime()).toBe(attribute === "scheduledAt" ? at.getTime() : set.createdAt.getTime());
+      expect(set[attribute]).toEqual(full[attribute]);
+    }
+  });
+
   it("stores one event when a batch repeats a source + id, and marks the repeat", async () => {
     const batch = await t.outbox.publishEvents([
       { type: "x", source: "twice", id: "same", data: 1 },

@@ -11,7 +11,9 @@ const BATCH = 1000;
 
 /** The raw baseline on its own schema and pool. */
 export function rawPeer(url: string, poolSize = 10): Peer {
-  const sql: Sql = postgres(url, { max: poolSize, onnotice: () => {} });
+  // The same pool as pg-dispatch's peer, statement hook included (pg-dispatch's counts statements for the idle figure).
+  let sent = 0;
+  const sql: Sql = postgres(url, { max: poolSize, onnotice: () => {}, debug: () => void sent++ });
   let running = false;
   let loop: Promise<void> | null = null;
   let wake: (() => void) | null = null;

@@ -1,3 +1,4 @@
+import { SPECVERSION } from "../attributes.ts";
 import type { Query, Row } from "../client.ts";
 import type { NewEvent } from "../event.ts";
 import { date, type DbTime, EVENT_COLUMNS, type EventRecord, newRecord, type PublishedEvent, toRecord } from "../record.ts";
@@ -5,10 +6,15 @@ import type { Schema } from "../schema.ts";
 import { arrayLiteral } from "./array.ts";
 
 /** One column the publish statements write: its name, its SQL type, and how an event supplies its value. */
-interface Column {
+export interface Column {
   name: string;
   type: "text" | "jsonb" | "timestamptz" | "integer";
   value(e: NewEvent): string | number | null;
+  /**
+   * The table's default, when it is what most events carry: a call whose every event has it leaves the column out,
+   * so the common event travels as 6 parameters, not 13 (and a batch as 6 arrays, not 13 mostly of NULLs).
+   */
+  fallback?: string | null;
 }
 
 /**
@@ -20,28 +26,90 @@ const COLUMNS: readonly Column[] = [
   { name: "id", type: "text", value: (e) => e.id },
   { name: "source", type: "text", value: (e) => e.source },
   { name: "type", type: "text", value: (e) => e.type },
-  { name: "specversion", type: "text", value: (e) => e.specversion },
-  { name: "subject", type: "text", value: (e) => e.subject },
+  { name: "specversion", type: "text", value: (e) => e.specversion, fallback: SPECVERSION },
+  { name: "subject", type: "text", value: (e) => e.subject, fallback: null },
   { name: "time", type: "text", value: (e) => e.time },
   { name: "datacontenttype", type: "text", value: (e) => e.datacontenttype },
-  { name: "dataschema", type: "text", value: (e) => e.dataschema },
-  { name: "extensions", type: "jsonb", value: (e) => (e.extensions === null ? null : JSON.stringify(e.extensions)) },
-  { name: "data", type: "jsonb", value: (e) => e.data },
-  { name: "scheduled_at", type: "timestamptz", value: (e) => e.scheduled_at },
-  { name: "max_retries", type: "integer", value: (e) => e.max_retries },
-  { name: "ordering_key", type: "text", value: (e) => e.ordering_key },
+  { name: "dataschema", type: "text", value: (e) => e.dataschema, fallback: null },
+  { name: "extensions", type: "jsonb", value: (e) => (e.extensions === null ? null : JSON.stringify(e.extensions)), fallback: null },
+  { name: "data", type: "jsonb", value: (e) => e.data, fallback: null },
+  { name: "scheduled_at", type: "timestamptz", value: (e) => e.scheduled_at, fallback: null },
+  { name: "max_retries", type: "integer", value: (e) => e.max_retries, fallback: null },
+  { name: "ordering_key", type: "text", value: (e) => e.ordering_key, fallback: null },
 ];
-const COUNT = COLUMNS.length;
-const SCHEDULED = `$${COLUMNS.findIndex((c) => c.name === "scheduled_at") + 1}::text::timestamptz`;
-/** The insert's column list. */
-const NAMES = [...COLUMNS.map((c) => c.name), "next_attempt_at"].join(", ");
-// Every value travels as text and is cast in SQL (jsonb from its text, so clients need not agree on JSON).
-/** The single insert's values: one parameter per column. */
-const VALUES = [...COLUMNS.map((c, i) => (c.type === "text" ? `$${i + 1}` : `$${i + 1}::text::${c.type}`)), `coalesce(${SCHEDULED}, now())`];
-/** The batch insert's arrays, one per column, as `unnest` takes them, and the names of the columns they become. */
-const ARRAYS = COLUMNS.map((c, i) => `$${i + 1}::text::${c.type === "jsonb" ? "text" : c.type}[]`).join(", ");
-const UNNESTED = COLUMNS.map((c) => c.name).join(", ");
-const SELECTED = [...COLUMNS.map((c) => (c.type === "jsonb" ? `${c.name}::jsonb` : c.name)), "coalesce(scheduled_at, now())"];
+
+/** The columns a call may leave out, and the written columns for each combination of them (by bit mask). */
+const OPTIONAL = COLUMNS.filter((c) => c.fallback !== undefined);
+const SHAPES: Array<readonly Column[] | undefined> = [];
+
+/**
+ * The columns a call writes: every column, less those all of its events leave at the table's default. The same array
+ * for the same columns, so that it can key the statements built for it.
+ */
+export function columnsOf(events: readonly NewEvent[]): readonly Column[] {
+  let mask = 0;
+  for (let b = 0; b < OPTIONAL.length; b++) {
+    const c = OPTIONAL[b];
+    for (let i = 0; i < events.length; i++) {
+      if (c.value(events[i]) !== c.fallback) {
+        mask |= 1 << b;
+        break;
+      }
+    }
+  }
+  return SHAPES[mask] ??= COLUMNS.filter((c) => c.fallback === undefined || mask & (1 << OPTIONAL.indexOf(c)));
+}
+
+/** The pieces of SQL that one set of written columns gives each statement. */
+interface Parts {
+  /** The insert's column list. */
+  names: string;
+  /** The single insert's values, one parameter per column (text as it is, the rest cast from text). */
+  values: string[];
+  /** The batch insert's arrays, one per column, as `unnest` takes them. */
+  arrays: string;
+  /** The names the unnested arrays take. */
+  unnested: string;
+  /** The select list over them. */
+  selected: string[];
+  /** `next_attempt_at` of the single insert: the scheduled time, or now when the call schedules nothing. */
+  due: string;
+  /** `next_attempt_at` in the batch's select list. */
+  dueBatch: string;
+  /** The parameter that holds the ordering key (single), when the columns include it. */
+  key: string;
+}
+
+function parts(columns: readonly Column[]): Parts {
+  const at = columns.findIndex((c) => c.name === "scheduled_at");
+  const scheduled = at < 0 ? null : `$${at + 1}::text::timestamptz`;
+  // Every value travels as text and is cast in SQL (jsonb from its text, so clients need not agree on JSON).
+  return {
+    names: [...columns.map((c) => c.name), "next_attempt_at"].join(", "),
+    values: columns.map((c, i) => (c.type === "text" ? `$${i + 1}` : `$${i + 1}::text::${c.type}`)),
+    arrays: columns.map((c, i) => `$${i + 1}::text::${c.type === "jsonb" ? "text" : c.type}[]`).join(", "),
+    unnested: columns.map((c) => c.name).join(", "),
+    selected: columns.map((c) => (c.type === "jsonb" ? `${c.name}::jsonb` : c.name)),
+    due: scheduled === null ? "now()" : `coalesce(${scheduled}, now())`,
+    dueBatch: at < 0 ? "now()" : "coalesce(scheduled_at, now())",
+    key: `$${columns.findIndex((c) => c.name === "ordering_key") + 1}::text`,
+  };
+}
+
+/**
+ * Statements by the columns written, then by schema, kind and NOTIFY: each built once. The same text each time is
+ * what lets the driver prepare it once per connection; few shapes occur (most events set no optional attribute).
+ */
+const STATEMENTS = new Map<readonly Column[], Map<string, string>>();
+
+function statement(schema: Schema, kind: string, notify: boolean, columns: readonly Column[], build: (p: Parts) => string): string {
+  let built = STATEMENTS.get(columns);
+  if (built === undefined) STATEMENTS.set(columns, built = new Map());
+  const key = `${schema.quoted} ${kind} ${notify}`;
+  let text = built.get(key);
+  if (text === undefined) built.set(key, text = build(parts(columns)));
+  return text;
+}
 
 /**
  * Appends one NOTIFY on the schema's channel (empty payload) to an insert, in the same statement. PostgreSQL folds
@@ -50,16 +118,18 @@ const SELECTED = [...COLUMNS.map((c) => (c.type === "jsonb" ? `${c.name}::jsonb`
  *
  * Only what the caller cannot know comes back, as one row: how many events were new and `created_at` (the
  * transaction's `now()`, the column's default, the same for every row of the statement). Only when some were
- * already stored does it list which were new, so that a batch of 1,000 new events returns one row, not 1,000.
- * `$n` is the batch's size.
+ * already stored does it list which were new, so that a batch of 1,000 new events returns one row, not 1,000; the
+ * list is a sub-select in a `case`, so it is not even aggregated otherwise (server CPU of 1,000 new events:
+ * aggregating it always cost ~5% of the statement). `$n` is the batch's size.
  */
 function withNotify(schema: Schema, insert: string, notify: boolean, n: string): string {
   return `
-with inserted as (${insert} on conflict (id, source) do nothing returning id, source)
-select count(*)::int as count, now() as created_at,
-       case when count(*) < ${n} then json_build_array(array_agg(id), array_agg(source))::text end as keys
+with inserted as (${insert} on conflict (id, source) do nothing returning id, source),
+counted as (select count(*)::int as count from inserted)
+select count, now() as created_at,
+       case when count < ${n} then (select json_build_array(array_agg(id), array_agg(source)) from inserted)::text end as keys
        ${notify ? `, (select pg_notify('${schema.channel}', '') from inserted limit 1) is null as notified` : ""}
-from inserted`;
+from counted`;
 }
 
 /**
@@ -72,11 +142,11 @@ with inserted as (${insert} on conflict (id, source) do nothing returning create
 select created_at${notify ? `, (select pg_notify('${schema.channel}', '')) is null as notified` : ""} from inserted`;
 }
 
-/** One event, as plain parameters: the common case, and the cheapest statement for it. */
-export function insertEvent(schema: Schema, notify: boolean): string {
-  return single(schema, `
-  insert into ${schema.quoted}.events (${NAMES})
-  values (${VALUES.join(", ")})`, notify);
+/** One event, as plain parameters (one per column written): the common case, and the cheapest statement for it. */
+export function insertEvent(schema: Schema, notify: boolean, columns: readonly Column[] = COLUMNS): string {
+  return statement(schema, "one", notify, columns, (p) => single(schema, `
+  insert into ${schema.quoted}.events (${p.names})
+  values (${p.values.join(", ")}, ${p.due})`, notify));
 }
 
 /**
@@ -94,24 +164,23 @@ function waits(s: string, key: string): string {
 }
 
 /** One event with an ordering key: {@link insertEvent}, parked when it must wait (see `waits`). */
-export function insertKeyedEvent(schema: Schema, notify: boolean): string {
-  const key = `$${COUNT}::text`;
-  return single(schema, `
-  insert into ${schema.quoted}.events (${NAMES}, parked)
-  select ${VALUES.slice(0, COUNT).join(", ")}, case when w.parked then null else coalesce(${SCHEDULED}, now()) end, w.parked
-  from (select ${waits(schema.quoted, key)} as parked offset 0) w`, notify);
+export function insertKeyedEvent(schema: Schema, notify: boolean, columns: readonly Column[] = COLUMNS): string {
+  return statement(schema, "one keyed", notify, columns, (p) => single(schema, `
+  insert into ${schema.quoted}.events (${p.names}, parked)
+  select ${p.values.join(", ")}, case when w.parked then null else ${p.due} end, w.parked
+  from (select ${waits(schema.quoted, p.key)} as parked offset 0) w`, notify));
 }
 
 /**
  * Many events in one statement: one array literal per column, unnested side by side (cheaper for the server than
  * one JSON document; bench/RESULTS.md, "Statement plans quoted by the code", has the plans' timings).
  */
-export function insertEvents(schema: Schema, notify: boolean): string {
-  return withNotify(schema, `
-  insert into ${schema.quoted}.events (${NAMES})
-  select ${SELECTED.join(", ")}
-  from unnest(${ARRAYS})
-    as x(${UNNESTED})`, notify, `$${COUNT + 1}`);
+export function insertEvents(schema: Schema, notify: boolean, columns: readonly Column[] = COLUMNS): string {
+  return statement(schema, "many", notify, columns, (p) => withNotify(schema, `
+  insert into ${schema.quoted}.events (${p.names})
+  select ${p.selected.join(", ")}, ${p.dueBatch}
+  from unnest(${p.arrays})
+    as x(${p.unnested})`, notify, `$${columns.length + 1}`));
 }
 
 /**
@@ -120,14 +189,15 @@ export function insertEvents(schema: Schema, notify: boolean): string {
  * (When that earlier event turns out to be a duplicate of one already finished, the later one is parked with nothing
  * ahead of it; the worker's repair step releases it.)
  */
-export function insertKeyedEvents(schema: Schema, notify: boolean): string {
-  return withNotify(schema, `
-  insert into ${schema.quoted}.events (${NAMES}, parked)
-  select ${SELECTED.slice(0, COUNT).join(", ")}, case when w.parked then null else coalesce(scheduled_at, now()) end, w.parked
-  from unnest(${ARRAYS}, $${COUNT + 1}::text::boolean[])
-    as x(${UNNESTED}, follows)
+export function insertKeyedEvents(schema: Schema, notify: boolean, columns: readonly Column[] = COLUMNS): string {
+  const n = columns.length;
+  return statement(schema, "many keyed", notify, columns, (p) => withNotify(schema, `
+  insert into ${schema.quoted}.events (${p.names}, parked)
+  select ${p.selected.join(", ")}, case when w.parked then null else ${p.dueBatch} end, w.parked
+  from unnest(${p.arrays}, $${n + 1}::text::boolean[])
+    as x(${p.unnested}, follows)
   cross join lateral (select case when x.ordering_key is null then false when x.follows then true
-                                  else ${waits(schema.quoted, "x.ordering_key")} end as parked offset 0) w`, notify, `$${COUNT + 2}`);
+                                  else ${waits(schema.quoted, "x.ordering_key")} end as parked offset 0) w`, notify, `$${n + 2}`));
 }
 
 /** Reads back events that were already stored (idempotent publish), by (source, id). */
@@ -145,16 +215,18 @@ export async function publish(query: Query, schema: Schema, events: NewEvent[], 
   // Events without an ordering key take the statements that never look at other rows.
   let created: Row | undefined;
   let inserted: Set<string> | null = null;
+  const written = columnsOf(events);
   if (events.length === 1) {
     const e = events[0];
-    [created] = await query(e.ordering_key === null ? insertEvent(schema, notify) : insertKeyedEvent(schema, notify), params(e));
+    const text = e.ordering_key === null ? insertEvent(schema, notify, written) : insertKeyedEvent(schema, notify, written);
+    [created] = await query(text, written.map((c) => c.value(e)));
     if (!created) inserted = new Set();
   } else {
     const follows = followers(events);
-    const values = columns(events);
+    const values = written.map((c) => arrayLiteral(events.map(c.value)));
     if (follows !== null) values.push(arrayLiteral(follows.map((f) => (f ? "t" : "f"))));
     values.push(String(events.length));
-    [created] = await query(follows === null ? insertEvents(schema, notify) : insertKeyedEvents(schema, notify), values);
+    [created] = await query(follows === null ? insertEvents(schema, notify, written) : insertKeyedEvents(schema, notify, written), values);
     if (created.keys != null) {
       // Some were stored already (or repeated in the batch): the statement said which were new.
       const [ids, sources] = JSON.parse(created.keys as string) as [string[] | null, string[] | null];
@@ -203,13 +275,4 @@ function followers(events: NewEvent[]): boolean[] | null {
 
 function key(source: unknown, id: unknown): string {
   return `${source}\u0000${id}`;
-}
-
-function params(e: NewEvent): unknown[] {
-  return COLUMNS.map((c) => c.value(e));
-}
-
-/** The batch as one array literal per column, in COLUMNS order. */
-function columns(events: NewEvent[]): string[] {
-  return COLUMNS.map((c) => arrayLiteral(events.map(c.value)));
 }
