@@ -1,11 +1,11 @@
-import { CloudEvent } from "cloudevents";
+import type { CloudEvent } from "cloudevents";
 import { type Abortable, LazyAbortController } from "./abort.ts";
 import type { Congestion, Tracker } from "./congestion.ts";
 import type { Sql, TransactionSql } from "postgres";
 import type { DeliveryContext, DeliveryReceipt, Destination } from "./destination.ts";
 import { DeliveryError } from "./errors.ts";
 import type { Logger } from "./logger.ts";
-import type { AttemptOutcome, EventRow, EventStatus, NewAttempt, StoredDelivery } from "./record.ts";
+import type { AttemptOutcome, EventStatus, NewAttempt, StoredDelivery } from "./record.ts";
 import type { Registry } from "./registry.ts";
 import { backoffMs, type RetryPolicy } from "./retry.ts";
 import type { Schema } from "./schema.ts";
@@ -14,6 +14,7 @@ import type { DeliveryFailure, Outcome } from "./store/complete.ts";
 import { markDelivered } from "./store/mark-delivered.ts";
 import { type Controls, RATE_WAIT_MS } from "./worker/controls.ts";
 import type { AttemptTrace, Telemetry } from "./telemetry.ts";
+import { toCloudEvent } from "./stored-event.ts";
 import { storable } from "./text.ts";
 
 /** What dispatching needs from the worker. */
@@ -252,27 +253,6 @@ function attempt(
       reject(err ?? new Error("The destination failed without a reason."));
     });
   });
-}
-
-/** The columns a CloudEvent is rebuilt from. */
-export type CloudEventRow = Pick<
-  EventRow,
-  "id" | "source" | "type" | "specversion" | "time" | "subject" | "datacontenttype" | "dataschema" | "extensions" | "data"
->;
-
-/** Rebuilds the CloudEvent from its row. It was validated when published, so it is not validated again. */
-export function toCloudEvent(row: CloudEventRow): CloudEvent<unknown> {
-  const attributes: Record<string, unknown> = row.extensions == null ? {} : JSON.parse(row.extensions);
-  attributes.id = row.id;
-  attributes.source = row.source;
-  attributes.type = row.type;
-  attributes.specversion = row.specversion;
-  attributes.time = row.time ?? undefined;
-  if (row.subject != null) attributes.subject = row.subject;
-  if (row.datacontenttype != null) attributes.datacontenttype = row.datacontenttype;
-  if (row.dataschema != null) attributes.dataschema = row.dataschema;
-  if (row.data != null) attributes.data = JSON.parse(row.data);
-  return new CloudEvent<unknown>(attributes as never, false);
 }
 
 /** Until a saturated destination is likely to have room again: about one timeout, with jitter. */

@@ -2,7 +2,7 @@ import type { Sql } from "postgres";
 import { type Abortable, withDeadline } from "./abort.ts";
 import type { Query } from "./client.ts";
 import { Congestion, SLOW_MS, type Tracker } from "./congestion.ts";
-import { dispatch, type DispatchContext } from "./dispatch.ts";
+import { dispatch, type DispatchContext, type Transactions } from "./dispatch.ts";
 import { DispatchError } from "./errors.ts";
 import { preflight } from "./preflight.ts";
 import type { Logger } from "./logger.ts";
@@ -117,6 +117,8 @@ export class Worker {
   #lapsedTurn: Promise<void> = Promise.resolve();
   /** This worker's lease token: every event it holds carries it. */
   readonly #lease = crypto.randomUUID();
+  /** What a transactional handler's attempt commits with (the same for every event). */
+  readonly #transactions: Transactions;
   /** Attempts in flight; aborted when stop() gives up on them. */
   readonly #attempts = new Set<Abortable>();
   readonly #congestion: Congestion;
@@ -153,6 +155,7 @@ export class Worker {
     assertKnownKeys(o, WORKER_KEYS, "worker options");
     assertLogger(o.logger);
     this.#deps = o.logger ? { ...deps, logger: o.logger } : deps;
+    this.#transactions = { sql: this.#deps.sql, schema: this.#deps.schema, lease: this.#lease };
     const d = DEFAULT_WORKER;
     this.#concurrency = wholeNumber(o.concurrency, "concurrency", 1, d.concurrency, 10_000);
     this.#batchSize = wholeNumber(o.batchSize, "batchSize", 1, Math.min(this.#concurrency, 1000), 10_000);
@@ -295,7 +298,8 @@ export class Worker {
         rows = await withDeadline(claim(query, schema, limit, this.#lease, this.#leaseMs), this.#leaseMs, "claiming");
         if (rows.length) {
           // The clock skew first: it must be read as the claim's answer arrives, before any other round trip.
-          this.#skewMs = Number(rows[0].db_now) - Date.now();
+          // Whole milliseconds: the local clock has no finer grain, and whole numbers are cheaper to write back.
+          this.#skewMs = Math.round(Number(rows[0].db_now) - Date.now());
           await this.#controls.refresh();
           for (const row of rows) this.#start(row);
         }
@@ -360,7 +364,7 @@ export class Worker {
       history: this.#history,
       maxLeaseExpiries: this.#maxLeaseExpiries,
       controls: this.#controls,
-      transactions: { sql: this.#deps.sql, schema: this.#deps.schema, lease: this.#lease },
+      transactions: this.#transactions,
       telemetry: this.#deps.telemetry,
     };
     if (row.lease_lapsed === true) {
