@@ -139,6 +139,13 @@ export class Worker {
   #inFlight = new Map<string, Tracker>();
   #idle: (() => void) | null = null;
   #outcomes: Outcome[] = [];
+  /** Events claimed ahead of free slots (see #run), and when; they hold this worker's lease but no slot yet. */
+  #ahead: ClaimedRow[] = [];
+  #aheadAt = 0;
+  /** The last claim filled its limit: more events are probably due. */
+  #full = false;
+  /** How long a batch claimed ahead may wait for slots: its lease must still cover a whole attempt after that. */
+  readonly #aheadMs: number;
   #flushing: Promise<void> | null = null;
   #wakeAfterFlush = false;
   #skewMs = 0;
@@ -173,6 +180,7 @@ export class Worker {
       throw new DispatchError("invalid_option", "history must be true or false.", { field: "history" });
     }
     this.#history = o.history !== false;
+    this.#aheadMs = this.#leaseMs - this.#handlerTimeoutMs - 1000;
     this.#maxLeaseExpiries = wholeNumber(o.maxLeaseExpiries, "maxLeaseExpiries", 1, d.maxLeaseExpiries, 1000);
     this.#controls = new Controls(this.#deps, o.circuitBreaker);
     if (o.onDeliveryFailed !== undefined && typeof o.onDeliveryFailed !== "function") {
@@ -226,6 +234,12 @@ export class Worker {
     this.#wake();
     this.#slotFree?.();
     await this.#loop;
+    if (this.#ahead.length) {
+      // Claimed ahead and never started: handed back at once for another worker, not waited for.
+      const seqs = this.#ahead.map((row) => String(row.seq));
+      this.#ahead = [];
+      await this.#retrying(() => release(this.#deps.query, this.#deps.schema, seqs, this.#lease), "release");
+    }
     if (this.#held() > 0) {
       const drained = new Promise<void>((resolve) => (this.#idle = resolve));
       let timer: ReturnType<typeof setTimeout> | undefined;
@@ -280,13 +294,20 @@ export class Worker {
     let idleDue = 0;
     while (!this.#stopping) {
       const free = this.#concurrency - this.#inFlight.size;
-      if (free <= 0) {
+      if (free > 0 && this.#ahead.length) {
+        await this.#startAhead(free);
+        continue;
+      }
+      // Every slot taken after a full claim: more is likely waiting, so the next batch is claimed now and started as
+      // slots free, and the database's work on it overlaps this process's on the batch in flight.
+      const ahead = free <= 0 && this.#full && this.#ahead.length === 0 && this.#aheadMs > 0;
+      if (free <= 0 && !ahead) {
         await new Promise<void>((resolve) => (this.#slotFree = resolve));
         this.#slotFree = null;
         continue;
       }
       this.#woken = false;
-      const limit = Math.min(free, this.#batchSize);
+      const limit = ahead ? this.#batchSize : Math.min(free, this.#batchSize);
       let rows: ClaimedRow[];
       let waitMs: number | null;
       try {
@@ -301,7 +322,16 @@ export class Worker {
           // Whole milliseconds: the local clock has no finer grain, and whole numbers are cheaper to write back.
           this.#skewMs = Math.round(Number(rows[0].db_now) - Date.now());
           await this.#controls.refresh();
-          for (const row of rows) this.#start(row);
+          if (ahead) {
+            this.#ahead = rows;
+            this.#aheadAt = Date.now();
+          } else for (const row of rows) this.#start(row);
+        }
+        this.#full = rows.length === limit;
+        if (ahead) {
+          // Slots free as the batch in flight finishes; the due look waits until the claim is made with free slots.
+          failures = 0;
+          continue;
         }
         if (rows.length < limit && this.#freed.size && (await this.#recheckFreed()) > 0) continue;
         if (rows.length === limit || this.#woken || this.#stopping) continue;
@@ -318,6 +348,22 @@ export class Worker {
       const backoff = idleDue ? Math.min(5 * 2 ** idleDue, 1000) : 0;
       await this.#sleep(Math.min(Math.max(waitMs ?? this.#sweepMs, backoff), this.#sweepMs));
     }
+  }
+
+  /**
+   * Starts events of the batch claimed ahead as slots allow. A batch that waited so long that what is left of its
+   * lease could not cover an attempt (every slot held by slow deliveries) is handed back instead, due now.
+   */
+  async #startAhead(free: number): Promise<void> {
+    if (Date.now() - this.#aheadAt > this.#aheadMs) {
+      const seqs = this.#ahead.map((row) => String(row.seq));
+      this.#ahead = [];
+      await this.#retrying(() => release(this.#deps.query, this.#deps.schema, seqs, this.#lease), "release");
+      return;
+    }
+    const rows = this.#ahead.length <= free ? this.#ahead : this.#ahead.splice(0, free);
+    if (rows === this.#ahead) this.#ahead = [];
+    for (const row of rows) this.#start(row);
   }
 
   /** Releases events parked behind recently finished keys that no finish released; see {@link Worker.#freed}. */

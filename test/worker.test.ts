@@ -196,6 +196,62 @@ describe("graceful stop: no new claims; in-flight work finishes or is handed bac
   });
 });
 
+describe("a batch claimed while every slot is busy (the claim overlaps the deliveries in flight)", () => {
+  it("starts it as slots free, and a stop hands back what never started", async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const started: string[] = [];
+    t.outbox.register("held", async (e) => {
+      started.push(e.id);
+      await gate;
+    }, { name: "held" });
+    const events = await t.outbox.publishEvents(Array.from({ length: 6 }, (_, i) => ({ type: "held", source: "test", id: `h${i}` })));
+    const worker = await start(t.outbox.worker({ concurrency: 2, batchSize: 2, stopTimeoutMs: 5000 }));
+    await waitFor(() => started.length === 2, "two deliveries to take both slots");
+    // The next batch is claimed ahead: leased to this worker, not started.
+    await waitFor(async () => (await t.sql.unsafe(`select count(*)::int as n from "${t.schema}".events where lease is not null`))[0].n === 4, "a batch claimed ahead");
+    expect(started).toHaveLength(2);
+    const stopping = worker.stop();
+    setTimeout(release, 50);
+    await stopping;
+    const rows = await t.sql.unsafe(`select id, status, lease from "${t.schema}".events order by seq`);
+    expect(rows.filter((r) => r.lease !== null)).toEqual([]);
+    expect(rows.filter((r) => r.status === "published").map((r) => r.id).sort()).toEqual([...started].sort());
+    expect(rows.filter((r) => r.status === "pending")).toHaveLength(6 - started.length);
+
+    const other = await t.another();
+    const delivered: string[] = [];
+    other.register("held", (ev) => void delivered.push(ev.id), { name: "held" });
+    await start(other.worker());
+    await waitFor(() => delivered.length === 6 - started.length, "another worker to deliver the handed-back events");
+    expect([...delivered, ...started].sort()).toEqual(events.map((e) => e.id).sort());
+  });
+
+  it("hands it back, due now, when it waited past what its lease can cover", async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const attempts: string[] = [];
+    t.outbox.register("held", async (e) => {
+      attempts.push(e.id);
+      if (attempts.length <= 2) await gate;
+    }, { name: "held" });
+    await t.outbox.publishEvents(Array.from({ length: 4 }, (_, i) => ({ type: "held", source: "test", id: `h${i}` })));
+    // A lease of 2.3 s for 1-s attempts: a batch claimed ahead may wait 0.3 s for a slot.
+    const worker = await start(t.outbox.worker({ concurrency: 2, batchSize: 2, leaseMs: 2300, handlerTimeoutMs: 1000 }));
+    await waitFor(() => attempts.length === 2, "two deliveries to take both slots");
+    await waitFor(async () => (await t.sql.unsafe(`select count(*)::int as n from "${t.schema}".events where lease is not null`))[0].n === 4, "a batch claimed ahead");
+    // Let the batch claimed ahead wait past its 0.3 s (the passing of time is the scenario here).
+    await new Promise((r) => setTimeout(r, 500));
+    release();
+    // Handed back rather than started late, then claimed again (a second claim each) and delivered once each.
+    await waitFor(async () => (await t.sql.unsafe(`select count(*)::int as n from "${t.schema}".events where status = 'published'`))[0].n === 4, "every event delivered");
+    expect([...attempts].sort()).toEqual(["h0", "h1", "h2", "h3"]);
+    const claims = await t.sql.unsafe(`select id, attempts, lease_expiries from "${t.schema}".events order by id`);
+    expect(claims.map((r) => [r.id, r.attempts, r.lease_expiries])).toEqual([["h0", 1, 0], ["h1", 1, 0], ["h2", 2, 0], ["h3", 2, 0]]);
+    await worker.stop();
+  });
+});
+
 describe("start() on an unreachable database", () => {
   it("rejects, and leaves nothing running behind", async () => {
     const sql = connect({ port: 1, connect_timeout: 2 });

@@ -1,0 +1,38 @@
+// The bench's no-op dispatch figure (bench/figures/dispatch.ts) for pg-dispatch and graphile-worker alone, alternating
+// which goes first, with the ratio of each pair: the quick check of the dispatch target (npm run bench runs every figure).
+//   tsc -p tsconfig.build.json && node dist/bench/versus.js [--runs=5] [--n=20000] [--db=NAME]
+import { benchDatabase } from "./db.ts";
+import { dispatchRate } from "./figures/dispatch.ts";
+import { dispatchPeer } from "./peers/dispatch.ts";
+import { graphilePeer } from "./peers/graphile.ts";
+import { median } from "./support.ts";
+
+const args = process.argv.slice(2);
+const flag = (name: string): string | undefined => args.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
+const runs = Number(flag("runs") ?? 5);
+const n = Number(flag("n") ?? 20_000);
+const db = await benchDatabase(flag("db") ?? "pg_dispatch_bench_versus");
+const peers = [dispatchPeer(db.url), graphilePeer(db.url)];
+const results = new Map<string, number[]>(peers.map((p) => [p.name, []]));
+const ratios: number[] = [];
+try {
+  for (const peer of peers) await dispatchRate(peer, Math.min(n, 5000));
+  for (let r = 0; r < runs; r++) {
+    const order = r % 2 ? [...peers].reverse() : peers;
+    const rates: Record<string, number> = {};
+    for (const peer of order) {
+      const rate = await dispatchRate(peer, n);
+      rates[peer.name] = rate;
+      results.get(peer.name)!.push(rate);
+      process.stderr.write(`  ${peer.name.padEnd(16)} ${rate.toFixed(0)}/s\n`);
+    }
+    ratios.push(rates["pg-dispatch"] / rates["graphile-worker"]);
+  }
+} finally {
+  for (const peer of peers) await peer.close().catch(() => {});
+  await db.close();
+}
+for (const [name, rs] of results) {
+  console.log(`${name}: events/s ${rs.map((x) => Math.round(x)).join(", ")} (median ${Math.round(median(rs))})`);
+}
+console.log(`pg-dispatch / graphile-worker per run: ${ratios.map((x) => x.toFixed(2)).join(", ")}; median ${median(ratios).toFixed(2)}`);
