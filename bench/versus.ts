@@ -2,11 +2,12 @@
 // which goes first, with the ratio of each pair and each run's CPU per event from worker start to the last outcome
 // (this process and the database's backends, bench/cost.ts): the quick check of the dispatch target (npm run bench
 // runs every figure).
-//   tsc -p tsconfig.build.json && node dist/bench/versus.js [--runs=5] [--n=20000] [--db=NAME]
+//   tsc -p tsconfig.build.json && node dist/bench/versus.js [--runs=5] [--n=20000] [--db=NAME] [--webhook]
+// --webhook: the webhook figure instead (every event POSTed to a local keep-alive sink).
 import postgres from "postgres";
 import { costMeter, type CostPerEvent } from "./cost.ts";
 import { benchDatabase } from "./db.ts";
-import { dispatchRate } from "./figures/dispatch.ts";
+import { dispatchRate, startSink } from "./figures/dispatch.ts";
 import { dispatchPeer } from "./peers/dispatch.ts";
 import { graphilePeer } from "./peers/graphile.ts";
 import type { OnEvent, Peer, WorkerSetup } from "./peers/peer.ts";
@@ -16,6 +17,7 @@ const args = process.argv.slice(2);
 const flag = (name: string): string | undefined => args.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
 const runs = Number(flag("runs") ?? 5);
 const n = Number(flag("n") ?? 20_000);
+const sink = args.includes("--webhook") ? await startSink() : null;
 const db = await benchDatabase(flag("db") ?? "pg_dispatch_bench_versus");
 const meter = postgres(db.url, { max: 1, onnotice: () => {} });
 const cost = costMeter(meter);
@@ -40,13 +42,14 @@ function metered(peer: Peer, read: (c: CostPerEvent) => void): Peer {
 }
 const ratios: number[] = [];
 try {
-  for (const peer of peers) await dispatchRate(peer, Math.min(n, 5000));
+  const setup = sink ? { webhookUrl: sink.url } : {};
+  for (const peer of peers) await dispatchRate(peer, Math.min(n, 5000), setup, sink ?? undefined);
   for (let r = 0; r < runs; r++) {
     const order = r % 2 ? [...peers].reverse() : peers;
     const rates: Record<string, number> = {};
     for (const peer of order) {
       let c: CostPerEvent = { nodeUs: NaN, dbUs: NaN };
-      const rate = await dispatchRate(metered(peer, (read) => (c = read)), n);
+      const rate = await dispatchRate(metered(peer, (read) => (c = read)), n, setup, sink ?? undefined);
       rates[peer.name] = rate;
       results.get(peer.name)!.push(rate);
       cpu.get(peer.name)!.push(`${c.nodeUs.toFixed(1)}+${c.dbUs.toFixed(1)}`);
@@ -57,6 +60,7 @@ try {
 } finally {
   for (const peer of peers) await peer.close().catch(() => {});
   await meter.end({ timeout: 2 });
+  await sink?.close();
   await db.close();
 }
 for (const [name, rs] of results) {

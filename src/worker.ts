@@ -80,6 +80,14 @@ export interface WorkerDeps {
   listenUrl?: string | undefined;
 }
 
+/**
+ * Claiming ahead pays while events finish in about the time a claim takes. Past this (a webhook, a broker), the slots
+ * free one by one, the claim's round trip is a small share of an event's time, and keeping every slot busy without a
+ * pause only lengthens each delivery: at 500 concurrent requests to one endpoint, deliveries ran past the slow mark
+ * (SLOW_MS) and were put off as congestion (bench/RESULTS.md, "Dispatch regression").
+ */
+const AHEAD_EVENT_MS = 50;
+
 /** How long after finishing an event of an ordering key the worker checks that key for a lost release. */
 const RECHECK_MS = 2000;
 
@@ -146,6 +154,8 @@ export class Worker {
   #full = false;
   /** How long a batch claimed ahead may wait for slots: its lease must still cover a whole attempt after that. */
   readonly #aheadMs: number;
+  /** How long events have taken from start to outcome lately (a moving average; -1 before the first). */
+  #eventMs = -1;
   #flushing: Promise<void> | null = null;
   #wakeAfterFlush = false;
   #skewMs = 0;
@@ -300,7 +310,8 @@ export class Worker {
       }
       // Every slot taken after a full claim: more is likely waiting, so the next batch is claimed now and started as
       // slots free, and the database's work on it overlaps this process's on the batch in flight.
-      const ahead = free <= 0 && this.#full && this.#ahead.length === 0 && this.#aheadMs > 0;
+      const ahead = free <= 0 && this.#full && this.#ahead.length === 0 && this.#aheadMs > 0 && this.#eventMs >= 0 &&
+        this.#eventMs < AHEAD_EVENT_MS;
       if (free <= 0 && !ahead) {
         await new Promise<void>((resolve) => (this.#slotFree = resolve));
         this.#slotFree = null;
@@ -471,7 +482,12 @@ export class Worker {
       if (wake) this.#wakeAfterFlush = true;
       this.#flushing ??= this.#flush();
     }
-    this.#inFlight.delete(seq);
+    const tracker = this.#inFlight.get(seq);
+    if (tracker) {
+      const ms = Date.now() - tracker.startedAt;
+      this.#eventMs = this.#eventMs < 0 ? ms : this.#eventMs + (ms - this.#eventMs) / 64;
+      this.#inFlight.delete(seq);
+    }
     this.#detached.delete(seq);
     this.#slotFree?.();
     if (this.#held() === 0) this.#idle?.();
