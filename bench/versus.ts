@@ -2,7 +2,7 @@
 // which goes first, with the ratio of each pair and each run's CPU per event from worker start to the last outcome
 // (this process and the database's backends, bench/cost.ts): the quick check of the dispatch target (npm run bench
 // runs every figure).
-//   tsc -p tsconfig.build.json && node dist/bench/versus.js [--runs=5] [--n=20000] [--db=NAME] [--webhook]
+//   tsc -p tsconfig.build.json && node dist/bench/versus.js [--runs=5] [--n=20000] [--db=NAME] [--webhook] [--all]
 // --webhook: the webhook figure instead (every event POSTed to a local keep-alive sink).
 import postgres from "postgres";
 import { costMeter, type CostPerEvent } from "./cost.ts";
@@ -11,6 +11,8 @@ import { dispatchRate, startSink } from "./figures/dispatch.ts";
 import { dispatchPeer } from "./peers/dispatch.ts";
 import { graphilePeer } from "./peers/graphile.ts";
 import type { OnEvent, Peer, WorkerSetup } from "./peers/peer.ts";
+import { pgbossPeer } from "./peers/pgboss.ts";
+import { rawPeer } from "./peers/raw.ts";
 import { median } from "./support.ts";
 
 const args = process.argv.slice(2);
@@ -21,7 +23,8 @@ const sink = args.includes("--webhook") ? await startSink() : null;
 const db = await benchDatabase(flag("db") ?? "pg_dispatch_bench_versus");
 const meter = postgres(db.url, { max: 1, onnotice: () => {} });
 const cost = costMeter(meter);
-const peers = [dispatchPeer(db.url), graphilePeer(db.url)];
+// --all: pg-boss and raw SQL run their turns too, in the same process, as in npm run bench.
+const peers = [dispatchPeer(db.url), graphilePeer(db.url), ...(args.includes("--all") ? [pgbossPeer(db.url), rawPeer(db.url)] : [])];
 const results = new Map<string, number[]>(peers.map((p) => [p.name, []]));
 const cpu = new Map<string, string[]>(peers.map((p) => [p.name, []]));
 /**
@@ -44,11 +47,14 @@ const ratios: number[] = [];
 try {
   const setup = sink ? { webhookUrl: sink.url } : {};
   for (const peer of peers) await dispatchRate(peer, Math.min(n, 5000), setup, sink ?? undefined);
+  // --otel-first: the state npm run bench leaves after its telemetry figures (the SDK registered, then shut down).
+  if (args.includes("--otel-first")) await dispatchRate(peers[0], Math.min(n, 5000), { otel: true });
   for (let r = 0; r < runs; r++) {
-    const order = r % 2 ? [...peers].reverse() : peers;
+    const order = peers.map((_, i) => peers[(i + r) % peers.length]);
     const rates: Record<string, number> = {};
     for (const peer of order) {
       let c: CostPerEvent = { nodeUs: NaN, dbUs: NaN };
+      if (sink && peer.name === "raw SQL") continue;
       const rate = await dispatchRate(metered(peer, (read) => (c = read)), n, setup, sink ?? undefined);
       rates[peer.name] = rate;
       results.get(peer.name)!.push(rate);
