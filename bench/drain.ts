@@ -1,7 +1,7 @@
 // Dispatch throughput of one build, for comparing commits and variants side by side (the bench's "dispatch 20k
 // pre-loaded, no-op handler" figure, alone, in a process of its own):
 //   tsc -p tsconfig.build.json && node dist/bench/drain.js [--tree=DIR] [--n=20000] [--runs=3] [--history=false]
-//     [--telemetry=false] [--otel] [--db=NAME] [--statements] [--profile=PREFIX [--allocations]]
+//     [--telemetry=false] [--otel] [--db=NAME] [--statements] [--profile=PREFIX [--allocations]] [--cold]
 // --tree names the directory holding a build's mod.js (default: this build), so one driver times any commit's code
 // through the public API only. Prints one JSON line: events/s of each run after a warm-up, the process's and the
 // database's CPU per event (bench/cost.ts),
@@ -87,7 +87,8 @@ async function drain(count: number): Promise<{ rate: number; nodeUs: number; dbU
 }
 
 try {
-  await drain(Math.min(n, 5000));
+  // --cold: no warm-up, as npm run bench's first run (its figures have none).
+  if (!args.includes("--cold")) await drain(Math.min(n, 5000));
   const rates: number[] = [];
   const node: number[] = [];
   const database: number[] = [];
