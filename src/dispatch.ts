@@ -1,11 +1,11 @@
-import { CloudEvent } from "cloudevents";
+import type { CloudEvent } from "cloudevents";
 import { type Abortable, LazyAbortController } from "./abort.ts";
 import type { Congestion, Tracker } from "./congestion.ts";
 import type { Sql, TransactionSql } from "postgres";
 import type { DeliveryContext, DeliveryReceipt, Destination } from "./destination.ts";
 import { DeliveryError } from "./errors.ts";
 import type { Logger } from "./logger.ts";
-import type { AttemptOutcome, EventRow, EventStatus, NewAttempt, StoredDelivery } from "./record.ts";
+import type { AttemptOutcome, EventStatus, NewAttempt, StoredDelivery } from "./record.ts";
 import type { Registry } from "./registry.ts";
 import { backoffMs, type RetryPolicy } from "./retry.ts";
 import type { Schema } from "./schema.ts";
@@ -14,6 +14,7 @@ import type { DeliveryFailure, Outcome } from "./store/complete.ts";
 import { markDelivered } from "./store/mark-delivered.ts";
 import { type Controls, RATE_WAIT_MS } from "./worker/controls.ts";
 import type { AttemptTrace, Telemetry } from "./telemetry.ts";
+import { toCloudEvent } from "./stored-event.ts";
 import { storable } from "./text.ts";
 
 /** What dispatching needs from the worker. */
@@ -58,11 +59,14 @@ const MAX_ERROR_LENGTH = 2000;
 export async function dispatch(row: ClaimedRow, ctx: DispatchContext): Promise<Outcome> {
   const now = Number(row.db_now);
   // A null-prototype map: a destination named "constructor" or "__proto__" is a key like any other.
-  const state: Record<string, StoredDelivery> = Object.assign(Object.create(null), JSON.parse(row.deliveries ?? "{}"));
+  const state: Record<string, StoredDelivery> = Object.create(null);
+  // Most claimed events have never been attempted: their deliveries are `{}`, and there is nothing to read.
+  if (row.deliveries != null && row.deliveries !== "{}") Object.assign(state, JSON.parse(row.deliveries));
   const destinations = ctx.registry.match(row.type);
   // A replay (outbox.replayEvents) marks the delivery it reopened: then only deliveries with state are attempted, so a
   // destination registered since the event was published is not sent it as a side effect of replaying another.
-  const replaying = Object.values(state).some((s) => s.replay === true && s.status === "pending");
+  let replaying = false;
+  for (const name in state) if (state[name].replay === true && state[name].status === "pending") replaying = true;
   const due = destinations.filter((d) => {
     const s = state[d.name];
     return s ? s.status === "pending" && (s.nextAttemptAt == null || s.nextAttemptAt <= now) : !replaying;
@@ -99,17 +103,15 @@ export async function dispatch(row: ClaimedRow, ctx: DispatchContext): Promise<O
       const attempts = (prev?.attempts ?? 0) + 1;
       // Attempts since the budget last started: a retry by hand starts a fresh one without forgetting the count.
       const budgetFrom = prev?.budgetFrom ?? 0;
-      const kept = budgetFrom ? { budgetFrom } : {};
       ctx.tracker.running.add(d.name);
       const trace = ctx.telemetry.attempt(event, d.name, attempts);
       const startedAt = clock(ctx);
       try {
         // A transactional handler commits this very state with its own writes; the outcome writes it again.
-        const delivered = (): StoredDelivery => ({ status: "delivered", attempts, lastError: null, nextAttemptAt: null, deliveredAt: clock(ctx), ...kept });
         let committed: StoredDelivery | null = null;
         const mark = d.transactional
           ? async (tx: TransactionSql): Promise<void> => {
-            committed = delivered();
+            committed = delivered(attempts, budgetFrom, ctx);
             if (!(await markDelivered(tx, ctx.transactions.schema, String(row.seq), ctx.transactions.lease, d.name, committed))) {
               throw new DeliveryError("This worker no longer holds the event (its lease ran out); the handler's writes were rolled back.");
             }
@@ -117,7 +119,7 @@ export async function dispatch(row: ClaimedRow, ctx: DispatchContext): Promise<O
           : null;
         const receipt = await attempt(d, event, attempts, row.ordering_key, ctx, mark, trace);
         ctx.controls.succeeded(d.name);
-        state[d.name] = committed ?? delivered();
+        state[d.name] = committed ?? delivered(attempts, budgetFrom, ctx);
         if (ctx.history) history.push(tried(d.name, attempts, startedAt, ctx, "delivered", statusOf(receipt), null));
         ctx.telemetry.attempted(trace, d.name, event.type, "delivered", startedAt, clock(ctx), createdMs(row), null, null);
       } catch (err) {
@@ -125,6 +127,7 @@ export async function dispatch(row: ClaimedRow, ctx: DispatchContext): Promise<O
         if (!permanent) ctx.controls.failed(d.name, Date.now());
         lastError = `${d.name}: ${message}`;
         const used = attempts - budgetFrom;
+        const kept = budgetFrom ? { budgetFrom } : {};
         state[d.name] = permanent || used > maxRetries
           ? { status: "failed", attempts, lastError: message, nextAttemptAt: null, deliveredAt: null, ...kept }
           : { status: "pending", attempts, lastError: message, nextAttemptAt: clock(ctx) + backoffMs(used, ctx.retry, retryAfterMs), deliveredAt: null, ...kept, ...(prev?.replay ? { replay: true as const } : {}) };
@@ -168,6 +171,13 @@ function outcome(row: ClaimedRow, destinations: Destination[], state: Record<str
     last_error: lastError,
     attempts: history,
   };
+}
+
+/** A delivered delivery's state; `budgetFrom` is kept when a retry by hand set it. */
+function delivered(attempts: number, budgetFrom: number, ctx: DispatchContext): StoredDelivery {
+  const s: StoredDelivery = { status: "delivered", attempts, lastError: null, nextAttemptAt: null, deliveredAt: clock(ctx) };
+  if (budgetFrom) s.budgetFrom = budgetFrom;
+  return s;
 }
 
 function tried(destination: string, attempt: number, startedAt: number, ctx: DispatchContext, outcome: AttemptOutcome, status: number | null, error: string | null): NewAttempt {
@@ -214,33 +224,17 @@ function attempt(
       clearTimeout(timer);
       ctx.running.delete(controller);
     };
-    const context = (tx?: TransactionSql): DeliveryContext => ({
-      get signal() {
-        return controller.signal;
-      },
-      attempt,
-      destination: d.name,
-      logger: ctx.logger,
-      orderingKey: orderingKey ?? undefined,
-      get traceparent() {
-        return trace?.traceparent;
-      },
-      get tracestate() {
-        return trace?.tracestate;
-      },
-      ...(tx ? { tx } : {}),
-    });
     let delivery: Promise<void | DeliveryReceipt>;
     try {
       delivery = ctx.telemetry.within(trace, () => mark
         ? ctx.transactions.sql.begin(async (tx) => {
-          const receipt = await d.deliver(event, context(tx));
+          const receipt = await d.deliver(event, deliveryContext(controller, d, attempt, orderingKey, ctx.logger, trace, tx));
           if (controller.signal.aborted) throw controller.signal.reason;
           committing = true;
           await mark(tx);
           return receipt;
         }) as Promise<void | DeliveryReceipt>
-        : d.deliver(event, context()));
+        : d.deliver(event, deliveryContext(controller, d, attempt, orderingKey, ctx.logger, trace)));
     } catch (err) {
       delivery = Promise.reject(err);
     }
@@ -254,25 +248,33 @@ function attempt(
   });
 }
 
-/** The columns a CloudEvent is rebuilt from. */
-export type CloudEventRow = Pick<
-  EventRow,
-  "id" | "source" | "type" | "specversion" | "time" | "subject" | "datacontenttype" | "dataschema" | "extensions" | "data"
->;
-
-/** Rebuilds the CloudEvent from its row. It was validated when published, so it is not validated again. */
-export function toCloudEvent(row: CloudEventRow): CloudEvent<unknown> {
-  const attributes: Record<string, unknown> = row.extensions == null ? {} : JSON.parse(row.extensions);
-  attributes.id = row.id;
-  attributes.source = row.source;
-  attributes.type = row.type;
-  attributes.specversion = row.specversion;
-  attributes.time = row.time ?? undefined;
-  if (row.subject != null) attributes.subject = row.subject;
-  if (row.datacontenttype != null) attributes.datacontenttype = row.datacontenttype;
-  if (row.dataschema != null) attributes.dataschema = row.dataschema;
-  if (row.data != null) attributes.data = JSON.parse(row.data);
-  return new CloudEvent<unknown>(attributes as never, false);
+/** What a destination is handed with the event; `tx` only for a transactional handler. */
+function deliveryContext(
+  controller: LazyAbortController,
+  d: Destination,
+  attempt: number,
+  orderingKey: string | null,
+  logger: Logger,
+  trace: AttemptTrace | null,
+  tx?: TransactionSql,
+): DeliveryContext {
+  const context: DeliveryContext = {
+    get signal() {
+      return controller.signal;
+    },
+    attempt,
+    destination: d.name,
+    logger,
+    orderingKey: orderingKey ?? undefined,
+    get traceparent() {
+      return trace?.traceparent;
+    },
+    get tracestate() {
+      return trace?.tracestate;
+    },
+  };
+  if (tx) context.tx = tx;
+  return context;
 }
 
 /** Until a saturated destination is likely to have room again: about one timeout, with jitter. */

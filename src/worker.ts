@@ -2,7 +2,7 @@ import type { Sql } from "postgres";
 import { type Abortable, withDeadline } from "./abort.ts";
 import type { Query } from "./client.ts";
 import { Congestion, SLOW_MS, type Tracker } from "./congestion.ts";
-import { dispatch, type DispatchContext } from "./dispatch.ts";
+import { dispatch, type DispatchContext, type Transactions } from "./dispatch.ts";
 import { DispatchError } from "./errors.ts";
 import { preflight } from "./preflight.ts";
 import type { Logger } from "./logger.ts";
@@ -80,6 +80,14 @@ export interface WorkerDeps {
   listenUrl?: string | undefined;
 }
 
+/**
+ * Claiming ahead pays while events finish in about the time a claim takes. Past this (a webhook, a broker), the slots
+ * free one by one, the claim's round trip is a small share of an event's time, and keeping every slot busy without a
+ * pause only lengthens each delivery: at 500 concurrent requests to one endpoint, deliveries ran past the slow mark
+ * (SLOW_MS) and were put off as congestion (bench/RESULTS.md, "Dispatch regression").
+ */
+const AHEAD_EVENT_MS = 50;
+
 /** How long after finishing an event of an ordering key the worker checks that key for a lost release. */
 const RECHECK_MS = 2000;
 
@@ -117,6 +125,8 @@ export class Worker {
   #lapsedTurn: Promise<void> = Promise.resolve();
   /** This worker's lease token: every event it holds carries it. */
   readonly #lease = crypto.randomUUID();
+  /** What a transactional handler's attempt commits with (the same for every event). */
+  readonly #transactions: Transactions;
   /** Attempts in flight; aborted when stop() gives up on them. */
   readonly #attempts = new Set<Abortable>();
   readonly #congestion: Congestion;
@@ -137,6 +147,15 @@ export class Worker {
   #inFlight = new Map<string, Tracker>();
   #idle: (() => void) | null = null;
   #outcomes: Outcome[] = [];
+  /** Events claimed ahead of free slots (see #run), and when; they hold this worker's lease but no slot yet. */
+  #ahead: ClaimedRow[] = [];
+  #aheadAt = 0;
+  /** The last claim filled its limit: more events are probably due. */
+  #full = false;
+  /** How long a batch claimed ahead may wait for slots: its lease must still cover a whole attempt after that. */
+  readonly #aheadMs: number;
+  /** How long events have taken from start to outcome lately (a moving average; -1 before the first). */
+  #eventMs = -1;
   #flushing: Promise<void> | null = null;
   #wakeAfterFlush = false;
   #skewMs = 0;
@@ -153,6 +172,7 @@ export class Worker {
     assertKnownKeys(o, WORKER_KEYS, "worker options");
     assertLogger(o.logger);
     this.#deps = o.logger ? { ...deps, logger: o.logger } : deps;
+    this.#transactions = { sql: this.#deps.sql, schema: this.#deps.schema, lease: this.#lease };
     const d = DEFAULT_WORKER;
     this.#concurrency = wholeNumber(o.concurrency, "concurrency", 1, d.concurrency, 10_000);
     this.#batchSize = wholeNumber(o.batchSize, "batchSize", 1, Math.min(this.#concurrency, 1000), 10_000);
@@ -170,6 +190,7 @@ export class Worker {
       throw new DispatchError("invalid_option", "history must be true or false.", { field: "history" });
     }
     this.#history = o.history !== false;
+    this.#aheadMs = this.#leaseMs - this.#handlerTimeoutMs - 1000;
     this.#maxLeaseExpiries = wholeNumber(o.maxLeaseExpiries, "maxLeaseExpiries", 1, d.maxLeaseExpiries, 1000);
     this.#controls = new Controls(this.#deps, o.circuitBreaker);
     if (o.onDeliveryFailed !== undefined && typeof o.onDeliveryFailed !== "function") {
@@ -223,6 +244,12 @@ export class Worker {
     this.#wake();
     this.#slotFree?.();
     await this.#loop;
+    if (this.#ahead.length) {
+      // Claimed ahead and never started: handed back at once for another worker, not waited for.
+      const seqs = this.#ahead.map((row) => String(row.seq));
+      this.#ahead = [];
+      await this.#retrying(() => release(this.#deps.query, this.#deps.schema, seqs, this.#lease), "release");
+    }
     if (this.#held() > 0) {
       const drained = new Promise<void>((resolve) => (this.#idle = resolve));
       let timer: ReturnType<typeof setTimeout> | undefined;
@@ -277,13 +304,21 @@ export class Worker {
     let idleDue = 0;
     while (!this.#stopping) {
       const free = this.#concurrency - this.#inFlight.size;
-      if (free <= 0) {
+      if (free > 0 && this.#ahead.length) {
+        await this.#startAhead(free);
+        continue;
+      }
+      // Every slot taken after a full claim: more is likely waiting, so the next batch is claimed now and started as
+      // slots free, and the database's work on it overlaps this process's on the batch in flight.
+      const ahead = free <= 0 && this.#full && this.#ahead.length === 0 && this.#aheadMs > 0 && this.#eventMs >= 0 &&
+        this.#eventMs < AHEAD_EVENT_MS;
+      if (free <= 0 && !ahead) {
         await new Promise<void>((resolve) => (this.#slotFree = resolve));
         this.#slotFree = null;
         continue;
       }
       this.#woken = false;
-      const limit = Math.min(free, this.#batchSize);
+      const limit = ahead ? this.#batchSize : Math.min(free, this.#batchSize);
       let rows: ClaimedRow[];
       let waitMs: number | null;
       try {
@@ -295,9 +330,19 @@ export class Worker {
         rows = await withDeadline(claim(query, schema, limit, this.#lease, this.#leaseMs), this.#leaseMs, "claiming");
         if (rows.length) {
           // The clock skew first: it must be read as the claim's answer arrives, before any other round trip.
-          this.#skewMs = Number(rows[0].db_now) - Date.now();
+          // Whole milliseconds: the local clock has no finer grain, and whole numbers are cheaper to write back.
+          this.#skewMs = Math.round(Number(rows[0].db_now) - Date.now());
           await this.#controls.refresh();
-          for (const row of rows) this.#start(row);
+          if (ahead) {
+            this.#ahead = rows;
+            this.#aheadAt = Date.now();
+          } else for (const row of rows) this.#start(row);
+        }
+        this.#full = rows.length === limit;
+        if (ahead) {
+          // Slots free as the batch in flight finishes; the due look waits until the claim is made with free slots.
+          failures = 0;
+          continue;
         }
         if (rows.length < limit && this.#freed.size && (await this.#recheckFreed()) > 0) continue;
         if (rows.length === limit || this.#woken || this.#stopping) continue;
@@ -314,6 +359,22 @@ export class Worker {
       const backoff = idleDue ? Math.min(5 * 2 ** idleDue, 1000) : 0;
       await this.#sleep(Math.min(Math.max(waitMs ?? this.#sweepMs, backoff), this.#sweepMs));
     }
+  }
+
+  /**
+   * Starts events of the batch claimed ahead as slots allow. A batch that waited so long that what is left of its
+   * lease could not cover an attempt (every slot held by slow deliveries) is handed back instead, due now.
+   */
+  async #startAhead(free: number): Promise<void> {
+    if (Date.now() - this.#aheadAt > this.#aheadMs) {
+      const seqs = this.#ahead.map((row) => String(row.seq));
+      this.#ahead = [];
+      await this.#retrying(() => release(this.#deps.query, this.#deps.schema, seqs, this.#lease), "release");
+      return;
+    }
+    const rows = this.#ahead.length <= free ? this.#ahead : this.#ahead.splice(0, free);
+    if (rows === this.#ahead) this.#ahead = [];
+    for (const row of rows) this.#start(row);
   }
 
   /** Releases events parked behind recently finished keys that no finish released; see {@link Worker.#freed}. */
@@ -360,7 +421,7 @@ export class Worker {
       history: this.#history,
       maxLeaseExpiries: this.#maxLeaseExpiries,
       controls: this.#controls,
-      transactions: { sql: this.#deps.sql, schema: this.#deps.schema, lease: this.#lease },
+      transactions: this.#transactions,
       telemetry: this.#deps.telemetry,
     };
     if (row.lease_lapsed === true) {
@@ -421,7 +482,12 @@ export class Worker {
       if (wake) this.#wakeAfterFlush = true;
       this.#flushing ??= this.#flush();
     }
-    this.#inFlight.delete(seq);
+    const tracker = this.#inFlight.get(seq);
+    if (tracker) {
+      const ms = Date.now() - tracker.startedAt;
+      this.#eventMs = this.#eventMs < 0 ? ms : this.#eventMs + (ms - this.#eventMs) / 64;
+      this.#inFlight.delete(seq);
+    }
     this.#detached.delete(seq);
     this.#slotFree?.();
     if (this.#held() === 0) this.#idle?.();

@@ -18,15 +18,18 @@ function start(worker: Worker): Promise<Worker> {
   return worker.start().then(() => worker);
 }
 
-/** The test's sql client, counting the claim statements that go through it. */
-function countingClaims(sql: Sql): { sql: Sql; claims: () => number } {
+/** The test's sql client, counting the claim statements that go through it (and telling `onClaim` of each). */
+function countingClaims(sql: Sql, onClaim: () => void = () => {}): { sql: Sql; claims: () => number } {
   let claims = 0;
   const proxy = new Proxy(sql, {
     get(target, key, receiver) {
       const value = Reflect.get(target, key, receiver);
       if (key !== "unsafe") return value;
       return (text: string, ...rest: unknown[]) => {
-        if (text.includes("for update skip locked")) claims++;
+        if (text.includes("for update skip locked")) {
+          claims++;
+          onClaim();
+        }
         return (value as (...a: unknown[]) => unknown).call(target, text, ...rest);
       };
     },
@@ -193,6 +196,93 @@ describe("graceful stop: no new claims; in-flight work finishes or is handed bac
     other.register("stuck", (ev) => void delivered.push(ev.id), { name: "stuck" });
     await start(other.worker());
     await waitFor(() => delivered.includes(e.id), "another worker to deliver the handed-back event");
+  });
+});
+
+describe("a batch claimed while every slot is busy (the claim overlaps the deliveries in flight)", () => {
+  /** Quick deliveries first: a worker claims ahead only while its events finish about as fast as a claim. */
+  async function quickFirst(seen: string[]): Promise<void> {
+    await t.outbox.publishEvents(Array.from({ length: 4 }, (_, i) => ({ type: "held", source: "test", id: `w${i}` })));
+    await waitFor(() => seen.length === 4, "the quick deliveries");
+  }
+
+  it("starts it as slots free, and a stop hands back what never started", async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const started: string[] = [];
+    t.outbox.register("held", async (e) => {
+      started.push(e.id);
+      if (e.id.startsWith("h")) await gate;
+    }, { name: "held" });
+    const worker = await start(t.outbox.worker({ concurrency: 2, batchSize: 2, stopTimeoutMs: 5000 }));
+    await quickFirst(started);
+    started.length = 0;
+    const events = await t.outbox.publishEvents(Array.from({ length: 6 }, (_, i) => ({ type: "held", source: "test", id: `h${i}` })));
+    await waitFor(() => started.length === 2, "two deliveries to take both slots");
+    // The next batch is claimed ahead: leased to this worker, not started.
+    await waitFor(async () => (await t.sql.unsafe(`select count(*)::int as n from "${t.schema}".events where lease is not null`))[0].n === 4, "a batch claimed ahead");
+    expect(started).toHaveLength(2);
+    const stopping = worker.stop();
+    setTimeout(release, 50);
+    await stopping;
+    const rows = await t.sql.unsafe(`select id, status, lease from "${t.schema}".events where id like 'h%' order by seq`);
+    expect(rows.filter((r) => r.lease !== null)).toEqual([]);
+    expect(rows.filter((r) => r.status === "published").map((r) => r.id).sort()).toEqual([...started].sort());
+    expect(rows.filter((r) => r.status === "pending")).toHaveLength(6 - started.length);
+
+    const other = await t.another();
+    const delivered: string[] = [];
+    other.register("held", (ev) => void delivered.push(ev.id), { name: "held" });
+    await start(other.worker());
+    await waitFor(() => delivered.length === 6 - started.length, "another worker to deliver the handed-back events");
+    expect([...delivered, ...started].sort()).toEqual(events.map((e) => e.id).sort());
+  });
+
+  it("is not claimed for slow deliveries: they get a pause between claims, not a queue of their own", async () => {
+    // Slow deliveries (a webhook under load) would only wait longer in a queue, and the wait counts toward the slow mark.
+    let running = 0;
+    let claimsWhileFull = 0;
+    const counter = countingClaims(t.sql, () => {
+      if (running >= 2) claimsWhileFull++;
+    });
+    const outbox = new Outbox({ sql: counter.sql, schema: t.schema, logger: t.outbox.logger });
+    outbox.register("slow", async () => {
+      running++;
+      await new Promise<void>((r) => setTimeout(r, 120));
+      running--;
+    }, { name: "slow" });
+    const worker = await start(outbox.worker({ concurrency: 2, batchSize: 2 }));
+    await t.outbox.publishEvents(Array.from({ length: 10 }, (_, i) => ({ type: "slow", source: "test", id: `s${i}` })));
+    await waitFor(async () => (await t.sql.unsafe(`select count(*)::int as n from "${t.schema}".events where status = 'published'`))[0].n === 10, "every slow delivery");
+    expect(counter.claims()).toBeGreaterThan(2);
+    expect(claimsWhileFull).toBe(0);
+    await worker.stop();
+  });
+
+  it("hands it back, due now, when it waited past what its lease can cover", async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const attempts: string[] = [];
+    t.outbox.register("held", async (e) => {
+      attempts.push(e.id);
+      if (e.id === "h0" || e.id === "h1") await gate;
+    }, { name: "held" });
+    // A lease of 2.3 s for 1-s attempts: a batch claimed ahead may wait 0.3 s for a slot.
+    const worker = await start(t.outbox.worker({ concurrency: 2, batchSize: 2, leaseMs: 2300, handlerTimeoutMs: 1000 }));
+    await quickFirst(attempts);
+    attempts.length = 0;
+    await t.outbox.publishEvents(Array.from({ length: 4 }, (_, i) => ({ type: "held", source: "test", id: `h${i}` })));
+    await waitFor(() => attempts.length === 2, "two deliveries to take both slots");
+    await waitFor(async () => (await t.sql.unsafe(`select count(*)::int as n from "${t.schema}".events where lease is not null`))[0].n === 4, "a batch claimed ahead");
+    // Let the batch claimed ahead wait past its 0.3 s (the passing of time is the scenario here).
+    await new Promise((r) => setTimeout(r, 500));
+    release();
+    // Handed back rather than started late, then claimed again (a second claim each) and delivered once each.
+    await waitFor(async () => (await t.sql.unsafe(`select count(*)::int as n from "${t.schema}".events where status = 'published' and id like 'h%'`))[0].n === 4, "every event delivered");
+    expect([...attempts].sort()).toEqual(["h0", "h1", "h2", "h3"]);
+    const claims = await t.sql.unsafe(`select id, attempts, lease_expiries from "${t.schema}".events where id like 'h%' order by id`);
+    expect(claims.map((r) => [r.id, r.attempts, r.lease_expiries])).toEqual([["h0", 1, 0], ["h1", 1, 0], ["h2", 2, 0], ["h3", 2, 0]]);
+    await worker.stop();
   });
 });
 

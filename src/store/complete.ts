@@ -50,7 +50,7 @@ export interface DeliveryFailure {
 export function completeEvents(schema: Schema, withHistory = false): string {
   const s = schema.quoted;
   return `
-with ${withHistory ? `${recordAttempts(schema)},` : ""} done as (
+with done as (
   update ${s}.events e
   set status = x.status, deliveries = (select $3::text::jsonb) -> (x.i - 1)::integer, next_attempt_at = x.next_attempt_at,
       last_error = coalesce(x.last_error, e.last_error), lease = null, lease_expiries = 0,
@@ -61,7 +61,7 @@ with ${withHistory ? `${recordAttempts(schema)},` : ""} done as (
     as x(seq, status, next_attempt_at, last_error, lease, i)
   where e.seq = x.seq and e.lease = x.lease
   returning e.seq, e.ordering_key, e.next_attempt_at
-), released as (
+),${withHistory ? ` ${recordAttempts(schema)},` : ""} released as (
   update ${s}.events w
   set parked = false, next_attempt_at = greatest(now(), w.scheduled_at)
   where w.seq = any(array(
@@ -91,7 +91,9 @@ select (select count(*) from done) as completed, (select count(*) from released)
 
 /**
  * Appends the attempts ($8 onwards, one array per column) to the history in the same statement as the outcomes.
- * Only attempts of events whose lease still holds are recorded, so a stale worker's late write adds nothing.
+ * Only attempts of events this statement completed are recorded (those `done` updated: their lease still held), so a
+ * stale worker's late write adds nothing. Reading `done` rather than probing events by primary key and lease for each
+ * attempt saves an index look-up per attempt (bench/RESULTS.md, "Dispatch regression").
  */
 function recordAttempts(schema: Schema): string {
   const s = schema.quoted;
@@ -102,7 +104,7 @@ function recordAttempts(schema: Schema): string {
               (select $11::text::float8[]), (select $12::text::integer[]), (select $13::text::text[]),
               (select $14::text::integer[]), (select $15::text::text[]))
     as a(seq, destination, attempt, started_ms, duration_ms, outcome, status, error)
-  where exists (select from ${s}.events e where e.seq = a.seq and e.lease = $6::uuid)
+  where a.seq in (select d.seq from done d)
 )`;
 }
 
@@ -128,30 +130,33 @@ export async function complete(query: Query, schema: Schema, outcomes: Outcome[]
     arrayLiteral(seqs), arrayLiteral(statuses), JSON.stringify(deliveries), arrayLiteral(next), arrayLiteral(errors),
     lease, n,
   ];
-  if (tried) params.push(...attemptColumns(outcomes, tried));
+  if (tried) params.push(...attemptColumns(outcomes));
   await query(completeEvents(schema, tried > 0), params);
 }
 
-/** The attempts of many outcomes as one array literal per column. */
-function attemptColumns(outcomes: Outcome[], n: number): string[] {
-  const seq = new Array<string>(n), destination = new Array<string>(n), attempt = new Array<number>(n);
-  const started = new Array<number>(n), duration = new Array<number>(n), outcome = new Array<string>(n);
-  const status = new Array<number | null>(n), error = new Array<string | null>(n);
-  let i = 0;
+/**
+ * The attempts of many outcomes as one array literal per column, built in one pass. The columns that can only hold
+ * digits, numbers and fixed words are joined without quotes; only the destination and the error are quoted (and
+ * escaped) by {@link arrayLiteral}. Joining flat arrays of numbers and words was a third of the cost of building each
+ * literal by concatenation (a CPU profile of the worker, bench/RESULTS.md, "Dispatch regression").
+ */
+function attemptColumns(outcomes: Outcome[]): string[] {
+  const seq: string[] = [], destination: string[] = [], attempt: number[] = [], started: number[] = [];
+  const duration: number[] = [], outcome: string[] = [], status: Array<number | string> = [], error: Array<string | null> = [];
   for (const o of outcomes) {
     for (const a of o.attempts) {
-      seq[i] = o.seq;
-      destination[i] = a.destination;
-      attempt[i] = a.attempt;
-      started[i] = a.startedAt;
-      duration[i] = Math.min(Math.round(a.durationMs), 2 ** 31 - 1);
-      outcome[i] = a.outcome;
-      status[i] = a.status;
-      error[i] = a.error;
-      i++;
+      seq.push(o.seq);
+      destination.push(a.destination);
+      attempt.push(a.attempt);
+      started.push(a.startedAt);
+      duration.push(Math.min(Math.round(a.durationMs), 2 ** 31 - 1));
+      outcome.push(a.outcome);
+      status.push(a.status ?? "NULL");
+      error.push(a.error);
     }
   }
-  return [seq, destination, attempt, started, duration, outcome, status, error].map((c) => arrayLiteral(c));
+  const bare = (values: ReadonlyArray<string | number>): string => `{${values.join(",")}}`;
+  return [bare(seq), arrayLiteral(destination), bare(attempt), bare(started), bare(duration), bare(outcome), bare(status), arrayLiteral(error)];
 }
 
 /**
