@@ -1,36 +1,34 @@
 import type { CloudEvent } from "cloudevents";
-import { type Abortable, LazyAbortController } from "./abort.ts";
+import { type Abortable, LazyAbortController } from "../abort.ts";
 import type { Congestion, Tracker } from "./congestion.ts";
 import type { Sql, TransactionSql } from "postgres";
-import type { DeliveryContext, DeliveryReceipt, Destination } from "./destination.ts";
-import { DeliveryError } from "./errors.ts";
-import type { Logger } from "./logger.ts";
-import type { AttemptOutcome, EventStatus, NewAttempt, StoredDelivery } from "./record.ts";
-import type { Registry } from "./registry.ts";
-import { backoffMs, type RetryPolicy } from "./retry.ts";
-import type { Schema } from "./schema.ts";
-import type { ClaimedRow } from "./store/claim.ts";
-import type { DeliveryFailure, Outcome } from "./store/complete.ts";
-import { markDelivered } from "./store/mark-delivered.ts";
-import { type Controls, RATE_WAIT_MS } from "./worker/controls.ts";
-import type { AttemptTrace, Telemetry } from "./telemetry.ts";
-import { toCloudEvent } from "./stored-event.ts";
-import { storable } from "./text.ts";
+import type { DeliveryContext, DeliveryReceipt, Destination } from "../destination.ts";
+import { DeliveryError } from "../errors.ts";
+import type { Logger } from "../logger.ts";
+import type { AttemptOutcome, EventStatus, NewAttempt, StoredDelivery } from "../record.ts";
+import type { Registry } from "../registry.ts";
+import { backoffMs, type RetryPolicy } from "../retry.ts";
+import type { Schema } from "../schema.ts";
+import type { ClaimedRow } from "../store/claim.ts";
+import type { DeliveryFailure, Outcome } from "../store/complete.ts";
+import { markDelivered } from "../store/mark-delivered.ts";
+import { type Controls, RATE_WAIT_MS } from "./controls.ts";
+import type { AttemptTrace, Telemetry } from "../telemetry.ts";
+import { toCloudEvent } from "../stored-event.ts";
+import { storable } from "../text.ts";
 
-/** What dispatching needs from the worker. */
+/** What dispatching needs from the worker: the same for every event it delivers, built once per worker. */
 export interface DispatchContext {
   registry: Registry;
   retry: RetryPolicy;
   logger: Logger;
   handlerTimeoutMs: number;
-  /** Milliseconds to add to the local clock to get the database's. */
-  skewMs: number;
+  /** The database's clock in epoch milliseconds (the local clock and the skew the worker last measured). */
+  now: () => number;
   /** The attempts in flight, so that a worker giving up on them can abort their signals. */
   running: Set<Abortable>;
   /** Which destinations are saturated with slow deliveries. */
   congestion: Congestion;
-  /** This event's deliveries in flight. */
-  tracker: Tracker;
   /** Whether to record each attempt in the attempt history. */
   history: boolean;
   /** After this many leases ran out without an outcome, the event's due deliveries fail for good (a poison event). */
@@ -54,9 +52,10 @@ const MAX_ERROR_LENGTH = 2000;
 
 /**
  * Delivers one claimed event to every destination that still needs it and is due, side by side, and works out the
- * event's new state. Destinations that already succeeded or failed for good are not called again.
+ * event's new state. Destinations that already succeeded or failed for good are not called again. `tracker` is this
+ * event's deliveries in flight, which the worker watches for slow ones.
  */
-export async function dispatch(row: ClaimedRow, ctx: DispatchContext): Promise<Outcome> {
+export async function dispatch(row: ClaimedRow, ctx: DispatchContext, tracker: Tracker): Promise<Outcome> {
   const now = Number(row.db_now);
   // A null-prototype map: a destination named "constructor" or "__proto__" is a key like any other.
   const state: Record<string, StoredDelivery> = Object.create(null);
@@ -97,15 +96,15 @@ export async function dispatch(row: ClaimedRow, ctx: DispatchContext): Promise<O
       let holdMs = ctx.congestion.saturated(d.name) ? deferMs(ctx) : ctx.controls.holdMs(d.name, Date.now());
       if (holdMs === 0 && d.rateLimit !== undefined && !(await ctx.controls.token(d.name))) holdMs = RATE_WAIT_MS;
       if (holdMs > 0) {
-        state[d.name] = { ...(prev ?? { attempts: 0, lastError: null, deliveredAt: null }), status: "pending", nextAttemptAt: clock(ctx) + holdMs };
+        state[d.name] = { ...(prev ?? { attempts: 0, lastError: null, deliveredAt: null }), status: "pending", nextAttemptAt: ctx.now() + holdMs };
         return;
       }
       const attempts = (prev?.attempts ?? 0) + 1;
       // Attempts since the budget last started: a retry by hand starts a fresh one without forgetting the count.
       const budgetFrom = prev?.budgetFrom ?? 0;
-      ctx.tracker.running.add(d.name);
+      tracker.running.add(d.name);
       const trace = ctx.telemetry.attempt(event, d.name, attempts);
-      const startedAt = clock(ctx);
+      const startedAt = ctx.now();
       try {
         // A transactional handler commits this very state with its own writes; the outcome writes it again.
         let committed: StoredDelivery | null = null;
@@ -121,7 +120,7 @@ export async function dispatch(row: ClaimedRow, ctx: DispatchContext): Promise<O
         ctx.controls.succeeded(d.name);
         state[d.name] = committed ?? delivered(attempts, budgetFrom, ctx);
         if (ctx.history) history.push(tried(d.name, attempts, startedAt, ctx, "delivered", statusOf(receipt), null));
-        ctx.telemetry.attempted(trace, d.name, event.type, "delivered", startedAt, clock(ctx), createdMs(row), null, null);
+        ctx.telemetry.attempted(trace, d.name, event.type, "delivered", startedAt, ctx.now(), createdMs(row), null, null);
       } catch (err) {
         const { message, permanent, retryAfterMs, status } = failureOf(err);
         if (!permanent) ctx.controls.failed(d.name, Date.now());
@@ -130,16 +129,16 @@ export async function dispatch(row: ClaimedRow, ctx: DispatchContext): Promise<O
         const kept = budgetFrom ? { budgetFrom } : {};
         state[d.name] = permanent || used > maxRetries
           ? { status: "failed", attempts, lastError: message, nextAttemptAt: null, deliveredAt: null, ...kept }
-          : { status: "pending", attempts, lastError: message, nextAttemptAt: clock(ctx) + backoffMs(used, ctx.retry, retryAfterMs), deliveredAt: null, ...kept, ...(prev?.replay ? { replay: true as const } : {}) };
+          : { status: "pending", attempts, lastError: message, nextAttemptAt: ctx.now() + backoffMs(used, ctx.retry, retryAfterMs), deliveredAt: null, ...kept, ...(prev?.replay ? { replay: true as const } : {}) };
         const failed = state[d.name].status === "failed";
         if (failed) failures.push({ destination: d.name, attempts, error: message });
         if (ctx.history) history.push(tried(d.name, attempts, startedAt, ctx, failed ? "failed" : "retry", status, message));
-        ctx.telemetry.attempted(trace, d.name, event.type, failed ? "failed" : "retry", startedAt, clock(ctx), null, message, status);
+        ctx.telemetry.attempted(trace, d.name, event.type, failed ? "failed" : "retry", startedAt, ctx.now(), null, message, status);
         const fields = { event: row.id, destination: d.name, attempts, permanent, error: message };
         if (failed) ctx.logger.warn("delivery failed for good", fields);
         else ctx.logger.debug("delivery failed; will retry", fields);
       } finally {
-        ctx.congestion.ended(ctx.tracker, d.name);
+        ctx.congestion.ended(tracker, d.name);
       }
     };
     if (due.length === 1) await deliverTo(due[0]);
@@ -175,13 +174,13 @@ function outcome(row: ClaimedRow, destinations: Destination[], state: Record<str
 
 /** A delivered delivery's state; `budgetFrom` is kept when a retry by hand set it. */
 function delivered(attempts: number, budgetFrom: number, ctx: DispatchContext): StoredDelivery {
-  const s: StoredDelivery = { status: "delivered", attempts, lastError: null, nextAttemptAt: null, deliveredAt: clock(ctx) };
+  const s: StoredDelivery = { status: "delivered", attempts, lastError: null, nextAttemptAt: null, deliveredAt: ctx.now() };
   if (budgetFrom) s.budgetFrom = budgetFrom;
   return s;
 }
 
 function tried(destination: string, attempt: number, startedAt: number, ctx: DispatchContext, outcome: AttemptOutcome, status: number | null, error: string | null): NewAttempt {
-  return { destination, attempt, startedAt, durationMs: Math.max(0, clock(ctx) - startedAt), outcome, status, error };
+  return { destination, attempt, startedAt, durationMs: Math.max(0, ctx.now() - startedAt), outcome, status, error };
 }
 
 /** A status code a destination reported, if it is one. */
@@ -286,10 +285,6 @@ function deferMs(ctx: DispatchContext): number {
 /** When the event was committed (epoch ms, database clock), for the commit-to-delivered latency. */
 function createdMs(row: ClaimedRow): number | null {
   return row.created_ms == null ? null : Number(row.created_ms);
-}
-
-function clock(ctx: DispatchContext): number {
-  return Date.now() + ctx.skewMs;
 }
 
 /** How a failed attempt is recorded and retried. */
