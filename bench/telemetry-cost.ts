@@ -32,7 +32,7 @@ const histogram = meter.createHistogram("bench.duration", { unit: "s", advice: {
 const attributes = { destination: "first", type: "user.created" };
 const activeSpan = tracer.startSpan("active");
 
-/** One attempt's telemetry as src/dispatch.ts drives it, around a delivery that resolves at once. */
+/** One attempt's telemetry as src/worker/dispatch.ts drives it, around a delivery that resolves at once. */
 async function attempt(t: Telemetry, list: CloudEvent<unknown>[], i: number): Promise<void> {
   const event = list[i % list.length];
   const trace = t.attempt(event, "first", 1);

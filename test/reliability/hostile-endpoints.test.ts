@@ -132,8 +132,9 @@ describe("guarantee 3 and 6: hostile endpoints fail only their own deliveries, w
     });
   }, 120_000);
 
-  // An event holds a worker slot until its slowest delivery ends, so before src/congestion.ts a destination that
-  // hangs up to its timeout took every slot and the healthy destination waited behind it.
+  // An event holds a worker slot until its slowest delivery ends: without the congestion control
+  // (src/worker/congestion.ts) a destination that hangs up to its timeout would take every slot and the healthy
+  // destination would wait behind it.
   it("keeps serving a healthy endpoint while another one hangs", async () => {
     t = await testOutbox();
     const held: (() => void)[] = [];
