@@ -150,6 +150,7 @@ export class Worker {
       onFailed: o.onDeliveryFailed,
       stopping: () => this.#stopping,
       wake: () => this.#wake(),
+      deadlineMs: this.#leaseMs,
     });
   }
 
@@ -266,11 +267,12 @@ export class Worker {
       let rows: ClaimedRow[];
       let waitMs: number | null;
       try {
+        // Every query of this loop is bounded: one the driver never settles (a connection cut by a server restart)
+        // must not stop it.
         if (Date.now() >= this.#repairAt) {
-          await repair(query, schema);
+          await withDeadline(repair(query, schema), this.#leaseMs, "releasing parked events");
           this.#repairAt = Date.now() + this.#sweepMs;
         }
-        // Bounded: a query the driver never settles (a connection cut by a server restart) must not stop this loop.
         rows = await withDeadline(claim(query, schema, limit, this.#lease, this.#leaseMs), this.#leaseMs, "claiming");
         if (rows.length) {
           // The clock skew first: it must be read as the claim's answer arrives, before any other round trip.
@@ -328,7 +330,9 @@ export class Worker {
   async #recheckFreed(): Promise<number> {
     const since = Date.now() - RECHECK_MS;
     for (const [key, at] of this.#freed) if (at < since) this.#freed.delete(key);
-    return this.#freed.size ? await repair(this.#deps.query, this.#deps.schema, [...this.#freed.keys()]) : 0;
+    if (!this.#freed.size) return 0;
+    const released = repair(this.#deps.query, this.#deps.schema, [...this.#freed.keys()]);
+    return await withDeadline(released, this.#leaseMs, "releasing parked events");
   }
 
   #start(row: ClaimedRow): void {
@@ -391,6 +395,6 @@ export class Worker {
 
   /** Retries a write until it lands or the worker is stopping and has waited long enough. */
   async #retrying(write: () => Promise<void>, what: string): Promise<void> {
-    await retrying(write, what, this.#deps.logger, () => this.#stopping);
+    await retrying(write, what, this.#deps.logger, () => this.#stopping, this.#leaseMs);
   }
 }

@@ -1,3 +1,4 @@
+import { withDeadline } from "../abort.ts";
 import type { Query } from "../client.ts";
 import type { Logger } from "../logger.ts";
 import { assertKnownKeys, optionsObject, wholeNumber } from "../options.ts";
@@ -24,6 +25,8 @@ const TRIAL_WAIT_MS = 1000;
 const FRESH_MS = 1000;
 /** ...and read before dispatching when older than this (after idling). */
 const STALE_MS = 5000;
+/** A read that gets no answer in this time (a connection cut by a server restart) is given up; the last word stands. */
+const READ_DEADLINE_MS = 5000;
 
 /** How long a delivery waits for a rate-limited destination's token before it is put off. */
 export const RATE_WAIT_MS = 1000;
@@ -115,7 +118,8 @@ export class Controls {
 
   async #read(): Promise<void> {
     try {
-      const now = new Set((await paused(this.#query, this.#schema)).map((p) => p.name));
+      const rows = await withDeadline(paused(this.#query, this.#schema), READ_DEADLINE_MS, "reading destination controls");
+      const now = new Set(rows.map((p) => p.name));
       const resumed = [...this.#paused].filter((name) => !now.has(name));
       this.#paused = now;
       this.#readAt = Date.now();
@@ -140,7 +144,7 @@ export class Controls {
   async #wake(name: string): Promise<void> {
     if (this.#stopped) return;
     try {
-      await wakeDestination(this.#query, this.#schema, name);
+      await withDeadline(wakeDestination(this.#query, this.#schema, name), READ_DEADLINE_MS, "waking a resumed destination");
       this.#onResume();
     } catch (err) {
       this.#logger.warn("waking a resumed destination's deliveries failed; the sweep will find them", { error: err, destination: name });

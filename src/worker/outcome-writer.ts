@@ -18,6 +18,8 @@ export interface OutcomeWriterDeps {
   stopping: () => boolean;
   /** Makes the worker look for due events again. */
   wake: () => void;
+  /** How long one try of a write may take (the lease). */
+  deadlineMs: number;
 }
 
 /**
@@ -43,7 +45,8 @@ export class OutcomeWriter {
 
   /** Writes a batch now, retrying until it lands. */
   async write(batch: Outcome[]): Promise<void> {
-    await retrying(() => this.#complete(batch), "completing", this.#deps.logger, this.#deps.stopping);
+    const { logger, stopping, deadlineMs } = this.#deps;
+    await retrying(() => this.#complete(batch), "completing", logger, stopping, deadlineMs);
   }
 
   /** Resolves once every queued outcome is written. */
