@@ -105,7 +105,7 @@ describe("atomic publish: the event exists iff the caller's transaction commits"
   });
 });
 
-describe("publishing: every field of the seed's publish_event and publish_cloud_event", () => {
+describe("publishing: every field of Django Dispatch's publish_event and publish_cloud_event", () => {
   it("stores the CloudEvent attributes, extensions and delivery options", async () => {
     const at = new Date(Date.now() + 3_600_000);
     const e = await t.outbox.publishEvent({

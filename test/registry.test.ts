@@ -20,7 +20,7 @@ describe("register: one verb for handlers and destinations", () => {
     expect(names(r, "user.deleted")).toEqual(["logAllEvents", "pubsub:events"]);
   });
 
-  it("adds types when the same handler is registered again (the seed's stacked decorators)", () => {
+  it("adds types when the same handler is registered again (Django Dispatch's stacked decorators)", () => {
     const r = new Registry();
     function handleOrderEvents() {}
     r.add("order.created", handleOrderEvents);
