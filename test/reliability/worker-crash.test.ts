@@ -37,7 +37,13 @@ describe("guarantee 2: a crashed worker's claims come back after its lease expir
       url: databaseUrl(),
       schema: t.schema,
       urls: receiver.urls,
-      worker: { leaseMs: LEASE_MS, handlerTimeoutMs: 500, concurrency: 32, sweepIntervalMs: 60_000, retention: false as const },
+      // Six kills from outside in a few seconds: each one counts against the events in flight (README, "Poison
+      // events"), and an event unlucky enough to be in flight at three of them would be failed as poison. That limit
+      // is out of reach here; test/reliability/poison.test.ts covers it.
+      worker: {
+        leaseMs: LEASE_MS, handlerTimeoutMs: 500, concurrency: 32, sweepIntervalMs: 60_000, retention: false as const,
+        maxLeaseExpiries: 1000,
+      },
     };
     const production = produce(t.outbox, { total: EVENTS, durationMs: PUBLISH_MS });
     const recoveries: Promise<number>[] = [];
@@ -69,7 +75,7 @@ describe("guarantee 2: a crashed worker's claims come back after its lease expir
     expect(heldAtKills).toBeGreaterThan(0); // the kills did land mid-batch
 
     // The survivor: a worker in this process.
-    worker = t.outbox.worker({ leaseMs: LEASE_MS, handlerTimeoutMs: 500, sweepIntervalMs: 60_000, retention: false });
+    worker = t.outbox.worker({ leaseMs: LEASE_MS, handlerTimeoutMs: 500, sweepIntervalMs: 60_000, retention: false, maxLeaseExpiries: 1000 });
     for (const d of receiver.destinations(dests, 5000)) t.outbox.register("*", d);
     await worker.start();
     await production.done;
