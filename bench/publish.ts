@@ -18,6 +18,7 @@ import { benchDatabase } from "./db.ts";
 import { graphilePeer } from "./peers/graphile.ts";
 import type { Peer } from "./peers/peer.ts";
 import { pgbossPeer } from "./peers/pgboss.ts";
+import { rawPublish } from "./peers/raw.ts";
 import { median, payload, quiet } from "./support.ts";
 
 const args = process.argv.slice(2);
@@ -76,13 +77,7 @@ function rawVariants(): Variant[] {
     await new current.Outbox({ sql, schema, logger: quiet }).migrate();
   };
   // The raw SQL peer's statement (bench/peers/raw.ts), on the same table and indexes.
-  const raw = (q: Sql | TransactionSql, id: string, i: number) => q`
-    with e as (
-      insert into bench_pub_raw.events (id, source, type, time, datacontenttype, data, next_attempt_at)
-      values (${id}, 'bench', 'user.created', ${new Date().toISOString()}, 'application/json',
-              ${JSON.stringify(payload(i))}::text::jsonb, now())
-      returning 1)
-    select pg_notify('bench_pub_raw', '') from e`;
+  const raw = (q: Sql | TransactionSql, id: string, i: number) => rawPublish(q, "bench_pub_raw", id, i);
   return [
     { name: "raw SQL", kind: "single", schema, reset, run: async (id, i) => void await raw(sql, id, i) },
     { name: "raw SQL in tx", kind: "single", schema, reset, run: async (id, i) => void await sql.begin((tx) => raw(tx, id, i)) },

@@ -82,6 +82,11 @@ export function checkExtension(name: string, value: unknown): void {
   }
 }
 
+/** True for a name publish admits as an extension: lower-case letters and digits, and not a core attribute. */
+export function isExtensionName(name: string): boolean {
+  return !CORE_ATTRIBUTES.has(name) && NAME.test(name);
+}
+
 function required(field: string, value: unknown): void {
   if (value === undefined || value === null) refuse(field, "is required");
   if (typeof value !== "string") refuse(field, "must be a string");

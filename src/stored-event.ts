@@ -1,5 +1,5 @@
 import { CloudEvent } from "cloudevents";
-import { CORE_ATTRIBUTES, SPECVERSION } from "./attributes.ts";
+import { isExtensionName, SPECVERSION } from "./attributes.ts";
 import type { EventRow } from "./record.ts";
 
 /** The columns a CloudEvent is rebuilt from. */
@@ -7,9 +7,6 @@ export type CloudEventRow = Pick<
   EventRow,
   "id" | "source" | "type" | "specversion" | "time" | "subject" | "datacontenttype" | "dataschema" | "extensions" | "data"
 >;
-
-/** Extension names as publish admits them: lower-case ASCII letters and digits. */
-const NAME = /^[a-z0-9]+$/;
 
 /**
  * Rebuilds the CloudEvent a worker hands its destinations from the stored row. It was validated when published, so
@@ -54,7 +51,7 @@ export function toCloudEvent(row: CloudEventRow): CloudEvent<unknown> {
 
 /** True when every extension has a name publish admits (none of them a core attribute). */
 function admitted(extensions: Record<string, unknown>): boolean {
-  for (const name in extensions) if (CORE_ATTRIBUTES.has(name) || !NAME.test(name)) return false;
+  for (const name in extensions) if (!isExtensionName(name)) return false;
   return true;
 }
 

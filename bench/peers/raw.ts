@@ -1,7 +1,7 @@
 // The raw-SQL baseline: the least a hand-written outbox can do with postgres.js on the same table and indexes as
 // pg-dispatch (created by its migration): insert + pg_notify in one statement, a multi-row insert, and a
 // SKIP LOCKED batch claim + batch complete loop woken by LISTEN. No per-destination state, no retries.
-import postgres, { type Sql } from "postgres";
+import postgres, { type Sql, type TransactionSql } from "postgres";
 import { Outbox } from "../../mod.ts";
 import { payload, quiet } from "../support.ts";
 import type { OnEvent, Peer, WorkerSetup } from "./peer.ts";
@@ -50,13 +50,7 @@ export function rawPeer(url: string, poolSize = 10): Peer {
       await new Outbox({ sql, schema: S, logger: quiet }).migrate();
     },
     async publish(id, i) {
-      await sql`
-        with e as (
-          insert into bench_raw.events (id, source, type, time, datacontenttype, data, next_attempt_at)
-          values (${id}, 'bench', 'user.created', ${new Date().toISOString()}, 'application/json',
-                  ${JSON.stringify(payload(i))}::text::jsonb, now())
-          returning 1)
-        select pg_notify('bench_raw', '') from e`;
+      await rawPublish(sql, S, id, i);
     },
     async publishBulk(ids, first) {
       const now = new Date();
@@ -104,4 +98,18 @@ export function rawPeer(url: string, poolSize = 10): Peer {
       await sql.end({ timeout: 2 });
     },
   };
+}
+
+/**
+ * The raw SQL peer's single publish: one insert into `schema`.events and a notification on the channel named like
+ * the schema, in one statement. Also what bench/publish.ts compares pg-dispatch's statement with.
+ */
+export async function rawPublish(q: Sql | TransactionSql, schema: string, id: string, i: number): Promise<void> {
+  await q`
+    with e as (
+      insert into ${q(schema)}.events (id, source, type, time, datacontenttype, data, next_attempt_at)
+      values (${id}, 'bench', 'user.created', ${new Date().toISOString()}, 'application/json',
+              ${JSON.stringify(payload(i))}::text::jsonb, now())
+      returning 1)
+    select pg_notify(${schema}, '') from e`;
 }
