@@ -49,16 +49,25 @@ describe.skipIf(!installed(COMMAND, "rabbitmq-server"))("a RabbitMQ node killed 
   it(`${BURST_EVENTS} events: all published, all in the queue`, async () => {
     await server.start();
     const url = `amqp://guest:guest@127.0.0.1:${server.port}`;
-    const admin = await connect(url);
-    const setup = await admin.createChannel();
-    await setup.assertExchange("audit", "topic", { durable: true });
-    await setup.assertQueue("audit", { durable: true });
-    await setup.bindQueue("audit", "audit", "#");
-    await admin.close();
+    // Declared again after the restart, as a consumer does when it reconnects: a node killed moments after the
+    // declaration may not have its durable binding on disk yet (deliveries meanwhile are unroutable and retried).
+    const topology = async (): Promise<void> => {
+      const admin = await connect(url);
+      const setup = await admin.createChannel();
+      await setup.assertExchange("audit", "topic", { durable: true });
+      await setup.assertQueue("audit", { durable: true });
+      await setup.bindQueue("audit", "audit", "#");
+      await admin.close();
+    };
+    await topology();
 
     const run = await running(amqp({ url, exchange: "audit" }), BURST_WORKER, BURST_RETRY);
     try {
-      const b = await burst(run, () => server.stop("SIGKILL"), () => server.start());
+      const b = await burst(run, () => server.stop("SIGKILL"), async () => {
+        const startedMs = await server.start();
+        await topology();
+        return startedMs;
+      });
       const reader = await connect(url);
       const channel = await reader.createChannel();
       const { messageCount } = await channel.checkQueue("audit");
