@@ -14,7 +14,10 @@ let embedded: EmbeddedServer | undefined;
 let url = process.env.DATABASE_URL;
 if (!url) {
   say("DATABASE_URL is not set: starting a throwaway embedded PostgreSQL...");
-  embedded = await startEmbeddedPostgres();
+  embedded = await startEmbeddedPostgres().catch((err: Error) => {
+    process.stderr.write(`${err.message}\n`); // a sentence that says what to do; the stack would only bury it
+    process.exit(1);
+  });
   url = embedded.url;
 }
 const sql = postgres(url, { max: 5, onnotice: () => {} });

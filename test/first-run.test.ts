@@ -6,6 +6,7 @@ import { cpSync, mkdirSync, mkdtempSync, realpathSync, rmSync, statSync } from "
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { afterAll, expect, test } from "vitest";
+import { startEmbeddedPostgres } from "../examples/embedded-postgres.ts";
 
 const ROOT = join(import.meta.dirname, "..");
 const asRoot = process.getuid?.() === 0;
@@ -50,3 +51,21 @@ test.skipIf(!asRoot)("npm run demo, with no DATABASE_URL, in a 0700 checkout as 
   expect(outcome.output).toContain("starting a throwaway embedded PostgreSQL");
   expect(outcome.output).toMatch(/stats\(\): \{"pending":0,"processing":0,"published":4,"failed":1/);
 }, 120_000);
+
+// The server's data goes under the temporary directory too: with TMPDIR private to root (pam_tmpdir, or a
+// `TMPDIR=$(mktemp -d)`), the postgres user cannot follow, whatever the checkout. One sentence says so, and what to do.
+test.skipIf(!asRoot)("as root with a private TMPDIR: one sentence naming TMPDIR and DATABASE_URL, not initdb's EACCES", async () => {
+  const before = process.env.TMPDIR;
+  const privateTmp = mkdtempSync(join(tmpdir(), "pgd-private-tmp-"));
+  process.env.TMPDIR = privateTmp;
+  try {
+    const error = await startEmbeddedPostgres().then((server) => server.stop(), (e: unknown) => e);
+    expect(error).toBeInstanceOf(Error);
+    expect((error as Error).message).not.toMatch(/EACCES/);
+    expect((error as Error).message).toMatch(new RegExp(`cannot enter the temporary directory ${privateTmp}: set TMPDIR .* or set DATABASE_URL`));
+  } finally {
+    if (before === undefined) delete process.env.TMPDIR;
+    else process.env.TMPDIR = before;
+    rmSync(privateTmp, { recursive: true, force: true });
+  }
+}, 30_000);

@@ -162,6 +162,40 @@ describe("the npm tarball installs and works in fresh projects", () => {
     expect(checked.code, checked.output).toBe(0);
   }, 60_000);
 
+  test("a project `npm init -y` made, set up as README's Install says: tsc compiles README's Setup block", async () => {
+    // npm init -y makes a CommonJS package, where the ESM-only package's top-level-await setup does not compile: the
+    // README must say so and give the fix. Its Install section is followed as written.
+    const readme = readFileSync(join(ROOT, "README.md"), "utf8");
+    const install = /^## Install\n([\s\S]*?)^## /m.exec(readme)![1];
+    const fix = /`(npm pkg set type=module)`/.exec(install)?.[1];
+    expect(fix, "README's Install section gives the command that makes a Node project ESM").toBeDefined();
+    const moduleOption = /TypeScript `"module": "(\w+)"`/.exec(install)?.[1];
+    expect(moduleOption, "README's Install section names the TypeScript module setting").toBeDefined();
+    const setup = /^## Setup\n+```ts\n([\s\S]*?)^```/m.exec(readme)![1];
+
+    const project = join(dir, "npm-init");
+    mkdirSync(project);
+    await run("npm", ["init", "-y"], { cwd: project });
+    const flags = ["--no-audit", "--no-fund", "--ignore-scripts"];
+    await run("npm", ["install", "--offline", ...flags, tarball, "postgres"], { cwd: project }).catch(async (error) => {
+      console.warn(`npm install --offline failed (${String(error).split("\n")[0]}); retrying with --prefer-offline`);
+      await run("npm", ["install", "--prefer-offline", ...flags, tarball, "postgres"], { cwd: project });
+    });
+    writeFileSync(join(project, "index.ts"), setup);
+    writeFileSync(join(project, "tsconfig.json"), JSON.stringify({
+      compilerOptions: {
+        module: moduleOption, target: "es2022", strict: true, noEmit: true, skipLibCheck: true,
+        types: ["node"], typeRoots: [join(ROOT, "node_modules", "@types")],
+      },
+      files: ["index.ts"],
+    }));
+    const before = await runCommand(TSC, ["-p", "tsconfig.json"], { cwd: project, timeoutMs: 30_000 });
+    expect(before.output, "as npm init -y leaves it, the project is CommonJS").toContain("TS1309");
+    await run("npm", fix!.split(" ").slice(1), { cwd: project });
+    const after = await runCommand(TSC, ["-p", "tsconfig.json"], { cwd: project, timeoutMs: 30_000 });
+    expect(after.code, after.output).toBe(0);
+  }, 60_000);
+
   test("bun add of the same tarball: Bun runs the TypeScript sources", async () => {
     const project = freshProject("bun");
     await run(BUN, ["add", "--offline", tarball], { cwd: project }).catch(async (error) => {
