@@ -22,6 +22,9 @@ let browser: Browser;
 let context: BrowserContext;
 let page: Page;
 const broken = new Set<string>(["billing"]);
+/** A destination name and an event type too long for a phone's width, with nowhere to break a line. */
+const LONG_NAME = `warehouse-${"w".repeat(90)}`;
+const LONG_TYPE = `wide.${"t".repeat(120)}`;
 const consoleErrors: string[] = [];
 
 const HOSTILE = {
@@ -40,6 +43,9 @@ beforeAll(async () => {
     }
   }, { name: "billing" });
   t.outbox.register("*", () => {}, { name: "audit-log" });
+  t.outbox.register("wide.*", () => {
+    throw new PermanentError("the warehouse is closed");
+  }, { name: LONG_NAME });
   worker = t.outbox.worker({ sweepIntervalMs: 600_000 });
   await worker.start();
 
@@ -231,6 +237,22 @@ describe.skipIf(!available)("hostile content renders as text and runs nothing", 
     const failures = await (await page.goto(`${origin}/ops/outbox/failures`))!.text();
     expect(failures).toContain("&lt;script&gt;window.__pwned");
     broken.delete("billing");
+  });
+});
+
+describe.skipIf(!available)("readable on a phone's width", () => {
+  it("wraps a long type and a long destination name instead of widening the page", async () => {
+    const e = await t.outbox.publishEvent({ type: LONG_TYPE, source: "wide", data: { n: 1 } });
+    await eventually(async () => (await t.outbox.getEvent(e.id, { source: "wide" }))?.status === "failed", "the wide event to fail");
+    const phone = await context.newPage();
+    await phone.setViewportSize({ width: 390, height: 844 });
+    for (const path of ["/ops/outbox", `/ops/outbox/event?id=${encodeURIComponent(e.id)}&source=wide`, "/ops/outbox/failures", "/ops/outbox/destinations"]) {
+      await phone.goto(`${origin}${path}`);
+      expect(await phone.locator("main").innerText(), path).toContain(path === "/ops/outbox/destinations" || path === "/ops/outbox" || path === "/ops/outbox/failures" ? LONG_NAME : LONG_TYPE);
+      // Tables scroll inside their own box; the page itself must not scroll sideways.
+      expect(await phone.evaluate(() => document.documentElement.scrollWidth - window.innerWidth), path).toBeLessThanOrEqual(0);
+    }
+    await phone.close();
   });
 });
 
