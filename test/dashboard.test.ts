@@ -310,6 +310,31 @@ describe.skipIf(!available)("destination controls and the attempt history", () =
     expect(await row.innerText()).toContain("running");
     expect(await t.outbox.pausedDestinations()).toEqual([]);
   });
+
+  it("replays finished events to one destination after showing how many, and the worker delivers them there", async () => {
+    broken.delete("billing");
+    const batch = await t.outbox.publishEvents(Array.from({ length: 3 }, (_, i) => ({ type: "order.replayed", source: "replays", data: { i } })));
+    await eventually(async () => {
+      for (const e of batch) if ((await t.outbox.getEvent(e.id, { source: "replays" }))?.status !== "published") return false;
+      return true;
+    }, "the batch to be published");
+    await page.goto(`${origin}/ops/outbox/destinations`);
+    await Promise.all([page.waitForURL(/\/replay\?destination=billing/), page.locator('#destinations tr[data-destination="billing"] a.replay').click()]);
+    await page.fill('input[name="source"]', "replays");
+    await Promise.all([page.waitForURL(/source=replays/), page.click('form.filters button[type="submit"]')]);
+    expect(await page.locator("#replay-count").textContent()).toMatch(/3 finished events due again at billing/);
+    await Promise.all([page.waitForURL(/done=replayed/), page.click("#confirm-replay")]);
+    expect(await page.locator("#notice").textContent()).toContain("3 events are due again");
+    await eventually(async () => {
+      for (const e of batch) {
+        const billing = (await t.outbox.getEvent(e.id, { source: "replays" }))?.deliveries.find((d) => d.name === "billing");
+        if (billing?.status !== "delivered" || billing.attempts !== 2) return false;
+      }
+      return true;
+    }, "the replayed deliveries to billing");
+    // Only billing was sent them again.
+    for (const e of batch) expect((await t.outbox.getEvent(e.id, { source: "replays" }))?.deliveries.find((d) => d.name === "audit-log")?.attempts).toBe(1);
+  });
 });
 
 describe.skipIf(!available)("no console errors", () => {
