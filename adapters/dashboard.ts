@@ -10,7 +10,6 @@ import { type Context, Hono, type MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
 import { DispatchError } from "../src/errors.ts";
-import type { EventFilter } from "../src/filter.ts";
 import type { Outbox } from "../src/outbox.ts";
 import { OutboxReader, READ_BOUNDS } from "../src/reader.ts";
 import { assertKnownKeys, optionsObject } from "../src/options.ts";
@@ -18,6 +17,7 @@ import { CSS, FAVICON, JS } from "./dashboard/assets.ts";
 import { type Html, html } from "./dashboard/html.ts";
 import type { PageContext } from "./dashboard/layout.ts";
 import { accepts, csrfProblem, csrfToken, endSession, securityHeaders, signedIn, startSession } from "./dashboard/session.ts";
+import { formOf, replayRequest, text, withoutStatus } from "./dashboard/requests.ts";
 import { eventPath, filterFromQuery, filterQuery, home, safeReturn } from "./dashboard/urls.ts";
 import { destinationsPage } from "./dashboard/views/destinations.ts";
 import { eventPage } from "./dashboard/views/event.ts";
@@ -25,6 +25,7 @@ import { eventsPage } from "./dashboard/views/events.ts";
 import { failuresPage } from "./dashboard/views/failures.ts";
 import { loginPage, problemPage } from "./dashboard/views/login.ts";
 import { overviewPage } from "./dashboard/views/overview.ts";
+import { replayConfirmPage } from "./dashboard/views/replay.ts";
 import { retryConfirmPage } from "./dashboard/views/retry.ts";
 import { checkAuth, type RouterAuth } from "./hono/auth.ts";
 
@@ -48,9 +49,9 @@ const MAX_FORM_BYTES = 64 * 1024;
 
 /**
  * The dashboard as a Hono app. Pages, relative to where you mount it: `/` (overview), `/events` (filters in the
- * URL), `/event?id=&source=`, `/failures`, `/destinations`, `/retry?<filter>` (confirm a bulk retry); actions are
- * POSTs to `/actions/retry`, `/actions/retry-events`, `/actions/pause` and `/actions/resume`, each checked for the
- * CSRF token and refused when read-only.
+ * URL), `/event?id=&source=`, `/failures`, `/destinations`, `/retry?<filter>` (confirm a bulk retry),
+ * `/replay?destination=&<filter>` (confirm a replay); actions are POSTs to `/actions/retry`, `/actions/retry-events`,
+ * `/actions/replay`, `/actions/pause` and `/actions/resume`, each checked for the CSRF token and refused when read-only.
  *
  * @example
  * ```ts
@@ -210,9 +211,11 @@ export function outboxDashboard(outbox: Outbox, options: OutboxDashboardOptions)
 
   get("/destinations", async (c, p) => {
     const [health, backlog, paused] = await Promise.all([reader.health(), reader.backlog(), outbox.pausedDestinations()]);
-    const done = new URL(c.req.url).searchParams.get("done");
+    const query = new URL(c.req.url).searchParams;
+    const done = query.get("done");
     const note = done === "paused" ? html`<p class="notice" id="notice">Paused: events wait for it; no worker attempts it until it is resumed.</p>`
-      : done === "resumed" ? html`<p class="notice" id="notice">Resumed: what waited for it is due now.</p>` : null;
+      : done === "resumed" ? html`<p class="notice" id="notice">Resumed: what waited for it is due now.</p>`
+      : done === "replayed" ? html`<p class="notice" id="notice">${quantity(query.get("n"))} events are due again at the destination.</p>` : null;
     return page(c, destinationsPage(p, { health, backlog, paused, registered: outbox.destinations().map((d) => d.name), now: new Date() }, note));
   });
 
@@ -247,6 +250,28 @@ export function outboxDashboard(outbox: Outbox, options: OutboxDashboardOptions)
     return page(c, retryConfirmPage(p, withoutStatus(filter), n, n >= READ_BOUNDS.counts));
   });
 
+  get("/replay", async (c, p) => {
+    if (readOnly) return page(c, problemPage(p, "Read-only", "This dashboard is read-only: it changes nothing."), 403);
+    const { destination, filter, problems } = replayRequest(new URL(c.req.url).searchParams);
+    if (!destination) return page(c, problemPage(p, "Check the filter", "Name the destination to replay to: /replay?destination=<name>."), 200);
+    const { n, partial } = problems.length ? { n: 0, partial: false } : await reader.replayCount(filter);
+    return page(c, replayConfirmPage(p, { destination, filter, n, partial }, problems));
+  });
+
+  action("/actions/replay", async (c, p, form) => {
+    const query = new URLSearchParams();
+    for (const [k, v] of Object.entries(form)) if (typeof v === "string") query.set(k, v);
+    const { destination, filter, problems } = replayRequest(query);
+    if (!destination) problems.push("The form names no destination.");
+    if (problems.length) return page(c, problemPage(p, "Check the filter", problems.join(" ")), 403);
+    const n = await outbox.replayEvents(filter, { destination: destination! }).catch((err) => {
+      if (err instanceof DispatchError) return err;
+      throw err;
+    });
+    if (n instanceof DispatchError) return page(c, problemPage(p, "Refused", n.message), 403);
+    return c.redirect(`${p.base}/destinations?done=replayed&n=${n}`, 303);
+  });
+
   action("/actions/retry", async (c, p, form) => {
     const id = text(form.id);
     const source = text(form.source);
@@ -271,20 +296,10 @@ export function outboxDashboard(outbox: Outbox, options: OutboxDashboardOptions)
   return app;
 }
 
-/** A bulk retry always means failed events; a status in the URL is dropped rather than refused. */
-function withoutStatus(filter: EventFilter): EventFilter {
-  const { status: _status, ...rest } = filter;
-  return rest;
-}
-
-async function formOf(c: Context): Promise<Record<string, unknown>> {
-  const type = c.req.header("content-type") ?? "";
-  if (!type.startsWith("application/x-www-form-urlencoded") && !type.startsWith("multipart/form-data")) return {};
-  return await c.req.parseBody();
-}
-
-function text(value: unknown): string | undefined {
-  return typeof value === "string" && value !== "" ? value : undefined;
+/** A count from the URL, shown only when it is one. */
+function quantity(value: string | null): string {
+  const n = Number(value);
+  return Number.isSafeInteger(n) && n >= 0 ? n.toLocaleString("en-US") : "0";
 }
 
 /** The message after an action, chosen from fixed words in the URL: nothing from the URL is echoed. */
@@ -293,8 +308,7 @@ function notice(query: URLSearchParams): Html | null {
   if (done === "retried") return html`<p class="notice" id="notice">The failed deliveries are due again; a worker will take them shortly.</p>`;
   if (done === "retried-delivery") return html`<p class="notice" id="notice">The delivery is due again; a worker will take it shortly.</p>`;
   if (done === "bulk") {
-    const n = Number(query.get("n"));
-    return html`<p class="notice" id="notice">${Number.isSafeInteger(n) ? n.toLocaleString("en-US") : 0} events are due again.</p>`;
+    return html`<p class="notice" id="notice">${quantity(query.get("n"))} events are due again.</p>`;
   }
   return null;
 }

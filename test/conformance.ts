@@ -4,8 +4,8 @@
 //   bun test/conformance.ts
 //   node dist/test/conformance.js          (after `tsc -p tsconfig.conformance.json`; Node 20 cannot run .ts)
 //
-// Covers the core, the webhook and the Hono router (served by the runtime's own HTTP server: Deno.serve, Bun.serve,
-// @hono/node-server). Needs DATABASE_URL; adds a Pub/Sub topic when PUBSUB_EMULATOR_HOST is set (gRPC transport;
+// Covers the core, the webhook, the Hono router and the dashboard (served by the runtime's own HTTP server: Deno.serve,
+// Bun.serve, @hono/node-server). Needs DATABASE_URL; adds a Pub/Sub topic when PUBSUB_EMULATOR_HOST is set (gRPC transport;
 // CONFORMANCE_PUBSUB_TRANSPORT=rest for the fetch one). Works in a fresh schema and drops it.
 // Plain code on purpose (no test framework): it prints each step, and exits non-zero with the reason on a mismatch.
 import { Hono } from "hono";
@@ -14,6 +14,7 @@ import { outboxRouter } from "../adapters/hono.ts";
 import { pubsub } from "../adapters/pubsub.ts";
 import { webhook } from "../adapters/webhook.ts";
 import { type DeliveredEvent, type EventRecord, Outbox } from "../mod.ts";
+import { dashboardScenario } from "./conformance-dashboard.ts";
 import { waitFor } from "./support/db.ts";
 import { env, exit, runtime, runtimeVersion, serve, type Served } from "./support/runtime.ts";
 
@@ -233,6 +234,8 @@ async function scenario(): Promise<void> {
     step(`worker stopped gracefully in ${Date.now() - stopStarted} ms`);
     const stats = await outbox.stats();
     same([stats.pending, stats.processing, stats.failed, stats.published], [0, 0, 0, ids.length], "stats pending/processing/failed/published");
+
+    await dashboardScenario(sql, schema, c, { check, same, step });
   } finally {
     await worker?.stop().catch(() => {});
     await sql.unsafe(`drop schema if exists "${schema}" cascade`).catch(() => {});

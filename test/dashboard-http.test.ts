@@ -11,10 +11,13 @@ let t: TestOutbox;
 let worker: Worker;
 let broken = true;
 let failedId = "";
+/** The ids the billing handler was called with, once per attempt. */
+const billed: string[] = [];
 
 beforeAll(async () => {
   t = await testOutbox();
-  t.outbox.register("order.*", () => {
+  t.outbox.register("order.*", (event) => {
+    billed.push(event.id);
     if (broken) throw new PermanentError("billing said no");
   }, { name: "billing" });
   worker = t.outbox.worker({ sweepIntervalMs: 600_000 });
@@ -191,6 +194,52 @@ describe("bulk retry: a preview count, then a confirmed POST", () => {
       for (const e of batch) if ((await t.outbox.getEvent(e.id, { source: "bulk" }))?.status !== "published") return false;
       return true;
     }, "the batch to be published");
+  });
+});
+
+describe("replay: a preview count for a destination, then a confirmed POST", () => {
+  it("links from the destinations page, counts the finished events, and replays them to that destination only", async () => {
+    broken = false;
+    const batch = await t.outbox.publishEvents(Array.from({ length: 3 }, (_, i) => ({ type: "order.replay", source: "replay", data: { i } })));
+    await waitFor(async () => {
+      for (const e of batch) if ((await t.outbox.getEvent(e.id, { source: "replay" }))?.status !== "published") return false;
+      return true;
+    }, "the batch to be published");
+    const app = mounted({ auth: { token: TOKEN } });
+    const destinations = await (await app.request(`${ORIGIN}/ops/outbox/destinations`, { headers: bearer })).text();
+    expect(destinations).toContain('href="/ops/outbox/replay?destination=billing"');
+    const preview = await (await app.request(`${ORIGIN}/ops/outbox/replay?destination=billing&source=replay`, { headers: bearer })).text();
+    expect(preview).toMatch(/<strong>3<\/strong> finished events due again at <strong>billing<\/strong>/);
+    expect(preview).toContain('id="confirm-replay"');
+    const refused = await (await app.request(`${ORIGIN}/ops/outbox/replay?destination=billing&status=pending`, { headers: bearer })).text();
+    expect(refused).toContain("Only finished events can be replayed");
+
+    const { cookie, token } = await csrfOf(app);
+    const form = { destination: "billing", source: "replay" };
+    expect((await post(app, "/actions/replay", form, { ...bearer, cookie, origin: ORIGIN })).status, "no CSRF field").toBe(403);
+    expect((await post(app, "/actions/replay", { ...form, status: "pending", csrf: token }, { ...bearer, cookie, origin: ORIGIN })).status).toBe(403);
+    expect((await post(app, "/actions/replay", { source: "replay", csrf: token }, { ...bearer, cookie, origin: ORIGIN })).status, "no destination").toBe(403);
+    const before = billed.length;
+    const res = await post(app, "/actions/replay", { ...form, csrf: token }, { ...bearer, cookie, origin: ORIGIN });
+    expect(res.status).toBe(303);
+    expect(res.headers.get("location")).toBe("/ops/outbox/destinations?done=replayed&n=3");
+    await waitFor(() => billed.length >= before + 3, "the replayed deliveries");
+    expect(billed.slice(before).sort()).toEqual(batch.map((e) => e.id).sort());
+    const notice = await (await app.request(`${ORIGIN}${res.headers.get("location")}`, { headers: bearer })).text();
+    expect(notice).toContain("3 events are due again at the destination");
+  });
+
+  it("read-only: no replay link, the preview and the POST refused", async () => {
+    const app = mounted({ auth: { token: TOKEN }, readOnly: true });
+    const destinations = await (await app.request(`${ORIGIN}/ops/outbox/destinations`, { headers: bearer })).text();
+    expect(destinations).toContain("billing");
+    expect(destinations).not.toContain("/replay");
+    expect((await app.request(`${ORIGIN}/ops/outbox/replay?destination=billing`, { headers: bearer })).status).toBe(403);
+    const { cookie, token } = await csrfOf(app);
+    const before = billed.length;
+    const res = await post(app, "/actions/replay", { destination: "billing", csrf: token }, { ...bearer, cookie, origin: ORIGIN });
+    expect(res.status).toBe(403);
+    expect(billed.length).toBe(before);
   });
 });
 

@@ -22,6 +22,9 @@ let browser: Browser;
 let context: BrowserContext;
 let page: Page;
 const broken = new Set<string>(["billing"]);
+/** A destination name and an event type too long for a phone's width, with nowhere to break a line. */
+const LONG_NAME = `warehouse-${"w".repeat(90)}`;
+const LONG_TYPE = `wide.${"t".repeat(120)}`;
 const consoleErrors: string[] = [];
 
 const HOSTILE = {
@@ -40,6 +43,9 @@ beforeAll(async () => {
     }
   }, { name: "billing" });
   t.outbox.register("*", () => {}, { name: "audit-log" });
+  t.outbox.register("wide.*", () => {
+    throw new PermanentError("the warehouse is closed");
+  }, { name: LONG_NAME });
   worker = t.outbox.worker({ sweepIntervalMs: 600_000 });
   await worker.start();
 
@@ -234,6 +240,22 @@ describe.skipIf(!available)("hostile content renders as text and runs nothing", 
   });
 });
 
+describe.skipIf(!available)("readable on a phone's width", () => {
+  it("wraps a long type and a long destination name instead of widening the page", async () => {
+    const e = await t.outbox.publishEvent({ type: LONG_TYPE, source: "wide", data: { n: 1 } });
+    await eventually(async () => (await t.outbox.getEvent(e.id, { source: "wide" }))?.status === "failed", "the wide event to fail");
+    const phone = await context.newPage();
+    await phone.setViewportSize({ width: 390, height: 844 });
+    for (const path of ["/ops/outbox", `/ops/outbox/event?id=${encodeURIComponent(e.id)}&source=wide`, "/ops/outbox/failures", "/ops/outbox/destinations"]) {
+      await phone.goto(`${origin}${path}`);
+      expect(await phone.locator("main").innerText(), path).toContain(path === "/ops/outbox/destinations" || path === "/ops/outbox" || path === "/ops/outbox/failures" ? LONG_NAME : LONG_TYPE);
+      // Tables scroll inside their own box; the page itself must not scroll sideways.
+      expect(await phone.evaluate(() => document.documentElement.scrollWidth - window.innerWidth), path).toBeLessThanOrEqual(0);
+    }
+    await phone.close();
+  });
+});
+
 describe.skipIf(!available)("destination controls and the attempt history", () => {
   it("the event page shows the attempt history of a retried delivery, newest first, the newest 50", async () => {
     broken.add("billing");
@@ -287,6 +309,31 @@ describe.skipIf(!available)("destination controls and the attempt history", () =
     expect(await row.locator(".paused").count()).toBe(0);
     expect(await row.innerText()).toContain("running");
     expect(await t.outbox.pausedDestinations()).toEqual([]);
+  });
+
+  it("replays finished events to one destination after showing how many, and the worker delivers them there", async () => {
+    broken.delete("billing");
+    const batch = await t.outbox.publishEvents(Array.from({ length: 3 }, (_, i) => ({ type: "order.replayed", source: "replays", data: { i } })));
+    await eventually(async () => {
+      for (const e of batch) if ((await t.outbox.getEvent(e.id, { source: "replays" }))?.status !== "published") return false;
+      return true;
+    }, "the batch to be published");
+    await page.goto(`${origin}/ops/outbox/destinations`);
+    await Promise.all([page.waitForURL(/\/replay\?destination=billing/), page.locator('#destinations tr[data-destination="billing"] a.replay').click()]);
+    await page.fill('input[name="source"]', "replays");
+    await Promise.all([page.waitForURL(/source=replays/), page.click('form.filters button[type="submit"]')]);
+    expect(await page.locator("#replay-count").textContent()).toMatch(/3 finished events due again at billing/);
+    await Promise.all([page.waitForURL(/done=replayed/), page.click("#confirm-replay")]);
+    expect(await page.locator("#notice").textContent()).toContain("3 events are due again");
+    await eventually(async () => {
+      for (const e of batch) {
+        const billing = (await t.outbox.getEvent(e.id, { source: "replays" }))?.deliveries.find((d) => d.name === "billing");
+        if (billing?.status !== "delivered" || billing.attempts !== 2) return false;
+      }
+      return true;
+    }, "the replayed deliveries to billing");
+    // Only billing was sent them again.
+    for (const e of batch) expect((await t.outbox.getEvent(e.id, { source: "replays" }))?.deliveries.find((d) => d.name === "audit-log")?.attempts).toBe(1);
   });
 });
 

@@ -15,7 +15,7 @@ import { searchEvents } from "../src/store/event-search.ts";
 import { selectFailureGroups } from "../src/store/failure-groups.ts";
 import { countRetryable } from "../src/store/retry-count.ts";
 import { retryEventsBatch } from "../src/store/retry-events.ts";
-import { countReplayable, REPLAY_WINDOW, replayEventsBatch, seqBounds } from "../src/store/replay-events.ts";
+import { countReplayable, countReplayableRecent, REPLAY_WINDOW, replayEventsBatch, seqBounds } from "../src/store/replay-events.ts";
 import { selectSeqAtTime } from "../src/store/seek-time.ts";
 import { selectStatusCounts } from "../src/store/status-counts.ts";
 import { selectThroughput } from "../src/store/throughput.ts";
@@ -329,6 +329,11 @@ describe("dashboard reads and bulk retry use their indexes on an analyzed table"
         const text = await plan(batch.sql, batch.params(["4001", 500, "warehouse", REPLAY_WINDOW]));
         expect(text).toMatch(/events_pkey|events_failed/);
         expect(text, text).not.toMatch(/Seq Scan on events/);
+        // The dashboard's preview counts among the newest events only.
+        const preview = countReplayableRecent(d.outbox.schema, filter);
+        const previewPlan = await plan(preview.sql, [10_000, 100_000, ...preview.params]);
+        expect(previewPlan).toMatch(/events_pkey|events_failed/);
+        expect(previewPlan, previewPlan).not.toMatch(/Seq Scan on events/);
       });
     }
 

@@ -224,6 +224,7 @@ describe("the npm tarball installs and works in fresh projects", () => {
     });
     // The repository's scenario, importing the package by name instead of by path.
     const byName: Record<string, string> = {
+      "../adapters/dashboard.ts": "pg-dispatch/dashboard",
       "../adapters/hono.ts": "pg-dispatch/hono",
       "../adapters/pubsub.ts": "pg-dispatch/pubsub",
       "../adapters/webhook.ts": "pg-dispatch/webhook",
@@ -238,6 +239,7 @@ describe("the npm tarball installs and works in fresh projects", () => {
       writeFileSync(join(project, to), text);
     };
     rewrite("test/conformance.ts", "conformance.ts");
+    rewrite("test/conformance-dashboard.ts", "conformance-dashboard.ts");
     rewrite("test/support/db.ts", "support/db.ts");
     rewrite("test/support/runtime.ts", "support/runtime.ts");
     const env = { ...process.env, NO_COLOR: "1" };

@@ -17,6 +17,8 @@ header.top nav a[aria-current="page"] { font-weight: 700; border-bottom: 2px sol
 header.top .right { margin-left: auto; display: flex; gap: .8rem; align-items: center; color: var(--muted); font-size: .9em; }
 main { max-width: 1400px; margin: 0 auto; padding: 1rem; }
 h1 { font-size: 1.35rem; margin: .2rem 0 1rem; }
+/* Types, sources and destination names can be long words with no break; outside tables (which scroll) they wrap. */
+main h1, main li, main p { overflow-wrap: anywhere; }
 h2 { font-size: 1.05rem; margin: 1.4rem 0 .6rem; }
 .cards { display: grid; grid-template-columns: repeat(auto-fit, minmax(140px, 1fr)); gap: .7rem; }
 a.card { text-decoration: none; color: inherit; }

@@ -70,6 +70,22 @@ select count(*) as n from (
   return { sql, params: where.params };
 }
 
+/**
+ * How many finished events among the newest $2 (by sequence number) match the filter, counting at most $1: the
+ * dashboard's preview of a replay. The window keeps the page's cost bounded when few events match a huge table (no
+ * index serves a type or a source); the preview says when the table reaches beyond it.
+ */
+export function countReplayableRecent(schema: Schema, filter: StoreFilter): { sql: string; params: unknown[] } {
+  const where = filterConditions(filter, 3);
+  const sql = `
+select count(*) as n from (
+  select from ${schema.quoted}.events e
+  where e.seq > (select max(seq) from ${schema.quoted}.events) - $2::bigint and ${FINISHED}${where.sql.map((c) => `\n    and ${c}`).join("")}
+  limit $1::bigint
+) x`;
+  return { sql, params: where.params };
+}
+
 /** The highest sequence number, and the lowest: where a replay's walk starts and ends. Two reads of the primary key. */
 export function seqBounds(schema: Schema): string {
   return `select (select max(seq) from ${schema.quoted}.events) as hi, (select min(seq) from ${schema.quoted}.events) as lo`;
@@ -91,6 +107,18 @@ export async function replayEvents(query: Query, schema: Schema, filter: StoreFi
     before = n === batchSize && row.last != null ? BigInt(row.last as string) : before - BigInt(REPLAY_WINDOW);
   }
   return total;
+}
+
+/**
+ * Counts replayable events among the newest `window` up to `max` ({@link countReplayableRecent}), and whether the
+ * table holds events older than the window (then the count covers part of what a replay walks).
+ */
+export async function countReplayRecent(query: Query, schema: Schema, filter: StoreFilter, max: number, window: number): Promise<{ n: number; partial: boolean }> {
+  const [bounds] = await query(seqBounds(schema), []);
+  if (bounds?.hi == null) return { n: 0, partial: false };
+  const { sql, params } = countReplayableRecent(schema, filter);
+  const [row] = await query(sql, [max, window, ...params]);
+  return { n: Number(row?.n ?? 0), partial: BigInt(bounds.hi as string) - BigInt(bounds.lo as string) >= BigInt(window) };
 }
 
 /** Counts replayable events up to `max` (null: no bound); see {@link countReplayable}. */

@@ -42,12 +42,13 @@ ${unrouted ? html`<p>${count(unrouted.waiting, d.backlog.capped)} events wait fo
 }
 
 /**
- * The destination's state and controls: paused (since when) or running, and the button that flips it — a POST form
- * with the CSRF field, left out on a read-only dashboard (which refuses the POST anyway).
+ * The destination's state and controls: paused (since when) or running, the button that flips it — a POST form with
+ * the CSRF field — and the link to a replay; the controls are left out on a read-only dashboard (which refuses the
+ * POSTs anyway).
  */
 function controls(p: PageContext, name: string, pausedAt: Date | null): Html {
   const state = pausedAt ? html`<span class="badge s-pending paused">paused</span> <span class="muted mono">since ${when(pausedAt)}</span>` : html`<span class="muted">running</span>`;
   if (p.readOnly) return state;
   const verb = pausedAt ? "resume" : "pause";
-  return html`${state} <form class="inline" method="post" action="${p.base}/actions/${verb}">${csrfField(p)}<input type="hidden" name="name" value="${name}"><button type="submit" class="${pausedAt ? "" : "secondary"}">${pausedAt ? "Resume" : "Pause"}</button></form>`;
+  return html`${state} <form class="inline" method="post" action="${p.base}/actions/${verb}">${csrfField(p)}<input type="hidden" name="name" value="${name}"><button type="submit" class="${pausedAt ? "" : "secondary"}">${pausedAt ? "Resume" : "Pause"}</button></form> <a class="replay" href="${p.base}/replay${filterQuery({ destination: name })}">Replay…</a>`;
 }
