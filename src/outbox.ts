@@ -464,7 +464,7 @@ export class Outbox<E extends EventMap = any> {
     }
     const o = optionsObject(options, "retryEvents");
     assertKnownKeys(o, ["dryRun"], "retryEvents options");
-    if (o.dryRun) return await countRetry(this.#query, this.schema, f, null);
+    if (dryRun(o.dryRun)) return await countRetry(this.#query, this.schema, f, null);
     return await retryEvents(this.#query, this.schema, f);
   }
 
@@ -493,8 +493,7 @@ export class Outbox<E extends EventMap = any> {
       throw new DispatchError("invalid_option", "replayEvents needs { destination }: the name of the one destination to send the events to.", { field: "destination" });
     }
     const destination = destinationName(o.destination);
-    if (o.dryRun !== undefined && typeof o.dryRun !== "boolean") throw new DispatchError("invalid_option", "dryRun must be true or false.", { field: "dryRun" });
-    if (o.dryRun) return await countReplay(this.#query, this.schema, f, null);
+    if (dryRun(o.dryRun)) return await countReplay(this.#query, this.schema, f, null);
     return await replayEvents(this.#query, this.schema, f, destination);
   }
 
@@ -578,6 +577,13 @@ function destinationName(name: unknown): string {
     throw new DispatchError("invalid_option", `A destination name must be well-formed text of 1 to ${MAX_DESTINATION_NAME} characters without NUL.`, { field: "name" });
   }
   return name;
+}
+
+/** The `dryRun` option of the bulk operations: true, false or absent; anything else would retry or replay by mistake. */
+function dryRun(value: unknown): boolean {
+  if (value === undefined) return false;
+  if (typeof value !== "boolean") throw new DispatchError("invalid_option", "dryRun must be true or false.", { field: "dryRun" });
+  return value;
 }
 
 /** Says which element of a batch was refused: "events[3]: Invalid CloudEvent: ...", field "[3].type". */

@@ -76,6 +76,16 @@ describe("retryEvents: every failed delivery matching a filter becomes due again
     await expect(t.outbox.retryEvents({ status: "pending" })).rejects.toThrow(/Only failed events/);
     await expect(t.outbox.retryEvents({ stauts: "failed" } as never)).rejects.toThrow(/Unknown option "stauts"/);
   });
+
+  it("refuses a dryRun that is not true or false, and retries nothing", async () => {
+    broken.add("billing");
+    const e = await t.outbox.publishEvent({ type: "x", source: "s", maxRetries: 0 });
+    await settledAll([e.id], "failed");
+    for (const dryRun of [0, "", "true", null]) {
+      await expect(t.outbox.retryEvents({}, { dryRun } as never), String(dryRun)).rejects.toThrow(/dryRun must be true or false/);
+    }
+    expect((await t.outbox.getEvent(e.id))?.status).toBe("failed");
+  });
 });
 
 describe("retryEvent(id, { destination }): one delivery", () => {
