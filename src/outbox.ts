@@ -208,6 +208,11 @@ export class Outbox<E extends EventMap = any> {
     this.events = o.events;
   }
 
+  /** The `listenUrl` option: where workers LISTEN (or follow the WAL) when not where `sql` connects; `pg-dispatch doctor` tests it. */
+  get listenUrl(): string | undefined {
+    return this.#listenUrl;
+  }
+
   /**
    * Creates or upgrades the outbox tables. Idempotent, and safe when many processes run it at once.
    * Returns the migration versions it applied (empty when up to date).

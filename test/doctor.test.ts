@@ -13,6 +13,8 @@ import { schema } from "../src/schema.ts";
 import { startEmbeddedPostgres } from "../examples/embedded-postgres.ts";
 import { cli, ROOT, type Run } from "./support/cli.ts";
 import { connect, databaseUrl, testOutbox, type TestOutbox, waitFor } from "./support/db.ts";
+import { havePgBouncer, startPgBouncer } from "./support/pgbouncer.ts";
+import { Outbox } from "../mod.ts";
 
 let t: TestOutbox;
 let args: string[];
@@ -215,6 +217,31 @@ describe("notification queue, pooler and wake-up mode", () => {
     }
     expect(of(findings, "pooler")).toMatchObject([{ ok: true, details: { wake: "logical" } }]);
     expect(of(await diagnose({ sql: t.sql, schema: t.outbox.schema, wake: "poll" }), "wake")).toMatchObject([{ ok: true }]);
+  });
+});
+
+describe.skipIf(!havePgBouncer())("a pooler in transaction mode in front (a real PgBouncer)", () => {
+  it("reports that LISTEN does not work through it, with the fix; a direct listenUrl is what the worker uses and works", async () => {
+    const bouncer = await startPgBouncer();
+    const pooled = postgres(bouncer.url, { max: 2, prepare: false, onnotice: () => {} });
+    try {
+      const through = new Outbox({ sql: pooled, schema: t.schema });
+      const [broken] = of(await diagnose(through, { listenTimeoutMs: 1000 }), "pooler");
+      expect(broken).toMatchObject({
+        ok: false,
+        severity: "error",
+        message: expect.stringMatching(/^LISTEN does not work on this connection: a notification sent from another connection did not arrive within 1000 ms; a pooler in transaction or statement mode sits in front \(port \d+ answered, PostgreSQL listens on \d+\)/),
+        fix: expect.stringContaining("pool_mode = session"),
+      });
+      // Publishers on the pool, the worker's LISTEN on a direct connection: the setup the fix recommends.
+      const direct = new Outbox({ sql: pooled, schema: t.schema, listenUrl: databaseUrl() });
+      const [fine] = of(await diagnose(direct, { listenTimeoutMs: 1000 }), "pooler");
+      expect(fine).toMatchObject({ ok: true, message: expect.stringMatching(/^LISTEN\/NOTIFY works on the worker's listenUrl connection: a notification from another connection arrived in \d+ ms\.$/) });
+      expect(JSON.stringify(fine)).not.toContain(databaseUrl());
+    } finally {
+      await pooled.end({ timeout: 1 });
+      await bouncer.stop();
+    }
   });
 });
 
