@@ -107,6 +107,30 @@ describe("transactions: a session idle in transaction holds the xmin horizon", (
     }
   });
 
+  it("reports a long transaction that is still running, with the cancel to run", async () => {
+    const other = connect({ max: 1 });
+    const session = await other.reserve();
+    try {
+      await session.unsafe("begin");
+      const [{ pid }] = await session.unsafe("select pg_backend_pid() as pid, txid_current()");
+      const running = session.unsafe("select pg_sleep(4)").catch(() => {});
+      await waitFor(async () => {
+        const [row] = await t.sql`select state = 'active' and now() - xact_start > interval '1 second' as old from pg_stat_activity where pid = ${pid}`;
+        return row?.old === true;
+      }, "the transaction to be running for a second");
+      const mine = of(await diagnose(t.outbox, { maxTransactionAgeMs: 1000 }), "transactions").find((f) => f.details?.pid === pid);
+      expect(mine).toMatchObject({ ok: false, severity: "error", details: { state: "active" } });
+      expect(mine!.message).toMatch(new RegExp(`^Session ${pid} .* has been in one transaction for \\d+s?.* \\(active\\), holding the xmin horizon \\d+ transactions back`));
+      expect(mine!.fix).toContain(`SELECT pg_cancel_backend(${pid});`);
+      await t.sql`select pg_cancel_backend(${pid})`;
+      await running;
+      await session.unsafe("rollback");
+    } finally {
+      session.release();
+      await other.end({ timeout: 1 });
+    }
+  });
+
   it("says all is well under the default age, naming the oldest open transaction", async () => {
     const findings = of(await diagnose(t.outbox, { maxTransactionAgeMs: 86_400_000 }), "transactions");
     expect(findings[0]).toMatchObject({ ok: true, severity: "info", fix: null, message: expect.stringMatching(/^No transaction older than 1d/) });
