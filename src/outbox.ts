@@ -498,6 +498,13 @@ export class Outbox<E extends EventMap = any> {
       throw new DispatchError("invalid_option", "replayEvents needs { destination }: the name of the one destination to send the events to.", { field: "destination" });
     }
     const destination = destinationName(o.destination);
+    // A name no worker registers would leave a delivery pending that nothing attempts, on an event that reads
+    // published. Where this process registers destinations (a worker's config), the name must be one of them; a
+    // process that registers none (a script, the router or dashboard alone) cannot know the workers' and is trusted.
+    const registered = this.#registry.all().map((d) => d.name);
+    if (registered.length && !registered.includes(destination)) {
+      throw new DispatchError("invalid_option", `No destination named ${JSON.stringify(destination)} is registered here (registered: ${registered.join(", ")}); a replay goes only to a destination the workers register.`, { field: "destination" });
+    }
     if (dryRun(o.dryRun)) return await countReplay(this.#query, this.schema, f, null);
     return await replayEvents(this.#query, this.schema, f, destination);
   }
