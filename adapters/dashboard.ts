@@ -25,7 +25,6 @@ import { eventsPage } from "./dashboard/views/events.ts";
 import { failuresPage } from "./dashboard/views/failures.ts";
 import { loginPage, problemPage } from "./dashboard/views/login.ts";
 import { overviewPage } from "./dashboard/views/overview.ts";
-import { replayConfirmPage } from "./dashboard/views/replay.ts";
 import { retryConfirmPage } from "./dashboard/views/retry.ts";
 import { checkAuth, type RouterAuth } from "./hono/auth.ts";
 
@@ -49,10 +48,9 @@ const MAX_FORM_BYTES = 64 * 1024;
 
 /**
  * The dashboard as a Hono app. Pages, relative to where you mount it: `/` (overview), `/events` (filters in the
- * URL), `/event?id=&source=`, `/failures`, `/destinations`, `/retry?<filter>` (confirm a bulk retry),
- * `/replay?<filter>&target=` (confirm a replay); actions are POSTs to `/actions/retry`, `/actions/retry-events`,
- * `/actions/replay`, `/actions/pause` and `/actions/resume`, each checked for the CSRF token and refused when
- * read-only.
+ * URL), `/event?id=&source=`, `/failures`, `/destinations`, `/retry?<filter>` (confirm a bulk retry); actions are
+ * POSTs to `/actions/retry`, `/actions/retry-events`, `/actions/pause` and `/actions/resume`, each checked for the
+ * CSRF token and refused when read-only.
  *
  * @example
  * ```ts
@@ -270,33 +268,6 @@ export function outboxDashboard(outbox: Outbox, options: OutboxDashboardOptions)
     return c.redirect(`${p.base}/events${filterQuery({ ...filter, status: "failed" }, { done: "bulk", n: String(n) })}`, 303);
   });
 
-  get("/replay", async (c, p) => {
-    if (readOnly) return page(c, problemPage(p, "Read-only", "This dashboard is read-only: it changes nothing."), 403);
-    const query = new URL(c.req.url).searchParams;
-    const { filter, problems } = filterFromQuery(query);
-    const to = query.get("target")?.trim();
-    if (!to) problems.push("Name the destination to replay the events to.");
-    if (filter.status && filter.status !== "published" && filter.status !== "failed") problems.push("Only finished events can be replayed: choose the status published or failed, or any.");
-    if (problems.length || !to) return page(c, problemPage(p, "Check the filter", problems.join(" ")), 200);
-    const { count, atLeast } = await reader.replayCount(filter);
-    return page(c, replayConfirmPage(p, filter, to, count, atLeast));
-  });
-
-  action("/actions/replay", async (c, p, form) => {
-    const query = new URLSearchParams();
-    for (const [k, v] of Object.entries(form)) if (typeof v === "string") query.set(k, v);
-    const { filter, problems } = filterFromQuery(query);
-    if (problems.length) return page(c, problemPage(p, "Check the filter", problems.join(" ")), 403);
-    const to = text(form.target);
-    if (!to) return page(c, problemPage(p, "Refused", "The form names no destination to replay to."), 403);
-    const replayed = await outbox.replayEvents(filter, { destination: to }).catch((err) => {
-      if (err instanceof DispatchError) return err;
-      throw err;
-    });
-    if (replayed instanceof DispatchError) return page(c, problemPage(p, "Refused", replayed.message), 403);
-    return c.redirect(`${p.base}/events${filterQuery(filter, { done: "replayed", n: String(replayed) })}`, 303);
-  });
-
   return app;
 }
 
@@ -321,10 +292,9 @@ function notice(query: URLSearchParams): Html | null {
   const done = query.get("done");
   if (done === "retried") return html`<p class="notice" id="notice">The failed deliveries are due again; a worker will take them shortly.</p>`;
   if (done === "retried-delivery") return html`<p class="notice" id="notice">The delivery is due again; a worker will take it shortly.</p>`;
-  if (done === "bulk" || done === "replayed") {
+  if (done === "bulk") {
     const n = Number(query.get("n"));
-    const what = done === "bulk" ? "events are due again." : "events are due again at the destination they were replayed to.";
-    return html`<p class="notice" id="notice">${Number.isSafeInteger(n) ? n.toLocaleString("en-US") : 0} ${what}</p>`;
+    return html`<p class="notice" id="notice">${Number.isSafeInteger(n) ? n.toLocaleString("en-US") : 0} events are due again.</p>`;
   }
   return null;
 }

@@ -9,7 +9,6 @@ import { destinationHealth, type DestinationHealth } from "./store/destination-h
 import { search } from "./store/event-search.ts";
 import { seqAtTime } from "./store/seek-time.ts";
 import { failureGroups, type FailureGroup } from "./store/failure-groups.ts";
-import { previewReplay } from "./store/replay-events.ts";
 import { countRetry } from "./store/retry-count.ts";
 import { statusCounts, type StatusCounts } from "./store/status-counts.ts";
 import { type MinuteCount, throughput } from "./store/throughput.ts";
@@ -134,13 +133,5 @@ export class OutboxReader {
   /** How many events a bulk retry with this filter would touch, counting at most `max`. */
   async retryCount(filter: EventFilter, max: number = READ_BOUNDS.counts): Promise<number> {
     return await countRetry(this.#query, this.#schema, storeFilter(filter, "retryCount"), max);
-  }
-
-  /**
-   * How many finished events a replay with this filter would send again, among the newest
-   * `READ_BOUNDS.searchWindow` events and counting at most `READ_BOUNDS.counts`; `atLeast` when there may be more.
-   */
-  async replayCount(filter: EventFilter): Promise<{ count: number; atLeast: boolean }> {
-    return await previewReplay(this.#query, this.#schema, storeFilter(filter, "replayCount"), READ_BOUNDS.counts, READ_BOUNDS.searchWindow);
   }
 }

@@ -166,9 +166,7 @@ describe("read-only: no actions shown, every action refused even when forged", (
     expect(list).not.toContain("bulk-retry");
     expect((await app.request(`${ORIGIN}/ops/outbox/retry?status=failed`, { headers: bearer })).status).toBe(403);
     const { cookie, token } = await csrfOf(app);
-    expect(list).not.toContain("bulk-replay");
-    expect((await app.request(`${ORIGIN}/ops/outbox/replay?target=billing`, { headers: bearer })).status).toBe(403);
-    for (const [path, form] of [["/actions/retry", { id: e.id, source: "shop" }], ["/actions/retry-events", { type: "order.*" }], ["/actions/replay", { status: "failed", target: "billing" }]] as const) {
+    for (const [path, form] of [["/actions/retry", { id: e.id, source: "shop" }], ["/actions/retry-events", { type: "order.*" }]] as const) {
       const res = await post(app, path, { ...form, csrf: token }, { ...bearer, cookie, origin: ORIGIN });
       expect(res.status, path).toBe(403);
     }
@@ -193,50 +191,6 @@ describe("bulk retry: a preview count, then a confirmed POST", () => {
       for (const e of batch) if ((await t.outbox.getEvent(e.id, { source: "bulk" }))?.status !== "published") return false;
       return true;
     }, "the batch to be published");
-  });
-});
-
-describe("replay: a preview count, then a confirmed POST", () => {
-  it("counts the finished events, sends them to the named destination again, and says how many", async () => {
-    broken = false;
-    const batch = await t.outbox.publishEvents(Array.from({ length: 3 }, (_, i) => ({ type: "order.replayed", source: "replay", data: { i } })));
-    const attemptsAtBilling = async (id: string) => (await t.outbox.getEvent(id, { source: "replay" }))?.deliveries.find((d) => d.name === "billing")?.attempts;
-    await waitFor(async () => {
-      for (const e of batch) if ((await t.outbox.getEvent(e.id, { source: "replay" }))?.status !== "published") return false;
-      return true;
-    }, "the batch to be published");
-    const app = mounted({ auth: { token: TOKEN } });
-    const list = await (await app.request(`${ORIGIN}/ops/outbox/events?source=replay`, { headers: bearer })).text();
-    expect(list).toMatch(/<form class="actions" id="bulk-replay" method="get" action="\/ops\/outbox\/replay">\n<input type="hidden" name="source" value="replay">/);
-    const preview = await (await app.request(`${ORIGIN}/ops/outbox/replay?source=replay&target=billing`, { headers: bearer })).text();
-    expect(preview).toMatch(/sends <strong>3<\/strong> finished events to <strong>billing<\/strong>/);
-    expect(preview).toContain(`action="/ops/outbox/actions/replay"`);
-    const { cookie, token } = await csrfOf(app);
-    const res = await post(app, "/actions/replay", { source: "replay", target: "billing", csrf: token }, { ...bearer, cookie, origin: ORIGIN });
-    expect(res.status).toBe(303);
-    expect(res.headers.get("location")).toBe("/ops/outbox/events?source=replay&done=replayed&n=3");
-    await waitFor(async () => {
-      for (const e of batch) if ((await attemptsAtBilling(e.id)) !== 2) return false;
-      return true;
-    }, "billing to get the batch a second time");
-    const after = await (await app.request(`${ORIGIN}/ops/outbox${res.headers.get("location")!.slice("/ops/outbox".length)}`, { headers: bearer })).text();
-    expect(after).toContain("3 events are due again at the destination they were replayed to.");
-  });
-
-  it("asks for a destination and a finished status, and a POST without one changes nothing", async () => {
-    const app = mounted({ auth: { token: TOKEN } });
-    const none = await (await app.request(`${ORIGIN}/ops/outbox/replay?source=replay`, { headers: bearer })).text();
-    expect(none).toContain("Name the destination to replay the events to.");
-    const pending = await (await app.request(`${ORIGIN}/ops/outbox/replay?status=pending&target=billing`, { headers: bearer })).text();
-    expect(pending).toContain("Only finished events can be replayed");
-    const { cookie, token } = await csrfOf(app);
-    const before = await t.sql.unsafe(`select md5(string_agg(deliveries::text || status, ',' order by seq)) as h from "${t.schema}".events`);
-    const forms: Record<string, string>[] = [{ source: "replay" }, { source: "replay", status: "pending", target: "billing" }, { source: "replay", target: "billing", csrf: "x".repeat(43) }];
-    for (const form of forms) {
-      const res = await post(app, "/actions/replay", { csrf: token, ...form }, { ...bearer, cookie, origin: ORIGIN });
-      expect(res.status, JSON.stringify(form)).toBe(403);
-    }
-    expect(await t.sql.unsafe(`select md5(string_agg(deliveries::text || status, ',' order by seq)) as h from "${t.schema}".events`)).toEqual(before);
   });
 });
 

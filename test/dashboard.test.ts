@@ -158,21 +158,6 @@ describe.skipIf(!available)("an operator finds a failure, retries it and sees it
       return true;
     }, "the batch to be published");
   });
-
-  it("replays a filtered set of finished events to one destination after showing how many", async () => {
-    broken.delete("billing");
-    const batch = await t.outbox.publishEvents(Array.from({ length: 4 }, (_, i) => ({ type: "order.replayed", source: "replays", data: { i } })));
-    const at = async (name: string): Promise<number[]> => await Promise.all(batch.map(async (e) => (await t.outbox.getEvent(e.id, { source: "replays" }))?.deliveries.find((d) => d.name === name)?.attempts ?? 0));
-    await eventually(async () => (await at("billing")).every((n) => n === 1) && (await at("audit-log")).every((n) => n === 1), "the batch to be delivered");
-    await page.goto(`${origin}/ops/outbox/events?source=replays`);
-    await page.fill('#bulk-replay input[name="target"]', "billing");
-    await Promise.all([page.waitForURL(/\/replay\?/), page.click('#bulk-replay button[type="submit"]')]);
-    expect(await page.locator("#replay-count").textContent()).toMatch(/sends 4 finished events to billing/);
-    await Promise.all([page.waitForURL(/done=replayed/), page.click("#confirm-replay")]);
-    expect(await page.locator("#notice").textContent()).toContain("4 events are due again");
-    await eventually(async () => (await at("billing")).every((n) => n === 2), "billing to get the batch again");
-    expect(await at("audit-log")).toEqual([1, 1, 1, 1]); // the other destination is not called
-  });
 });
 
 describe.skipIf(!available)("read-only", () => {

@@ -58,17 +58,13 @@ select n, last, case when n > 0 then (select pg_notify('${schema.channel}', ''))
   return { sql, params: (first) => [...first, ...where.params] };
 }
 
-/**
- * How many finished events match the filter, counting at most $1 (null: all): a replay's dry run. With `recent`,
- * only events from sequence number $2 up (the dashboard's preview: a bounded read of the primary key, whatever the
- * filter matches).
- */
-export function countReplayable(schema: Schema, filter: StoreFilter, recent = false): { sql: string; params: unknown[] } {
-  const where = filterConditions(filter, recent ? 3 : 2);
+/** How many finished events match the filter, counting at most $1 (null: all): a replay's dry run. */
+export function countReplayable(schema: Schema, filter: StoreFilter): { sql: string; params: unknown[] } {
+  const where = filterConditions(filter, 2);
   const sql = `
 select count(*) as n from (
   select from ${schema.quoted}.events e
-  where ${recent ? "e.seq >= $2::bigint and " : ""}${FINISHED}${where.sql.map((c) => `\n    and ${c}`).join("")}
+  where ${FINISHED}${where.sql.map((c) => `\n    and ${c}`).join("")}
   limit $1::bigint
 ) x`;
   return { sql, params: where.params };
@@ -102,24 +98,4 @@ export async function countReplay(query: Query, schema: Schema, filter: StoreFil
   const { sql, params } = countReplayable(schema, filter);
   const [row] = await query(sql, [max, ...params]);
   return Number(row?.n ?? 0);
-}
-
-/**
- * A replay's preview that reads at most the newest `window` events: how many of them match, counting at most `max`,
- * and whether there may be more (the count reached `max`, or older events were not looked at).
- */
-export async function previewReplay(
-  query: Query,
-  schema: Schema,
-  filter: StoreFilter,
-  max: number,
-  window: number,
-): Promise<{ count: number; atLeast: boolean }> {
-  const [bounds] = await query(seqBounds(schema), []);
-  if (bounds?.hi == null) return { count: 0, atLeast: false };
-  const floor = BigInt(bounds.hi as string) - BigInt(window) + 1n;
-  const { sql, params } = countReplayable(schema, filter, true);
-  const [row] = await query(sql, [max, String(floor), ...params]);
-  const count = Number(row?.n ?? 0);
-  return { count, atLeast: count >= max || BigInt(bounds.lo as string) < floor };
 }

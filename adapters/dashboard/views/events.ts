@@ -10,7 +10,6 @@ export function eventsPage(p: PageContext, filter: EventFilter, page: EventSearc
   const v = (d: Date | undefined) => (d ? d.toISOString().slice(0, 16) : "");
   const statuses = ["", ...EVENT_STATUSES];
   const canRetry = !p.readOnly && (filter.status === undefined || filter.status === "failed");
-  const canReplay = !p.readOnly && (filter.status === undefined || filter.status === "published" || filter.status === "failed");
   const body = html`
 ${notice}
 ${problems.map((m) => html`<p class="notice problem">${m}</p>`)}
@@ -26,7 +25,6 @@ ${filter.error ? html`<label>Error (exact)<input name="error" value="${filter.er
 <div class="actions"><button type="submit">Filter</button><a href="${p.base}/events">Clear</a></div>
 </form>
 ${canRetry ? html`<div class="actions"><a class="button secondary" id="bulk-retry" href="${p.base}/retry${filterQuery(filter)}">Retry the failed deliveries of all matching events…</a></div>` : ""}
-${canReplay ? replayForm(p, filter) : ""}
 <section id="events" data-live>
 ${page.events.length ? eventTable(p, page) : html`<p class="muted">No matching event${page.searched ? html` among events #${page.searched[1]} to #${Number(page.searched[0]) - 1}` : ""}.</p>`}
 </section>
@@ -37,16 +35,6 @@ ${page.windowEnded ? html`<span>This page searched events #${page.searched![1]} 
 </nav>`;
   // A page further down the list is left alone: refreshing it would move the rows under the operator.
   return layout(p, "/events", "Events", body, page.events.length && !filter.id ? 10 : 0);
-}
-
-/** Asks for the destination to replay the matching finished events to; the confirm page counts them first. */
-function replayForm(p: PageContext, filter: EventFilter): Html {
-  const kept = [...new URLSearchParams(filterQuery(filter).slice(1))];
-  return html`<form class="actions" id="bulk-replay" method="get" action="${p.base}/replay">
-${kept.map(([k, v]) => html`<input type="hidden" name="${k}" value="${v}">`)}
-<label>Replay the matching finished events to<input name="target" required placeholder="destination name"></label>
-<button type="submit" class="secondary">Replay…</button>
-</form>`;
 }
 
 function eventTable(p: PageContext, page: EventSearch): Html {
