@@ -208,6 +208,11 @@ export class Outbox<E extends EventMap = any> {
     this.events = o.events;
   }
 
+  /** The `listenUrl` option: where workers LISTEN (or follow the WAL) when not where `sql` connects; `pg-dispatch doctor` tests it. */
+  get listenUrl(): string | undefined {
+    return this.#listenUrl;
+  }
+
   /**
    * Creates or upgrades the outbox tables. Idempotent, and safe when many processes run it at once.
    * Returns the migration versions it applied (empty when up to date).
@@ -464,7 +469,7 @@ export class Outbox<E extends EventMap = any> {
     }
     const o = optionsObject(options, "retryEvents");
     assertKnownKeys(o, ["dryRun"], "retryEvents options");
-    if (o.dryRun) return await countRetry(this.#query, this.schema, f, null);
+    if (dryRun(o.dryRun)) return await countRetry(this.#query, this.schema, f, null);
     return await retryEvents(this.#query, this.schema, f);
   }
 
@@ -493,8 +498,14 @@ export class Outbox<E extends EventMap = any> {
       throw new DispatchError("invalid_option", "replayEvents needs { destination }: the name of the one destination to send the events to.", { field: "destination" });
     }
     const destination = destinationName(o.destination);
-    if (o.dryRun !== undefined && typeof o.dryRun !== "boolean") throw new DispatchError("invalid_option", "dryRun must be true or false.", { field: "dryRun" });
-    if (o.dryRun) return await countReplay(this.#query, this.schema, f, null);
+    // A name no worker registers would leave a delivery pending that nothing attempts, on an event that reads
+    // published. Where this process registers destinations (a worker's config), the name must be one of them; a
+    // process that registers none (a script, the router or dashboard alone) cannot know the workers' and is trusted.
+    const registered = this.#registry.all().map((d) => d.name);
+    if (registered.length && !registered.includes(destination)) {
+      throw new DispatchError("invalid_option", `No destination named ${JSON.stringify(destination)} is registered here (registered: ${registered.join(", ")}); a replay goes only to a destination the workers register.`, { field: "destination" });
+    }
+    if (dryRun(o.dryRun)) return await countReplay(this.#query, this.schema, f, null);
     return await replayEvents(this.#query, this.schema, f, destination);
   }
 
@@ -578,6 +589,13 @@ function destinationName(name: unknown): string {
     throw new DispatchError("invalid_option", `A destination name must be well-formed text of 1 to ${MAX_DESTINATION_NAME} characters without NUL.`, { field: "name" });
   }
   return name;
+}
+
+/** The `dryRun` option of the bulk operations: true, false or absent; anything else would retry or replay by mistake. */
+function dryRun(value: unknown): boolean {
+  if (value === undefined) return false;
+  if (typeof value !== "boolean") throw new DispatchError("invalid_option", "dryRun must be true or false.", { field: "dryRun" });
+  return value;
 }
 
 /** Says which element of a batch was refused: "events[3]: Invalid CloudEvent: ...", field "[3].type". */

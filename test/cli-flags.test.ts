@@ -93,6 +93,11 @@ describe("the help states the defaults the code uses", () => {
     expect(help).toContain(`--log-level <level>          debug, info, warn or error (default ${DEFAULT_LOG_LEVEL})`);
   });
 
+  test("worker: every setting in DEFAULT_WORKER can be set from the command line", () => {
+    const flagged = WORKER_FLAGS.map((f) => f.option as string);
+    for (const option of Object.keys(DEFAULT_WORKER)) expect(flagged, option).toContain(option);
+  });
+
   test("events, doctor and the connection flags", () => {
     expect(usage("events")).toContain(`page size, 1 to ${PAGE_LIMIT.max} (default ${DEFAULT_EVENTS_LIMIT})`);
     expect(usage("doctor")).toContain(`(default ${DEFAULT_DOCTOR.maxTransactionAgeMs / 60_000}m)`);

@@ -13,6 +13,8 @@ import { schema } from "../src/schema.ts";
 import { startEmbeddedPostgres } from "../examples/embedded-postgres.ts";
 import { cli, ROOT, type Run } from "./support/cli.ts";
 import { connect, databaseUrl, testOutbox, type TestOutbox, waitFor } from "./support/db.ts";
+import { havePgBouncer, startPgBouncer } from "./support/pgbouncer.ts";
+import { Outbox } from "../mod.ts";
 
 let t: TestOutbox;
 let args: string[];
@@ -99,6 +101,30 @@ describe("transactions: a session idle in transaction holds the xmin horizon", (
       await session.unsafe("rollback");
       const after = await diagnose(t.outbox, { maxTransactionAgeMs: 1000 });
       expect(of(after, "transactions").some((f) => f.details?.pid === pid)).toBe(false);
+    } finally {
+      session.release();
+      await other.end({ timeout: 1 });
+    }
+  });
+
+  it("reports a long transaction that is still running, with the cancel to run", async () => {
+    const other = connect({ max: 1 });
+    const session = await other.reserve();
+    try {
+      await session.unsafe("begin");
+      const [{ pid }] = await session.unsafe("select pg_backend_pid() as pid, txid_current()");
+      const running = session.unsafe("select pg_sleep(4)").catch(() => {});
+      await waitFor(async () => {
+        const [row] = await t.sql`select state = 'active' and now() - xact_start > interval '1 second' as old from pg_stat_activity where pid = ${pid}`;
+        return row?.old === true;
+      }, "the transaction to be running for a second");
+      const mine = of(await diagnose(t.outbox, { maxTransactionAgeMs: 1000 }), "transactions").find((f) => f.details?.pid === pid);
+      expect(mine).toMatchObject({ ok: false, severity: "error", details: { state: "active" } });
+      expect(mine!.message).toMatch(new RegExp(`^Session ${pid} .* has been in one transaction for \\d+s?.* \\(active\\), holding the xmin horizon \\d+ transactions back`));
+      expect(mine!.fix).toContain(`SELECT pg_cancel_backend(${pid});`);
+      await t.sql`select pg_cancel_backend(${pid})`;
+      await running;
+      await session.unsafe("rollback");
     } finally {
       session.release();
       await other.end({ timeout: 1 });
@@ -215,6 +241,31 @@ describe("notification queue, pooler and wake-up mode", () => {
     }
     expect(of(findings, "pooler")).toMatchObject([{ ok: true, details: { wake: "logical" } }]);
     expect(of(await diagnose({ sql: t.sql, schema: t.outbox.schema, wake: "poll" }), "wake")).toMatchObject([{ ok: true }]);
+  });
+});
+
+describe.skipIf(!havePgBouncer())("a pooler in transaction mode in front (a real PgBouncer)", () => {
+  it("reports that LISTEN does not work through it, with the fix; a direct listenUrl is what the worker uses and works", async () => {
+    const bouncer = await startPgBouncer();
+    const pooled = postgres(bouncer.url, { max: 2, prepare: false, onnotice: () => {} });
+    try {
+      const through = new Outbox({ sql: pooled, schema: t.schema });
+      const [broken] = of(await diagnose(through, { listenTimeoutMs: 1000 }), "pooler");
+      expect(broken).toMatchObject({
+        ok: false,
+        severity: "error",
+        message: expect.stringMatching(/^LISTEN does not work on this connection: a notification sent from another connection did not arrive within 1000 ms; a pooler in transaction or statement mode sits in front \(port \d+ answered, PostgreSQL listens on \d+\)/),
+        fix: expect.stringContaining("pool_mode = session"),
+      });
+      // Publishers on the pool, the worker's LISTEN on a direct connection: the setup the fix recommends.
+      const direct = new Outbox({ sql: pooled, schema: t.schema, listenUrl: databaseUrl() });
+      const [fine] = of(await diagnose(direct, { listenTimeoutMs: 1000 }), "pooler");
+      expect(fine).toMatchObject({ ok: true, message: expect.stringMatching(/^LISTEN\/NOTIFY works on the worker's listenUrl connection: a notification from another connection arrived in \d+ ms\.$/) });
+      expect(JSON.stringify(fine)).not.toContain(databaseUrl());
+    } finally {
+      await pooled.end({ timeout: 1 });
+      await bouncer.stop();
+    }
   });
 });
 

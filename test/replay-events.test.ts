@@ -128,4 +128,17 @@ describe("replayEvents", () => {
     await expect(t.outbox.replayEvents({}, { destination: "" })).rejects.toThrow(/destination name/);
     await expect(t.outbox.replayEvents({}, { destination: "B", dryrun: true } as never)).rejects.toThrow(/Unknown option "dryrun"/);
   });
+
+  it("refuses a destination this process does not register, changing nothing; a process that registers none may name any", async () => {
+    const [e] = await t.outbox.publishEvents([{ type: "x", source: "s" }]);
+    await settled([e.id]);
+    // A mistyped name would leave a delivery pending that no worker ever attempts, on an event that reads published.
+    await expect(t.outbox.replayEvents({ id: e.id }, { destination: "Bee" })).rejects.toThrow(/No destination named "Bee" is registered here \(registered: A, B\)/);
+    await expect(t.outbox.replayEvents({ id: e.id }, { destination: "Bee", dryRun: true })).rejects.toThrow(/No destination named "Bee"/);
+    expect((await t.outbox.getEvent(e.id))?.deliveries.map((d) => d.name)).toEqual(["A", "B"]);
+    // An operator's process (a script, the router or dashboard alone) registers nothing: it cannot know the workers'.
+    const bare = await t.another();
+    expect(await bare.replayEvents({ id: e.id }, { destination: "B" })).toBe(1);
+    await waitFor(() => calls.B.length === 2, "B sent it again");
+  });
 });

@@ -72,9 +72,41 @@ describe("retryEvents: every failed delivery matching a filter becomes due again
     expect(calls.mailer).toBe(1);
   });
 
+  it("narrows by when the event was stored: from inclusive, to exclusive (retry and replay alike)", async () => {
+    broken.add("billing");
+    const three = await t.outbox.publishEvents(Array.from({ length: 3 }, (_, i) => ({ type: "timed", source: "s", data: { i } })));
+    await settledAll(three.map((e) => e.id), "failed");
+    const hour = 3_600_000;
+    const t0 = new Date(Math.floor(Date.now() / 1000) * 1000);
+    for (const [i, e] of three.entries()) {
+      await t.sql.unsafe(`update "${t.schema}".events set created_at = $1 where id = $2`, [new Date(t0.getTime() - (3 - i) * hour), e.id]);
+    }
+    const at = (h: number) => new Date(t0.getTime() - h * hour);
+    const dryRun = true;
+    expect(await t.outbox.retryEvents({ type: "timed", from: at(2), to: at(1) }, { dryRun })).toBe(1);
+    expect(await t.outbox.retryEvents({ type: "timed", to: at(2) }, { dryRun })).toBe(1);
+    expect(await t.outbox.retryEvents({ type: "timed", from: at(2) }, { dryRun })).toBe(2);
+    expect(await t.outbox.replayEvents({ type: "timed", from: at(3), to: at(1) }, { destination: "billing", dryRun })).toBe(2);
+    broken.clear();
+    expect(await t.outbox.retryEvents({ type: "timed", from: at(2), to: at(1) })).toBe(1);
+    await settledAll([three[1].id], "published");
+    expect((await t.outbox.getEvent(three[0].id))?.status).toBe("failed");
+    expect((await t.outbox.getEvent(three[2].id))?.status).toBe("failed");
+  });
+
   it("refuses a status other than failed, and unknown filter keys", async () => {
     await expect(t.outbox.retryEvents({ status: "pending" })).rejects.toThrow(/Only failed events/);
     await expect(t.outbox.retryEvents({ stauts: "failed" } as never)).rejects.toThrow(/Unknown option "stauts"/);
+  });
+
+  it("refuses a dryRun that is not true or false, and retries nothing", async () => {
+    broken.add("billing");
+    const e = await t.outbox.publishEvent({ type: "x", source: "s", maxRetries: 0 });
+    await settledAll([e.id], "failed");
+    for (const dryRun of [0, "", "true", null]) {
+      await expect(t.outbox.retryEvents({}, { dryRun } as never), String(dryRun)).rejects.toThrow(/dryRun must be true or false/);
+    }
+    expect((await t.outbox.getEvent(e.id))?.status).toBe("failed");
   });
 });
 

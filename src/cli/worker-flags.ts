@@ -2,7 +2,7 @@ import { DEFAULT_WORKER } from "../worker/defaults.ts";
 import { type Flag, LOG_LEVEL } from "./flags.ts";
 
 /** A WorkerOptions key a numeric worker flag sets. */
-export type NumericOption = "concurrency" | "batchSize" | "leaseMs" | "sweepIntervalMs" | "handlerTimeoutMs" | "stopTimeoutMs";
+export type NumericOption = "concurrency" | "batchSize" | "leaseMs" | "sweepIntervalMs" | "handlerTimeoutMs" | "stopTimeoutMs" | "maxLeaseExpiries";
 
 /** One numeric flag of `pg-dispatch worker`: a {@link Flag} and the WorkerOptions key it sets. */
 export type WorkerFlag = Flag<{ kind: "integer"; min: number; max: number }> & { option: NumericOption };
@@ -61,6 +61,16 @@ export const WORKER_FLAGS: readonly WorkerFlag[] = [
     value: "<ms>",
     help: "on SIGTERM, how long in-flight deliveries may finish before they are handed back\n" +
       `to other workers; keep your process manager's stop timeout above it (default ${DEFAULT_WORKER.stopTimeoutMs})`,
+  },
+  {
+    kind: "integer",
+    name: "max-lease-expiries",
+    option: "maxLeaseExpiries",
+    min: 1,
+    max: 1000,
+    value: "<n>",
+    help: "a poison event's deliveries fail after its workers stopped this many times\n" +
+      `without an outcome (default ${DEFAULT_WORKER.maxLeaseExpiries})`,
   },
 ];
 

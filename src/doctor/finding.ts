@@ -25,6 +25,8 @@ export interface Patient {
   schema: Schema;
   /** How the worker learns of new rows; `notify` (LISTEN/NOTIFY) when absent. */
   wake?: unknown;
+  /** Where the worker LISTENs when it is not where `sql` connects (the Outbox's `listenUrl`, past a pooler). */
+  listenUrl?: string | undefined;
 }
 
 /** Thresholds the checks compare against. */

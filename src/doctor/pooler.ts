@@ -1,4 +1,4 @@
-import type { Sql } from "postgres";
+import postgres, { type Sql } from "postgres";
 import { type Check, healthy, problem } from "./finding.ts";
 import { wakeMode } from "./wake.ts";
 
@@ -10,7 +10,8 @@ import { wakeMode } from "./wake.ts";
  * never comes back; `SHOW pool_mode` is no help, since only PgBouncer's admin console answers it. What answered the
  * connection is the supporting evidence: PostgreSQL's own port (`inet_server_port()`) differs from the one dialled,
  * or is null (a Unix socket) for a TCP connection, when something sits in between. A channel of its own keeps the
- * probe from waking workers.
+ * probe from waking workers. With the Outbox's `listenUrl`, the LISTEN goes where the worker's does (a connection of
+ * its own to that URL) and the NOTIFY through the outbox's pool, as publishers send it.
  */
 export const pooler: Check = async (patient, { listenTimeoutMs }) => {
   const mode = wakeMode(patient);
@@ -18,12 +19,21 @@ export const pooler: Check = async (patient, { listenTimeoutMs }) => {
     return [healthy("pooler", `The worker wakes by ${mode}, not LISTEN; a pooler in front does not break wake-ups.`, { wake: mode })];
   }
   const { sql } = patient;
-  const between = await middleman(sql);
-  const result = await roundTrip(sql, listenTimeoutMs);
-  const details = { ...between, ...result };
+  const own = patient.listenUrl === undefined ? null : postgres(patient.listenUrl, { max: 1, fetch_types: false, onnotice: () => {} });
+  const listener = own ?? sql;
+  let between: Awaited<ReturnType<typeof middleman>>;
+  let result: Awaited<ReturnType<typeof roundTrip>>;
+  try {
+    between = await middleman(listener);
+    result = await roundTrip(listener, sql, listenTimeoutMs);
+  } finally {
+    await own?.end({ timeout: 1 });
+  }
+  const details = { ...between, ...result, listenUrl: own !== null };
+  const on = own ? " on the worker's listenUrl connection" : "";
   if (result.arrivedMs !== null) {
     const via = between.middleman ? ` through a proxy or session-mode pooler (${between.middleman})` : "";
-    return [healthy("pooler", `LISTEN/NOTIFY works${via}: a notification from another connection arrived in ${result.arrivedMs} ms.`, details)];
+    return [healthy("pooler", `LISTEN/NOTIFY works${on}${via}: a notification from another connection arrived in ${result.arrivedMs} ms.`, details)];
   }
   const why = result.error ? `LISTEN failed (${result.error})` : `a notification sent from another connection did not arrive within ${listenTimeoutMs} ms`;
   const who = between.middleman
@@ -32,7 +42,7 @@ export const pooler: Check = async (patient, { listenTimeoutMs }) => {
   return [problem(
     "pooler",
     "error",
-    `LISTEN does not work on this connection: ${why}; ${who}. The worker would only find new events at its safety sweep, seconds to minutes late.`,
+    `LISTEN does not work on ${own ? "the worker's listenUrl connection" : "this connection"}: ${why}; ${who}. The worker would only find new events at its safety sweep, seconds to minutes late.`,
     "Give the worker a connection straight to PostgreSQL, or through a pool in session mode (PgBouncer: pool_mode = session for that database or user); publishers may stay on the transaction pool. Or run the worker with wake: \"poll\".",
     details,
   )];
@@ -51,8 +61,8 @@ async function middleman(sql: Sql): Promise<{ middleman: string | null; dialledP
   return { middleman: said, dialledPort: dialled, serverPort: served };
 }
 
-/** LISTEN, NOTIFY from the pool, and how long the notification took (null when it never came). */
-async function roundTrip(sql: Sql, timeoutMs: number): Promise<{ arrivedMs: number | null; error: string | null }> {
+/** LISTEN on `listener`, NOTIFY from `sql` (the pool), and how long the notification took (null when it never came). */
+async function roundTrip(listener: Sql, sql: Sql, timeoutMs: number): Promise<{ arrivedMs: number | null; error: string | null }> {
   const channel = `pg_dispatch_doctor_${crypto.randomUUID().replaceAll("-", "")}`;
   const token = crypto.randomUUID();
   let arrived!: () => void;
@@ -61,7 +71,7 @@ async function roundTrip(sql: Sql, timeoutMs: number): Promise<{ arrivedMs: numb
   const expired = new Promise<"timeout">((resolve) => (timer = setTimeout(() => resolve("timeout"), timeoutMs)));
   let listening: { unlisten(): Promise<void> } | undefined;
   try {
-    const listen = sql.listen(channel, (payload) => {
+    const listen = listener.listen(channel, (payload) => {
       if (payload === token) arrived();
     });
     listen.catch(() => {}); // answered by the race below when it loses

@@ -22,7 +22,8 @@ export const EXACT_COUNT = 10_000;
 /**
  * Never a count of the whole table (counting by state is what hurts other queues at millions of rows): each status
  * is counted exactly up to $1 rows — unfinished events through the due and parked indexes, failed ones through
- * theirs, published ones from the table's start (where nearly every row is published) — and past that estimated:
+ * theirs, published ones through `events_published_at` (`published_at` is set exactly while an event is published;
+ * a scan of the table for them read every row of a table of waiting events) — and past that estimated:
  * unfinished and failed from the entry counts of their partial indexes, published from the live-row figure. The
  * oldest due event is the first entry of the due index.
  */
@@ -31,7 +32,7 @@ export function selectStats(schema: Schema): string {
   return `
 select u.pending, u.processing, u.unfinished,
        (select count(*) from (select from ${s}.events where status = 'failed' limit $1) f) as failed,
-       (select count(*) from (select from ${s}.events where status = 'published' limit $1) p) as published,
+       (select count(*) from (select from ${s}.events where published_at is not null limit $1) p) as published,
        (select reltuples from pg_class where oid = '${s}.events_due'::regclass) as due_estimate,
        (select reltuples from pg_class where oid = '${s}.events_failed'::regclass) as failed_estimate,
        (select n_live_tup from pg_stat_user_tables where relid = '${s}.events'::regclass) as live,
