@@ -1,6 +1,8 @@
 import type { TransactionSql } from "postgres";
 import type { CloudEvent } from "cloudevents";
+import { utf8Length } from "./json.ts";
 import type { Logger } from "./logger.ts";
+import { isStorable } from "./text.ts";
 
 /** An event as a destination receives it: a CloudEvent with JSON data (or none). */
 export type DeliveredEvent = CloudEvent<unknown>;
@@ -36,8 +38,25 @@ export interface DeliveryReceipt {
   status?: number;
 }
 
-/** The longest destination name, in characters: pausing, resuming and replaying refuse a longer one. */
+/**
+ * The longest destination name, in bytes of UTF-8 (ASCII: characters): registering, pausing, resuming and replaying
+ * refuse a longer one. The name keys the destinations table, whose index entries PostgreSQL caps at 2704 bytes.
+ */
 export const MAX_DESTINATION_NAME = 1000;
+
+/**
+ * True for a name that can key a destination's state: well-formed text without NUL, 1 to
+ * {@link MAX_DESTINATION_NAME} bytes.
+ *
+ * @example
+ * ```ts
+ * isDestinationName("crm-sync"); // true
+ * isDestinationName("");         // false
+ * ```
+ */
+export function isDestinationName(name: unknown): name is string {
+  return typeof name === "string" && name.length > 0 && utf8Length(name, MAX_DESTINATION_NAME) <= MAX_DESTINATION_NAME && isStorable(name);
+}
 
 /**
  * Anything that can receive an event: a local handler, a webhook, a Pub/Sub topic. `deliver` resolves when the

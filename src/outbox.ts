@@ -2,7 +2,7 @@ import type { CloudEvent } from "cloudevents";
 import type { Sql } from "postgres";
 import { type Client, type Query, toQuery } from "./client.ts";
 import { type EventCatalog, type EventFor, type EventMap, checkInput, type TypedEventInput } from "./catalog.ts";
-import { type Destination, type Handler, MAX_DESTINATION_NAME, type TransactionalHandler } from "./destination.ts";
+import { type Destination, type Handler, isDestinationName, MAX_DESTINATION_NAME, type TransactionalHandler } from "./destination.ts";
 import { DispatchError } from "./errors.ts";
 import { type DeliveryOptions, type EventInput, fromCloudEvent, fromInput, type NewEvent } from "./event.ts";
 import { decodeCursor, encodeCursor } from "./cursor.ts";
@@ -585,8 +585,8 @@ function storableText(value: unknown, field: string): void {
 }
 
 function destinationName(name: unknown): string {
-  if (typeof name !== "string" || name.length === 0 || name.length > MAX_DESTINATION_NAME || !isStorable(name)) {
-    throw new DispatchError("invalid_option", `A destination name must be well-formed text of 1 to ${MAX_DESTINATION_NAME} characters without NUL.`, { field: "name" });
+  if (!isDestinationName(name)) {
+    throw new DispatchError("invalid_option", `A destination name must be well-formed text of 1 to ${MAX_DESTINATION_NAME} bytes (UTF-8) without NUL.`, { field: "name" });
   }
   return name;
 }

@@ -1,7 +1,6 @@
-import type { Destination, Handler } from "./destination.ts";
+import { type Destination, type Handler, isDestinationName, MAX_DESTINATION_NAME } from "./destination.ts";
 import { DispatchError } from "./errors.ts";
 import { assertKnownKeys } from "./options.ts";
-import { isStorable } from "./text.ts";
 
 /** Options for `register`. */
 export interface RegisterOptions {
@@ -56,8 +55,11 @@ export class Registry {
       throw new DispatchError("invalid_option", "register needs at least one event type, or none at all for every type.");
     }
     const name = options.name ?? nameOf(target, patterns);
-    if (typeof name !== "string" || name.length === 0 || name.length > 1000 || !isStorable(name)) {
-      throw new DispatchError("invalid_option", "A destination name must be well-formed text of 1 to 1000 characters without NUL; it keys each event's delivery state.");
+    if (!isDestinationName(name)) {
+      throw new DispatchError(
+        "invalid_option",
+        `A destination name must be well-formed text of 1 to ${MAX_DESTINATION_NAME} bytes (UTF-8) without NUL; it keys each event's delivery state.`,
+      );
     }
     const existing = this.#entries.get(name);
     if (existing && existing.target !== target) {

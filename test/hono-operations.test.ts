@@ -125,5 +125,11 @@ describe("destinations: pause, resume, paused", () => {
     expect((await t.outbox.pausedDestinations())).toEqual([]);
     const long = await post(`/destinations/${"x".repeat(1001)}/pause`);
     expect(long.status).toBe(400);
+    // 1000 characters, but 3000 bytes: over what the destinations table's index can hold (PostgreSQL refused it: 500).
+    const wide = Array.from({ length: 1000 }, (_, i) => String.fromCodePoint(0x4e00 + ((i * 7919) % 20000))).join("");
+    for (const action of ["pause", "resume"]) {
+      const res = await post(`/destinations/${encodeURIComponent(wide)}/${action}`);
+      expect({ action, status: res.status, error: (await res.json()).error }).toMatchObject({ action, status: 400, error: { code: "invalid_option", field: "name" } });
+    }
   });
 });

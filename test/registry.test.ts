@@ -66,7 +66,9 @@ describe("guarantee 9: producers cannot grow the registry's memory", () => {
 
   it("refuses a destination name that cannot key delivery state", () => {
     const r = new Registry();
-    for (const name of ["a\u0000b", "\uD800", "x".repeat(1001)]) {
+    // The last: 1000 characters of 3 bytes each, more than the destinations table's key can index.
+    const wide = Array.from({ length: 1000 }, (_, i) => String.fromCodePoint(0x4e00 + ((i * 7919) % 20000))).join("");
+    for (const name of ["a\u0000b", "\uD800", "x".repeat(1001), "\u00e9".repeat(501), wide]) {
       expect(() => r.add("t", () => {}, { name })).toThrow(DispatchError);
     }
   });

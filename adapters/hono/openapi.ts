@@ -378,7 +378,7 @@ export function openApiDocument(options: OpenApiOptions): Json {
           operationId: "pauseDestination",
           summary: "Pause a destination for every worker: events wait for it; nothing is attempted and no retry is used up.",
           parameters: [nameParam],
-          responses: { 200: json({ type: "object", required: ["destination", "paused", "pausedAt"], properties: { destination: { type: "string" }, paused: { const: true }, pausedAt: nullable("string", { format: "date-time" }) } }, "Paused (a second pause keeps the first time)."), 400: error(`A name that is not 1 to ${MAX_DESTINATION_NAME} characters of text.`) },
+          responses: { 200: json({ type: "object", required: ["destination", "paused", "pausedAt"], properties: { destination: { type: "string" }, paused: { const: true }, pausedAt: nullable("string", { format: "date-time" }) } }, "Paused (a second pause keeps the first time)."), 400: error(`A name that is not 1 to ${MAX_DESTINATION_NAME} bytes of text.`) },
         }),
       },
       "/destinations/{name}/resume": {
@@ -386,7 +386,7 @@ export function openApiDocument(options: OpenApiOptions): Json {
           operationId: "resumeDestination",
           summary: "Resume a paused destination: what waited for it is due now.",
           parameters: [nameParam],
-          responses: { 200: json({ type: "object", required: ["destination", "resumed"], properties: { destination: { type: "string" }, resumed: { type: "boolean", description: "False when it was not paused." } } }, "Resumed."), 400: error(`A name that is not 1 to ${MAX_DESTINATION_NAME} characters of text.`) },
+          responses: { 200: json({ type: "object", required: ["destination", "resumed"], properties: { destination: { type: "string" }, resumed: { type: "boolean", description: "False when it was not paused." } } }, "Resumed."), 400: error(`A name that is not 1 to ${MAX_DESTINATION_NAME} bytes of text.`) },
         }),
       },
       "/destinations/paused": {

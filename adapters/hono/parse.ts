@@ -121,7 +121,9 @@ function structured(value: unknown, prefix: string): EventInput {
     throw new RequestError(422, "invalid_data", "Binary data (data_base64) cannot be stored; send the data as JSON in `data`.", `${prefix}data_base64`);
   }
   const input: Record<string, unknown> = {};
-  const extensions: Record<string, unknown> = {};
+  // Without a prototype: on a plain object an attribute named `__proto__` would set the prototype and vanish, and the
+  // event would be stored without it instead of refused.
+  const extensions: Record<string, unknown> = Object.create(null);
   for (const [name, v] of Object.entries(attributes)) {
     // JSON format: a null attribute is an absent one (but null data is the JSON value null).
     if (v === null && name !== "data") continue;
@@ -140,7 +142,7 @@ function isBinary(headers: Headers): boolean {
 /** A binary-mode CloudEvent: attributes in percent-encoded `ce-*` headers, datacontenttype in Content-Type, data as the body. */
 async function binary(request: Request, media: string, maxBodyBytes: number): Promise<PublishRequest> {
   const input: Record<string, unknown> = {};
-  const extensions: Record<string, ExtensionValue> = {};
+  const extensions: Record<string, ExtensionValue> = Object.create(null); // see structured()
   let specversion: string | undefined;
   for (const [header, raw] of request.headers) {
     if (!header.startsWith("ce-")) continue;

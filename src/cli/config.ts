@@ -44,11 +44,20 @@ export async function loadOutbox(inv: Invocation, needConfig = false): Promise<L
   if (!databaseUrl) {
     throw new UsageError("No database given: pass --config <module> or --database-url <url>, or set DATABASE_URL.", inv.command);
   }
+  const where = url === undefined ? "DATABASE_URL" : "--database-url";
   if (!/^postgres(ql)?:\/\//.test(databaseUrl)) {
-    const where = url === undefined ? "DATABASE_URL" : "--database-url";
     throw new UsageError(`${where} must be a postgres:// URL, e.g. postgres://user:password@host:5432/database.`, inv.command);
   }
-  const sql = postgres(databaseUrl, { max: 2, connect_timeout: CONNECT_TIMEOUT_S, onnotice: () => {} });
+  let sql: postgres.Sql;
+  try {
+    sql = postgres(databaseUrl, { max: 2, connect_timeout: CONNECT_TIMEOUT_S, onnotice: () => {} });
+  } catch (err) {
+    // The driver parses the URL at once: a port that is not a number, a raw "#" or "?" in the password.
+    throw new UsageError(
+      `${where} is not a valid URL (${oneLine(err)}); check the port, and percent-encode special characters in the user name and password ("@" as %40, "#" as %23, "/" as %2F).`,
+      inv.command,
+    );
+  }
   try {
     return { outbox: new Outbox({ sql, schema }), origin: redact(databaseUrl) };
   } catch (err) {

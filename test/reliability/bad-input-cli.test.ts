@@ -50,6 +50,9 @@ const CASES: Case[] = [
   ["stats, URL as an argument", ["stats", URL_WITH_PASSWORD], 2, new RegExp(`^stats takes no arguments, got "${SHOWN_URL}"\\.$`)],
   ["URL as the command", [URL_WITH_PASSWORD], 2, new RegExp(`^Unknown command "${SHOWN_URL}"\\.$`)],
   ["retry, keyword password as the id", ["retry", "host=db password=s3cret"], 1, /^No event with id "host=db password=\*\*\*"\.$/],
+  // The path a config module was looked for at: resolving the URL as a path turns its "//" into "/".
+  ["worker, URL as the config module", ["worker", "--config", URL_WITH_PASSWORD], 1, new RegExp(`^Config module ${SHOWN_URL} not found \\(looked for \\S*/postgres:/app:\\*\\*\\*@db\\.example:5432/app\\)\\.$`)],
+  ["stats, malformed database URL", ["stats", "--database-url", "postgres://app:s3cret@db.example:port/app"], 2, /^--database-url is not a valid URL .*percent-encode/],
   ["status, terminal escapes in the id", ["status", "a\u009b2J\u001b]0;x\u0007"], 1, /^No event with id "a\\x9b2J\\u001b\]0;x\\u0007"\.$/],
 ];
 
@@ -90,7 +93,7 @@ describe("guarantee 9 at the CLI: bad command lines exit non-zero with one clear
     let changed = 0;
     for (const [what, argv, code, message] of CASES) {
       const before = await counts();
-      const args = argv.includes("--schema") ? argv : [...argv, "--schema", t.schema];
+      const args = argv.includes("--schema") || argv.includes("--config") ? argv : [...argv, "--schema", t.schema];
       const run = await cli(args);
       const [first, ...rest] = run.stderr.split("\n");
       expect(run.code, `${what}: ${run.stderr}`).toBe(code);

@@ -153,6 +153,31 @@ describe("POST /events: a batch has at most maxBatchEvents events and is answere
   });
 });
 
+describe("POST /events: an attribute named like an Object.prototype member is refused by name, not dropped", () => {
+  it("answers 422 for __proto__ in a structured event, a batch and a binary-mode header, and stores nothing", async () => {
+    const app = outboxRouter(t.outbox, { auth: { token: TOKEN } });
+    const post = (body: string, headers: Record<string, string>) =>
+      app.request("/events", { method: "POST", headers: { ...auth, ...headers }, body });
+    const ce = '"specversion":"1.0","type":"t","source":"proto"';
+    // Raw JSON text: an object literal with __proto__ would set the prototype instead of carrying the attribute.
+    const cases: [string, string, Record<string, string>, string][] = [
+      ["structured, object value", `{${ce},"id":"p1","__proto__":{"admin":true}}`, { "content-type": "application/cloudevents+json" }, "__proto__"],
+      ["structured, string value", `{${ce},"id":"p2","__proto__":"x"}`, { "content-type": "application/cloudevents+json" }, "__proto__"],
+      ["batch", `[{${ce},"id":"p3","__proto__":"x"}]`, { "content-type": "application/cloudevents-batch+json" }, "[0].__proto__"],
+      ["binary", "{}", { "content-type": "application/json", "ce-specversion": "1.0", "ce-id": "p4", "ce-type": "t", "ce-source": "proto", "ce-__proto__": "x" }, "ce-__proto__"],
+    ];
+    const before = await count();
+    for (const [what, body, headers, field] of cases) {
+      const res = await post(body, headers);
+      const error = (await res.json()).error;
+      expect({ what, status: res.status, code: error?.code, field: error?.field }).toEqual({ what, status: 422, code: "invalid_event", field });
+      expect(error.message).toMatch(/[Ee]xtension (name )?"__proto__" must be/);
+    }
+    expect(await count()).toBe(before);
+    expect(logged).toEqual([]);
+  });
+});
+
 describe("GET parameters PostgreSQL cannot compare answer 400 naming the parameter, never 500", () => {
   const beyondBigint = btoa("9999999999999999999").replace(/=+$/, "");
 

@@ -7,6 +7,7 @@ import { DispatchError } from "../../mod.ts";
 import { toQuery } from "../../src/client.ts";
 import { claim } from "../../src/store/claim.ts";
 import { complete, type Outcome } from "../../src/store/complete.ts";
+import { OutcomeWriter } from "../../src/worker/outcome-writer.ts";
 import { UNSTORABLE_ERROR, writeOutcomes } from "../../src/worker/outcomes.ts";
 import type { Worker } from "../../src/worker.ts";
 import { testOutbox, type TestOutbox, waitFor } from "../support/db.ts";
@@ -22,6 +23,18 @@ afterEach(async () => {
 
 const quiet = { debug() {}, info() {}, warn() {}, error() {} };
 
+/** The outcome a worker writes for a claimed event that its one destination, "d", took. */
+function delivered(row: { seq: unknown }): Outcome {
+  return {
+    seq: String(row.seq),
+    status: "published",
+    deliveries: { d: { status: "delivered", attempts: 1, lastError: null, nextAttemptAt: null, deliveredAt: Date.now() } },
+    next_attempt_at: null,
+    last_error: null,
+    attempts: [{ destination: "d", attempt: 1, startedAt: Date.now(), durationMs: 1, outcome: "delivered", status: 204, error: null }],
+  };
+}
+
 describe("guarantee 2 and 9: one outcome the database refuses cannot stop the others from being recorded", () => {
   it("writes a refused batch row by row, and stores the refused row with a placeholder error", async () => {
     t = await testOutbox();
@@ -30,14 +43,7 @@ describe("guarantee 2 and 9: one outcome the database refuses cannot stop the ot
     const lease = crypto.randomUUID();
     const rows = await claim(query, t.outbox.schema, 10, lease, 60_000);
     expect(rows).toHaveLength(3);
-    const outcomes: Outcome[] = rows.map((r) => ({
-      seq: String(r.seq),
-      status: "published",
-      deliveries: { d: { status: "delivered", attempts: 1, lastError: null, nextAttemptAt: null, deliveredAt: Date.now() } },
-      next_attempt_at: null,
-      last_error: null,
-      attempts: [{ destination: "d", attempt: 1, startedAt: Date.now(), durationMs: 1, outcome: "delivered", status: 204, error: null }],
-    }));
+    const outcomes = rows.map(delivered);
     // The middle one carries what a hostile endpoint once sent: a NUL, and a surrogate cut from its pair.
     outcomes[1] = {
       ...outcomes[1],
@@ -59,6 +65,36 @@ describe("guarantee 2 and 9: one outcome the database refuses cannot stop the ot
     expect(logged.length).toBeGreaterThan(0);
     expect(published).toHaveLength(3);
   });
+});
+
+describe("guarantee 2: an outcome write that keeps failing is retried until it lands, and said loudly", () => {
+  it("warns for the first tries, logs an error from the fifth on (every event held is being redelivered), then writes", async () => {
+    t = await testOutbox();
+    const query = toQuery(t.sql);
+    await t.outbox.publishEvents([1, 2].map((i) => ({ type: "x", source: "s", data: { i } })));
+    const lease = crypto.randomUUID();
+    const rows = await claim(query, t.outbox.schema, 10, lease, 60_000);
+    const outcomes = rows.map(delivered);
+    const said: Array<[level: string, message: string, attempt: unknown]> = [];
+    const logger = {
+      ...quiet,
+      warn: (m: string, f?: Record<string, unknown>) => void said.push(["warn", m, f?.attempt]),
+      error: (m: string, f?: Record<string, unknown>) => void said.push(["error", m, f?.attempt]),
+    };
+    const writer = new OutcomeWriter({ query, schema: t.outbox.schema, logger, lease, onFailed: null, stopping: () => false, wake() {}, deadlineMs: 5000 });
+    // The table out of reach: every try fails, and not for a value in it (so row by row would not help).
+    await t.sql.unsafe(`alter table "${t.schema}".events rename to events_away`);
+    const written = writer.write(outcomes);
+    await waitFor(() => said.some(([level]) => level === "error"), "the writer to log an error", 20_000);
+    await t.sql.unsafe(`alter table "${t.schema}".events_away rename to events`);
+    await written;
+    expect(said.slice(0, 5)).toEqual([
+      ...[1, 2, 3, 4].map((n) => ["warn", "completing failed; retrying", n]),
+      ["error", "completing failed; retrying", 5],
+    ]);
+    const back = await Promise.all(rows.map((r) => t.outbox.getEvent(r.id)));
+    expect(back.map((e) => e?.status)).toEqual(["published", "published"]);
+  }, 30_000);
 });
 
 /** Values a handler can throw that break a naive `String(err)` or `err.message`. */
