@@ -226,6 +226,13 @@ describe("Pub/Sub push: the CloudEvents Pub/Sub binding, de-duplicated by (sourc
     const broken = await post(served.url, push("555", { data: new Uint8Array(0), attributes: { "ce-id": "m3" } }));
     expect(broken.status).toBe(422);
     expect(broken.body.error.field).toBe("message.attributes.ce-specversion");
+    // An attribute that is no CloudEvent attribute name is refused by name, not dropped (on a plain object
+    // `__proto__` would vanish) and not merged.
+    for (const bad of ["ce-__proto__", "ce-Subject", "ce-data"]) {
+      const named = await post(served.url, push("666", { data: message.data, attributes: { ...message.attributes, "ce-id": "m4", [bad]: "x" } }));
+      expect(named.status).toBe(422);
+      expect(named.body.error.field).toBe(`message.attributes.${bad}`);
+    }
     expect(calls).toEqual(["m1", "m2"]);
     const rows = await sql.unsafe(`select id, subject, data from "${schema}".effects where source = $1 order by id`, [source]);
     expect(rows).toEqual([{ id: "m1", subject: "Order #456", data: { n: 1 } }, { id: "m2", subject: null, data: { n: 2 } }]);

@@ -49,9 +49,7 @@ export function decodeHttp(headers: Headers, body: Uint8Array): DecodedRequest {
   for (const [header, raw] of headers) {
     if (!header.startsWith("ce-")) continue;
     const name = header.slice(3);
-    if (!NAME.test(name) || name === "data" || name === "datacontenttype") {
-      throw new RequestError(422, "invalid_event", `${header} is not a CloudEvent attribute header (names are lower-case letters and digits; data travels in the body, its type in Content-Type).`, header);
-    }
+    checkAttributeName(name, header, "header");
     attributes[name] = percentDecode(raw);
   }
   if (Object.keys(attributes).length === 0) {
@@ -70,6 +68,17 @@ export function decodeHttp(headers: Headers, body: Uint8Array): DecodedRequest {
 }
 
 /** A structured-mode CloudEvent, alone or in a batch (`prefix` "[3]." names its place). */
+/**
+ * Refuses a `ce-*` header or message attribute whose name is not a CloudEvent attribute's: lower-case letters and
+ * digits only (so `__proto__` or `Type` is refused by name, never dropped or merged), and not `data` or
+ * `datacontenttype`, which travel as the body and its content type.
+ */
+export function checkAttributeName(name: string, field: string, what: "header" | "attribute"): void {
+  if (!NAME.test(name) || name === "data" || name === "datacontenttype") {
+    throw new RequestError(422, "invalid_event", `${field} is not a CloudEvent attribute ${what} (names are lower-case letters and digits; data travels in the body, its type in Content-Type).`, field);
+  }
+}
+
 export function structured(value: unknown, prefix: string): CloudEvent<unknown> {
   if (value === null || typeof value !== "object" || Array.isArray(value)) {
     throw new RequestError(400, "invalid_request", `A CloudEvent ${prefix ? `(${prefix.slice(0, -1)}) ` : ""}must be a JSON object.`, prefix ? prefix.slice(0, -1) : "body");
