@@ -116,6 +116,22 @@ describe("an outbox webhook to the receiver: one effect per event", () => {
     expect(await counts(source)).toEqual({ inbox: 0, effects: 0 });
   });
 
+  it("reads ce-* values as the HTTP binding says: percent-decoded, and double-quoted strings unquoted first", async () => {
+    const { url } = await start();
+    const source = `headers-${schema}`;
+    const headers = { "ce-specversion": "1.0", "ce-source": source, "ce-type": "x", "content-type": "application/json" };
+    const subject = async (id: string, value: string): Promise<unknown> => {
+      const res = await post(url, await signBody(id, new TextEncoder().encode("{}"), { ...headers, "ce-id": id, "ce-subject": value }));
+      expect(res.status).toBe(200);
+      const [row] = await sql.unsafe(`select subject from "${schema}".effects where source = $1 and id = $2`, [source, id]);
+      return row.subject;
+    };
+    expect(await subject("encoded", "Order%20%23456%20%E2%82%ac")).toBe("Order #456 €"); // lower-case hex too
+    expect(await subject("quoted", '"Order #456"')).toBe("Order #456"); // as senders of older spec versions send it
+    expect(await subject("escaped", '"say \\"hi\\" %25"')).toBe('say "hi" %');
+    expect(await subject("bare-percent", "100%")).toBe("100%"); // a sender that does not encode
+  });
+
   it("reads structured mode and batches; a batch is one transaction", async () => {
     const { url, calls } = await start((e) => {
       if (e.id === "boom") throw new Error("boom");

@@ -5,10 +5,9 @@ import { utf8Length } from "../../src/json.ts";
 import { isStorable } from "../../src/text.ts";
 import { parseJson } from "../hono/body.ts";
 import { refused, RequestError } from "../hono/errors.ts";
-import { checkId, checkSpecversion } from "../hono/parse.ts";
+import { attributeHeader, checkId, checkSpecversion } from "../hono/parse.ts";
 import { isCloudEventsMediaType, isJsonMediaType, mediaType } from "../media.ts";
 import { fromBase64 } from "../../src/base64.ts";
-import { percentDecode } from "../webhook/binding.ts";
 
 const STRUCTURED = "application/cloudevents+json";
 const BATCH = "application/cloudevents-batch+json";
@@ -23,10 +22,10 @@ export interface DecodedRequest {
 
 /**
  * Reads the CloudEvents HTTP binding: structured mode (`application/cloudevents+json`), a batch
- * (`application/cloudevents-batch+json`), or binary mode (`ce-*` headers, percent-decoded per section 3.1.3.2, with
- * `Content-Type` as datacontenttype and the body as data). Data is the parsed JSON for JSON types (and no type),
- * text for `text/*`, bytes otherwise, and bytes for structured `data_base64`. Throws a RequestError (400, 415 or 422)
- * naming the field at fault.
+ * (`application/cloudevents-batch+json`), or binary mode (`ce-*` headers, unquoted and percent-decoded per section
+ * 3.1.3.2, with `Content-Type` as datacontenttype and the body as data). Data is the parsed JSON for JSON types (and
+ * no type), text for `text/*`, bytes otherwise, and bytes for structured `data_base64`. Throws a RequestError (400,
+ * 415 or 422) naming the field at fault.
  *
  * @example
  * ```ts
@@ -52,7 +51,7 @@ export function decodeHttp(headers: Headers, body: Uint8Array): DecodedRequest {
     if (!NAME.test(name) || name === "data" || name === "datacontenttype") {
       throw new RequestError(422, "invalid_event", `${header} is not a CloudEvent attribute header (names are lower-case letters and digits; data travels in the body, its type in Content-Type).`, header);
     }
-    attributes[name] = percentDecode(raw);
+    attributes[name] = attributeHeader(header, raw);
   }
   if (Object.keys(attributes).length === 0) {
     throw new RequestError(
