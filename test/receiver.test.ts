@@ -173,6 +173,24 @@ describe("an outbox webhook to the receiver: one effect per event", () => {
     expect(res.status).toBe(200);
     expect(await counts(source)).toEqual({ inbox: 1, effects: 0 });
   });
+
+  it("both receivers mount in Hono as middleware too, the Pub/Sub push one included", async () => {
+    const { Hono } = await import("hono");
+    const source = `hono-use-${schema}`;
+    const seen: string[] = [];
+    const handler = (event: CloudEvent<unknown>) => void seen.push(event.id);
+    const app = new Hono();
+    app.use("/hooks/*", receiveWebhook({ secret: SECRET, sql, schema, logger: quiet, handler }));
+    app.use("/push/*", receivePubSubPush({ sql, schema, logger: quiet, handler }));
+    const req = await signedRequest(new CloudEvent({ type: "x", source, id: "w" }));
+    expect((await app.request("/hooks/orders", { method: "POST", headers: req.headers, body: req.body ?? null })).status).toBe(200);
+    const m = toPubSubMessage(new CloudEvent({ type: "x", source, id: "p", data: { n: 1 } }));
+    const push = JSON.stringify({ message: { data: toBase64(m.data), attributes: m.attributes, messageId: "1" }, subscription: "projects/p/subscriptions/s" });
+    const res = await app.request("/push/orders", { method: "POST", headers: { "content-type": "application/json" }, body: push });
+    expect(await res.json()).toEqual({ received: [{ source, id: "p", duplicate: false }] });
+    expect(seen).toEqual(["w", "p"]);
+    expect(await counts(source)).toEqual({ inbox: 2, effects: 0 });
+  });
 });
 
 describe("node-postgres: the receiver opens its transactions on a Pool", () => {
