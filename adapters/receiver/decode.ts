@@ -48,9 +48,7 @@ export function decodeHttp(headers: Headers, body: Uint8Array): DecodedRequest {
   for (const [header, raw] of headers) {
     if (!header.startsWith("ce-")) continue;
     const name = header.slice(3);
-    if (!NAME.test(name) || name === "data" || name === "datacontenttype") {
-      throw new RequestError(422, "invalid_event", `${header} is not a CloudEvent attribute header (names are lower-case letters and digits; data travels in the body, its type in Content-Type).`, header);
-    }
+    checkAttributeName(name, header, "data travels in the body, its type in Content-Type");
     attributes[name] = attributeHeader(header, raw);
   }
   if (Object.keys(attributes).length === 0) {
@@ -64,7 +62,7 @@ export function decodeHttp(headers: Headers, body: Uint8Array): DecodedRequest {
   checkSpecversion(attributes.specversion, "ce-specversion");
   checkId(attributes.id, "ce-id");
   if (contentType) attributes.datacontenttype = contentType;
-  if (body.byteLength > 0) attributes.data = bodyData(body, media);
+  if (body.byteLength > 0) attributes.data = bodyData(body, media, "body");
   return { mode: "binary", events: [event(attributes, (f) => f === "data" || f.startsWith("data.") ? "body" : `ce-${f}`)] };
 }
 
@@ -88,14 +86,26 @@ export function structured(value: unknown, prefix: string): CloudEvent<unknown> 
   return event(attributes, (f) => prefix + f.replace(/^extensions\./, ""));
 }
 
-/** Binary-mode data: parsed JSON for JSON types and untyped bodies, text for `text/*`, bytes otherwise. */
-export function bodyData(body: Uint8Array, media: string): unknown {
-  if (media === "" || isJsonMediaType(media)) return parseJson(body, "body");
+/**
+ * Refuses (422) a binary-mode attribute that is not one: names are lower-case letters and digits, and the data and
+ * its content type travel elsewhere (`carriers` says where), never as `ce-data` or `ce-datacontenttype`.
+ */
+export function checkAttributeName(name: string, field: string, carriers: string): void {
+  if (NAME.test(name) && name !== "data" && name !== "datacontenttype") return;
+  throw new RequestError(422, "invalid_event", `${field} is not a CloudEvent attribute (names are lower-case letters and digits; ${carriers}).`, field);
+}
+
+/**
+ * Binary-mode data: parsed JSON for JSON types and untyped bodies, text for `text/*`, bytes otherwise; `field`
+ * names where it came from in a refusal.
+ */
+export function bodyData(body: Uint8Array, media: string, field: string): unknown {
+  if (media === "" || isJsonMediaType(media)) return parseJson(body, field);
   if (media.startsWith("text/")) {
     try {
       return decoder.decode(body);
     } catch {
-      throw new RequestError(400, "invalid_request", `The body is "${media}" but not valid UTF-8.`, "body");
+      throw new RequestError(400, "invalid_request", `The ${field} is "${media}" but not valid UTF-8.`, field);
     }
   }
   return new Uint8Array(body);

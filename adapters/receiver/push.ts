@@ -4,7 +4,7 @@ import { RequestError } from "../hono/errors.ts";
 import { checkId, checkSpecversion } from "../hono/parse.ts";
 import { mediaType } from "../media.ts";
 import { fromBase64 } from "../../src/base64.ts";
-import { bodyData, event, structured } from "./decode.ts";
+import { bodyData, checkAttributeName, event, structured } from "./decode.ts";
 
 const STRUCTURED = "application/cloudevents+json";
 
@@ -49,7 +49,9 @@ export function decodePush(body: Uint8Array): CloudEvent<unknown> {
   }
   const ce: Record<string, unknown> = {};
   for (const [name, value] of Object.entries(attrs)) {
-    if (name.startsWith("ce-") && typeof value === "string") ce[name.slice(3)] = value;
+    if (!name.startsWith("ce-") || typeof value !== "string") continue;
+    checkAttributeName(name.slice(3), `message.attributes.${name}`, "data travels in message.data, its type in the Content-Type attribute");
+    ce[name.slice(3)] = value;
   }
   if (Object.keys(ce).length === 0) {
     throw new RequestError(422, "invalid_event", "The message carries no ce-* attributes: it is not a CloudEvent in the Pub/Sub binding.", "message.attributes");
@@ -57,6 +59,6 @@ export function decodePush(body: Uint8Array): CloudEvent<unknown> {
   checkSpecversion(ce.specversion, "message.attributes.ce-specversion");
   checkId(ce.id, "message.attributes.ce-id");
   if (contentType) ce.datacontenttype = contentType;
-  if (bytes.byteLength > 0) ce.data = bodyData(bytes, media);
+  if (bytes.byteLength > 0) ce.data = bodyData(bytes, media, "message.data");
   return event(ce, (f) => f === "data" || f.startsWith("data.") ? "message.data" : `message.attributes.ce-${f}`);
 }
