@@ -1,5 +1,5 @@
-// The receiver on Node, Deno and Bun, with each client it names: postgres.js on all three, node-postgres on Node and
-// Deno, Bun SQL on Bun; served by each runtime's own HTTP server (test/fixtures/receiver-runtime.ts).
+// The receiver on Node, Deno and Bun, with each client it names: postgres.js and node-postgres on all three, Bun SQL
+// on Bun; served by each runtime's own HTTP server (test/fixtures/receiver-runtime.ts).
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { migrateInbox } from "../adapters/receiver.ts";
 import { connect, databaseUrl, schemaName } from "./support/db.ts";
@@ -7,7 +7,7 @@ import { RUNTIME_NAMES, RUNTIMES, runCommand } from "./support/runtimes.ts";
 
 const sql = connect();
 const schema = schemaName("rcvrt");
-const CLIENTS = { node: "postgres.js, node-postgres", deno: "postgres.js, node-postgres", bun: "postgres.js, bun-sql" };
+const CLIENTS = { node: "postgres.js, node-postgres", deno: "postgres.js, node-postgres", bun: "postgres.js, node-postgres, bun-sql" };
 
 beforeAll(async () => {
   await migrateInbox(sql, { schema });
