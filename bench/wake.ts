@@ -89,9 +89,20 @@ async function publishTable(url: string): Promise<void> {
     });
   const viaOutbox = (outbox: Outbox): Publisher => (sql, i) =>
     sql.begin((tx) => outbox.publishEvent({ type: "bench.event", source: "bench", data: payload(i) }, { tx }));
+  // The other candidates for a wake-up without the notify lock in the producer's commit: a logical decoding message
+  // in the transaction (a WAL record a worker following the WAL would read), and a NOTIFY sent after the commit,
+  // coalesced (at most one in flight; publishes that commit meanwhile share the next), which only works where the
+  // outbox commits the transaction itself, not with { tx }.
+  const emitMessage: Publisher = (sql, i) =>
+    sql.begin(async (tx) => {
+      await tx.unsafe(rawInsert, [`m${i}-${Math.random()}`, JSON.stringify(payload(i))]);
+      await tx.unsafe(`select pg_logical_emit_message(true, '${SCHEMA}', '')`);
+    });
   const rows: Array<[string, (producers: number) => Promise<number>]> = [
     ["raw insert, no wake-up (the floor)", (p) => publishRate(url, p, raw(false), null)],
     ["raw insert + pg_notify", (p) => publishRate(url, p, raw(true), null)],
+    ["raw insert + pg_logical_emit_message", (p) => publishRate(url, p, emitMessage, null)],
+    ["raw insert, then a coalesced pg_notify after commit", (p) => publishRate(url, p, notifyAfterCommit(), null)],
   ];
   for (const wake of MODES) {
     const sql = postgres(url, { max: 8, onnotice: () => {} });
@@ -115,6 +126,30 @@ async function publishTable(url: string): Promise<void> {
   rows.forEach(([label], k) => {
     console.log(`| ${label} | ${results[k].map((v, j) => `${Math.round(v).toLocaleString("en")}/s (${(v / floor[j]).toFixed(2)}x)`).join(" | ")} |`);
   });
+}
+
+/** Insert and commit, then NOTIFY outside the transaction: at most one in flight, the commits meanwhile share the next. */
+function notifyAfterCommit(): Publisher {
+  let sending = false;
+  let again = false;
+  const notify = (sql: Sql): void => {
+    if (sending) {
+      again = true;
+      return;
+    }
+    sending = true;
+    sql.unsafe(`select pg_notify('${SCHEMA}', '')`).catch(() => {}).finally(() => {
+      sending = false;
+      if (again) {
+        again = false;
+        notify(sql);
+      }
+    });
+  };
+  return async (sql, i) => {
+    await sql.begin((tx) => tx.unsafe(rawInsert, [`c${i}-${Math.random()}`, JSON.stringify(payload(i))]));
+    notify(sql);
+  };
 }
 
 /** Commit-to-handler p50/p99 in ms at `rate` events per second, `perTx` events per transaction; and the rate achieved. */

@@ -327,6 +327,14 @@ describe("POST /events: binary-mode CloudEvents", () => {
     });
   });
 
+  it("unquotes a double-quoted header value first, as older senders send one, and refuses bytes that are not UTF-8", async () => {
+    await refusal(await binary({ ...ce, "ce-id": "b-overlong", "ce-subject": "%C0%A0" }), 422, "invalid_event", "ce-subject");
+    await refusal(await binary({ ...ce, "ce-id": "b-cut", "ce-tenant": "x%E2%82" }), 422, "invalid_event", "ce-tenant");
+    const res = await binary({ ...ce, "ce-id": "b-quoted", "ce-subject": '"Order #456 \\"a\\" %25"' });
+    expect(res.status).toBe(201);
+    expect((await res.json()).subject).toBe('Order #456 "a" %');
+  });
+
   it("stores an event without data when the body is empty", async () => {
     const res = await binary(ce);
     expect(res.status).toBe(201);

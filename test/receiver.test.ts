@@ -116,6 +116,22 @@ describe("an outbox webhook to the receiver: one effect per event", () => {
     expect(await counts(source)).toEqual({ inbox: 0, effects: 0 });
   });
 
+  it("reads ce-* values as the HTTP binding says: percent-decoded, and double-quoted strings unquoted first", async () => {
+    const { url } = await start();
+    const source = `headers-${schema}`;
+    const headers = { "ce-specversion": "1.0", "ce-source": source, "ce-type": "x", "content-type": "application/json" };
+    const subject = async (id: string, value: string): Promise<unknown> => {
+      const res = await post(url, await signBody(id, new TextEncoder().encode("{}"), { ...headers, "ce-id": id, "ce-subject": value }));
+      expect(res.status).toBe(200);
+      const [row] = await sql.unsafe(`select subject from "${schema}".effects where source = $1 and id = $2`, [source, id]);
+      return row.subject;
+    };
+    expect(await subject("encoded", "Order%20%23456%20%E2%82%ac")).toBe("Order #456 €"); // lower-case hex too
+    expect(await subject("quoted", '"Order #456"')).toBe("Order #456"); // as senders of older spec versions send it
+    expect(await subject("escaped", '"say \\"hi\\" %25"')).toBe('say "hi" %');
+    expect(await subject("bare-percent", "100%")).toBe("100%"); // a sender that does not encode
+  });
+
   it("reads structured mode and batches; a batch is one transaction", async () => {
     const { url, calls } = await start((e) => {
       if (e.id === "boom") throw new Error("boom");
@@ -156,6 +172,24 @@ describe("an outbox webhook to the receiver: one effect per event", () => {
     const res = await app.request("/hooks", { method: "POST", headers: req.headers, body: req.body ?? null });
     expect(res.status).toBe(200);
     expect(await counts(source)).toEqual({ inbox: 1, effects: 0 });
+  });
+
+  it("both receivers mount in Hono as middleware too, the Pub/Sub push one included", async () => {
+    const { Hono } = await import("hono");
+    const source = `hono-use-${schema}`;
+    const seen: string[] = [];
+    const handler = (event: CloudEvent<unknown>) => void seen.push(event.id);
+    const app = new Hono();
+    app.use("/hooks/*", receiveWebhook({ secret: SECRET, sql, schema, logger: quiet, handler }));
+    app.use("/push/*", receivePubSubPush({ sql, schema, logger: quiet, handler }));
+    const req = await signedRequest(new CloudEvent({ type: "x", source, id: "w" }));
+    expect((await app.request("/hooks/orders", { method: "POST", headers: req.headers, body: req.body ?? null })).status).toBe(200);
+    const m = toPubSubMessage(new CloudEvent({ type: "x", source, id: "p", data: { n: 1 } }));
+    const push = JSON.stringify({ message: { data: toBase64(m.data), attributes: m.attributes, messageId: "1" }, subscription: "projects/p/subscriptions/s" });
+    const res = await app.request("/push/orders", { method: "POST", headers: { "content-type": "application/json" }, body: push });
+    expect(await res.json()).toEqual({ received: [{ source, id: "p", duplicate: false }] });
+    expect(seen).toEqual(["w", "p"]);
+    expect(await counts(source)).toEqual({ inbox: 2, effects: 0 });
   });
 });
 

@@ -141,7 +141,7 @@ describe("the npm tarball installs and works in fresh projects", () => {
     });
     expect(readdirSync(join(project, "node_modules")), "optional peers are not installed").not.toContain("hono");
     const result = await consume(process.execPath, project);
-    expect(result).toMatchObject({ status: "published", delivered: true, body: JSON.stringify({ ok: true }) });
+    expect(result).toMatchObject({ status: "published", delivered: true, handledOnce: true, body: JSON.stringify({ ok: true }) });
     expect(result.entry).toMatch(/node_modules\/pg-dispatch\/dist\/mod\.js$/);
     copyFileSync(join(ROOT, "test/fixtures/tarball-pubsub-missing.mjs"), join(project, "pubsub-missing.mjs"));
     expect(await consume(process.execPath, project, "pubsub-missing.mjs"), "a missing @google-cloud/pubsub is reported at start").toMatchObject({
@@ -204,7 +204,7 @@ describe("the npm tarball installs and works in fresh projects", () => {
       await run(BUN, ["add", "--prefer-offline", tarball], { cwd: project });
     });
     const result = await consume(BUN, project);
-    expect(result).toMatchObject({ status: "published", delivered: true, body: JSON.stringify({ ok: true }) });
+    expect(result).toMatchObject({ status: "published", delivered: true, handledOnce: true, body: JSON.stringify({ ok: true }) });
     expect(result.entry).toMatch(/node_modules\/pg-dispatch\/mod\.ts$/);
     // Without --bun, bunx follows the bin's `#!/usr/bin/env node` and runs Node.
     const cli = await runCommand(BUN, ["x", "--bun", "pg-dispatch", "--help"], { cwd: project, timeoutMs: 30_000 });

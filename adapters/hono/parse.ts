@@ -3,7 +3,7 @@ import type { EventInput, ExtensionValue } from "../../src/event.ts";
 import { isJsonMediaType, mediaType } from "../media.ts";
 import { parseJson, readBody } from "./body.ts";
 import { RequestError } from "./errors.ts";
-import { percentDecode } from "../webhook/binding.ts";
+import { headerValue } from "../webhook/binding.ts";
 
 /** The limits a publish request must keep to. */
 export interface PublishLimits {
@@ -147,7 +147,7 @@ async function binary(request: Request, media: string, maxBodyBytes: number): Pr
   for (const [header, raw] of request.headers) {
     if (!header.startsWith("ce-")) continue;
     const name = header.slice(3);
-    const value = percentDecode(raw);
+    const value = attributeHeader(header, raw);
     if (name === "specversion") specversion = value;
     else if (name === "datacontenttype") continue; // Content-Type carries it in binary mode.
     else if (ATTRIBUTES.has(name) && name !== "data") input[name] = value;
@@ -184,6 +184,26 @@ async function binary(request: Request, media: string, maxBodyBytes: number): Pr
 export function checkId(value: unknown, field: string): void {
   if (typeof value === "string" && value.length > 0) return;
   throw new RequestError(422, "invalid_event", `${field} is required in a CloudEvent: a non-empty string, the same on every resend.`, field);
+}
+
+/**
+ * A `ce-*` header's attribute value (unquoted, percent-decoded: {@link headerValue}), or a 422 naming the header when
+ * its percent-encoded bytes are not UTF-8, which the CloudEvents HTTP binding says to reject.
+ *
+ * @example
+ * ```ts
+ * attributeHeader("ce-subject", "Order%20%23456"); // "Order #456"
+ * ```
+ */
+export function attributeHeader(header: string, raw: string): string {
+  const value = headerValue(raw);
+  if (value !== null) return value;
+  throw new RequestError(
+    422,
+    "invalid_event",
+    `${header} holds percent-encoded bytes that are not UTF-8; encode the value's UTF-8 bytes (CloudEvents HTTP binding 3.1.3.2).`,
+    header,
+  );
 }
 
 /**

@@ -5,10 +5,9 @@ import { utf8Length } from "../../src/json.ts";
 import { isStorable } from "../../src/text.ts";
 import { parseJson } from "../hono/body.ts";
 import { refused, RequestError } from "../hono/errors.ts";
-import { checkId, checkSpecversion } from "../hono/parse.ts";
+import { attributeHeader, checkId, checkSpecversion } from "../hono/parse.ts";
 import { isCloudEventsMediaType, isJsonMediaType, mediaType } from "../media.ts";
 import { fromBase64 } from "../../src/base64.ts";
-import { percentDecode } from "../webhook/binding.ts";
 
 const STRUCTURED = "application/cloudevents+json";
 const BATCH = "application/cloudevents-batch+json";
@@ -23,10 +22,10 @@ export interface DecodedRequest {
 
 /**
  * Reads the CloudEvents HTTP binding: structured mode (`application/cloudevents+json`), a batch
- * (`application/cloudevents-batch+json`), or binary mode (`ce-*` headers, percent-decoded per section 3.1.3.2, with
- * `Content-Type` as datacontenttype and the body as data). Data is the parsed JSON for JSON types (and no type),
- * text for `text/*`, bytes otherwise, and bytes for structured `data_base64`. Throws a RequestError (400, 415 or 422)
- * naming the field at fault.
+ * (`application/cloudevents-batch+json`), or binary mode (`ce-*` headers, unquoted and percent-decoded per section
+ * 3.1.3.2, with `Content-Type` as datacontenttype and the body as data). Data is the parsed JSON for JSON types (and
+ * no type), text for `text/*`, bytes otherwise, and bytes for structured `data_base64`. Throws a RequestError (400,
+ * 415 or 422) naming the field at fault.
  *
  * @example
  * ```ts
@@ -49,8 +48,8 @@ export function decodeHttp(headers: Headers, body: Uint8Array): DecodedRequest {
   for (const [header, raw] of headers) {
     if (!header.startsWith("ce-")) continue;
     const name = header.slice(3);
-    checkAttributeName(name, header, "header");
-    attributes[name] = percentDecode(raw);
+    checkAttributeName(name, header, "data travels in the body, its type in Content-Type");
+    attributes[name] = attributeHeader(header, raw);
   }
   if (Object.keys(attributes).length === 0) {
     throw new RequestError(
@@ -63,22 +62,11 @@ export function decodeHttp(headers: Headers, body: Uint8Array): DecodedRequest {
   checkSpecversion(attributes.specversion, "ce-specversion");
   checkId(attributes.id, "ce-id");
   if (contentType) attributes.datacontenttype = contentType;
-  if (body.byteLength > 0) attributes.data = bodyData(body, media);
+  if (body.byteLength > 0) attributes.data = bodyData(body, media, "body");
   return { mode: "binary", events: [event(attributes, (f) => f === "data" || f.startsWith("data.") ? "body" : `ce-${f}`)] };
 }
 
 /** A structured-mode CloudEvent, alone or in a batch (`prefix` "[3]." names its place). */
-/**
- * Refuses a `ce-*` header or message attribute whose name is not a CloudEvent attribute's: lower-case letters and
- * digits only (so `__proto__` or `Type` is refused by name, never dropped or merged), and not `data` or
- * `datacontenttype`, which travel as the body and its content type.
- */
-export function checkAttributeName(name: string, field: string, what: "header" | "attribute"): void {
-  if (!NAME.test(name) || name === "data" || name === "datacontenttype") {
-    throw new RequestError(422, "invalid_event", `${field} is not a CloudEvent attribute ${what} (names are lower-case letters and digits; data travels in the body, its type in Content-Type).`, field);
-  }
-}
-
 export function structured(value: unknown, prefix: string): CloudEvent<unknown> {
   if (value === null || typeof value !== "object" || Array.isArray(value)) {
     throw new RequestError(400, "invalid_request", `A CloudEvent ${prefix ? `(${prefix.slice(0, -1)}) ` : ""}must be a JSON object.`, prefix ? prefix.slice(0, -1) : "body");
@@ -98,14 +86,26 @@ export function structured(value: unknown, prefix: string): CloudEvent<unknown> 
   return event(attributes, (f) => prefix + f.replace(/^extensions\./, ""));
 }
 
-/** Binary-mode data: parsed JSON for JSON types and untyped bodies, text for `text/*`, bytes otherwise. */
-export function bodyData(body: Uint8Array, media: string): unknown {
-  if (media === "" || isJsonMediaType(media)) return parseJson(body, "body");
+/**
+ * Refuses (422) a binary-mode attribute that is not one: names are lower-case letters and digits, and the data and
+ * its content type travel elsewhere (`carriers` says where), never as `ce-data` or `ce-datacontenttype`.
+ */
+export function checkAttributeName(name: string, field: string, carriers: string): void {
+  if (NAME.test(name) && name !== "data" && name !== "datacontenttype") return;
+  throw new RequestError(422, "invalid_event", `${field} is not a CloudEvent attribute (names are lower-case letters and digits; ${carriers}).`, field);
+}
+
+/**
+ * Binary-mode data: parsed JSON for JSON types and untyped bodies, text for `text/*`, bytes otherwise; `field`
+ * names where it came from in a refusal.
+ */
+export function bodyData(body: Uint8Array, media: string, field: string): unknown {
+  if (media === "" || isJsonMediaType(media)) return parseJson(body, field);
   if (media.startsWith("text/")) {
     try {
       return decoder.decode(body);
     } catch {
-      throw new RequestError(400, "invalid_request", `The body is "${media}" but not valid UTF-8.`, "body");
+      throw new RequestError(400, "invalid_request", `The ${field} is "${media}" but not valid UTF-8.`, field);
     }
   }
   return new Uint8Array(body);

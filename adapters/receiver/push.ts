@@ -50,7 +50,7 @@ export function decodePush(body: Uint8Array): CloudEvent<unknown> {
   const ce: Record<string, unknown> = {};
   for (const [name, value] of Object.entries(attrs)) {
     if (!name.startsWith("ce-") || typeof value !== "string") continue;
-    checkAttributeName(name.slice(3), `message.attributes.${name}`, "attribute");
+    checkAttributeName(name.slice(3), `message.attributes.${name}`, "data travels in message.data, its type in the Content-Type attribute");
     ce[name.slice(3)] = value;
   }
   if (Object.keys(ce).length === 0) {
@@ -59,6 +59,6 @@ export function decodePush(body: Uint8Array): CloudEvent<unknown> {
   checkSpecversion(ce.specversion, "message.attributes.ce-specversion");
   checkId(ce.id, "message.attributes.ce-id");
   if (contentType) ce.datacontenttype = contentType;
-  if (bytes.byteLength > 0) ce.data = bodyData(bytes, media);
+  if (bytes.byteLength > 0) ce.data = bodyData(bytes, media, "message.data");
   return event(ce, (f) => f === "data" || f.startsWith("data.") ? "message.data" : `message.attributes.ce-${f}`);
 }

@@ -46,14 +46,41 @@ export function percentEncode(value: string): string {
  * ```
  */
 export function percentDecode(value: string): string {
-  if (!value.includes("%")) return value;
-  return value.replace(/(?:%[0-9A-Fa-f]{2})+/g, (run) => {
+  return decodeRuns(value).text;
+}
+
+/**
+ * Reads a received `ce-*` header back into its attribute value, all of CloudEvents HTTP binding 3.1.3.2: a value in
+ * double quotes (as senders of older spec versions send one with spaces) is unquoted and its backslash escapes
+ * undone, then its `%XX` runs are percent-decoded. Returns null when a run is not valid UTF-8 (an overlong
+ * `%C0%A0`, a cut `%E2%82`), which the binding says to reject. A `%` without two hex digits stays as it came.
+ *
+ * @example
+ * ```ts
+ * headerValue('"Order #456"');     // "Order #456"
+ * headerValue("Euro%20%E2%82%AC"); // "Euro €"
+ * headerValue("%C0%A0");           // null
+ * ```
+ */
+export function headerValue(raw: string): string | null {
+  const quoted = raw.length >= 2 && /^"(?:[^"\\]|\\.)*"$/s.test(raw);
+  const { text, valid } = decodeRuns(quoted ? raw.slice(1, -1).replace(/\\(.)/gs, "$1") : raw);
+  return valid ? text : null;
+}
+
+/** Decodes each `%XX` run that is valid UTF-8, keeps the others as they came, and says whether there were any. */
+function decodeRuns(value: string): { text: string; valid: boolean } {
+  if (!value.includes("%")) return { text: value, valid: true };
+  let valid = true;
+  const text = value.replace(/(?:%[0-9A-Fa-f]{2})+/g, (run) => {
     try {
       return decodeURIComponent(run);
     } catch {
+      valid = false;
       return run;
     }
   });
+  return { text, valid };
 }
 
 /**

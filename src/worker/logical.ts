@@ -232,5 +232,14 @@ function replicationError(err: unknown): unknown {
       { cause: err },
     );
   }
+  // PgBouncer answers a replication startup with a protocol violation naming the parameter.
+  if (code === "08P01" && /replication/.test((err as Error).message)) {
+    return new DispatchError(
+      "logical_unavailable",
+      `wake: "logical" needs a replication connection, and this one goes through a pooler that does not pass them (${(err as Error).message}). ` +
+        `Give the Outbox a listenUrl that connects to PostgreSQL directly, or use wake: "poll".`,
+      { cause: err },
+    );
+  }
   return err;
 }

@@ -4,7 +4,7 @@
 import { CloudEvent } from "cloudevents";
 import type { Sql } from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { migrateInbox, receiveWebhook } from "../../adapters/receiver.ts";
+import { migrateInbox, receivePubSubPush, receiveWebhook } from "../../adapters/receiver.ts";
 import { binaryMessage } from "../../adapters/webhook/binding.ts";
 import { connect, schemaName } from "../support/db.ts";
 import { post, SECRET, type Served, serveReceiver, type Signed, signBody, signedRequest } from "../support/receiver.ts";
@@ -14,6 +14,7 @@ const MAX_BODY = 64 * 1024;
 let sql: Sql;
 let schema: string;
 let served: Served;
+let pushServed: Served;
 let url: string;
 const calls: string[] = [];
 const encoder = new TextEncoder();
@@ -31,10 +32,18 @@ beforeAll(async () => {
     handler: (event) => void calls.push(event.id),
   }));
   url = served.url;
+  pushServed = await serveReceiver(receivePubSubPush({
+    sql,
+    schema,
+    maxBodyBytes: MAX_BODY,
+    logger: { debug() {}, info() {}, warn() {}, error() {} },
+    handler: (event) => void calls.push(event.id),
+  }));
 });
 
 afterAll(async () => {
   await served?.close();
+  await pushServed?.close();
   await sql.unsafe(`drop schema if exists "${schema}" cascade`);
   await sql.end({ timeout: 1 });
 });
@@ -78,6 +87,8 @@ describe("bad requests are refused with a reason and record nothing", () => {
     ["an empty ce-type", () => signedRaw({ ...base, "ce-type": "" }, "{}"), 422, "invalid_event"],
     ["a NUL in the id (percent-encoded)", () => signedRaw({ ...base, "ce-id": "e%001" }, "{}"), 422, "invalid_event"],
     ["an id over 1024 bytes", () => signedRaw({ ...base, "ce-id": "x".repeat(1025) }, "{}"), 422, "invalid_event"],
+    ["a percent-encoded run that is not UTF-8 (overlong %C0%A0)", () => signedRaw({ ...base, "ce-subject": "a%C0%A0b" }, "{}"), 422, "invalid_event"],
+    ["a percent-encoded run cut short (%E2%82)", () => signedRaw({ ...base, "ce-subject": "%E2%82" }, "{}"), 422, "invalid_event"],
     ["an attribute header that is not a name", () => signedRaw({ ...base, "ce-my_ext": "1" }, "{}"), 422, "invalid_event"],
     ["a ce-data header", () => signedRaw({ ...base, "ce-data": "{}" }, "{}"), 422, "invalid_event"],
     ["a JSON body that is not JSON", () => signedRaw(base, "{not json"), 400, "invalid_json"],
@@ -115,6 +126,38 @@ describe("bad requests are refused with a reason and record nothing", () => {
     expect((await res.json()).error.message).toMatch(/over the receiver's 65536-byte limit/);
     await expectNothingRecorded();
     summary("receiver-bad-input", { kinds: cases.length + 1, refused: cases.length + 1, inboxRows: 0, handlerCalls: calls.length, streamedBytesOffered: total });
+  });
+});
+
+describe("bad Pub/Sub pushes are refused with a reason and record nothing", () => {
+  const attributes = { "ce-specversion": "1.0", "ce-id": "p1", "ce-source": "shop", "ce-type": "order.created", "Content-Type": "application/json" };
+  const data = btoa('{"n":1}');
+  const envelope = (message: unknown) => JSON.stringify({ message, subscription: "projects/p/subscriptions/s" });
+  const cases: [string, string, number, string, string | undefined][] = [
+    ["a body that is not JSON", "{not json", 400, "invalid_json", "body"],
+    ["no message", JSON.stringify({ subscription: "s" }), 400, "invalid_request", "message"],
+    ["a message that is an array", envelope([]), 400, "invalid_request", "message"],
+    ["attributes that are not an object", envelope({ data, attributes: "ce-id=p1" }), 400, "invalid_request", "message.attributes"],
+    ["data that is not a string", envelope({ data: 1, attributes }), 400, "invalid_request", "message.data"],
+    ["data that is not base64", envelope({ data: "%%%", attributes }), 400, "invalid_request", "message.data"],
+    ["no ce-* attributes (not a CloudEvent)", envelope({ data, attributes: { "Content-Type": "application/json" } }), 422, "invalid_event", "message.attributes"],
+    ["no ce-id", envelope({ data, attributes: { ...attributes, "ce-id": undefined } }), 422, "invalid_event", "message.attributes.ce-id"],
+    ["specversion 0.3", envelope({ data, attributes: { ...attributes, "ce-specversion": "0.3" } }), 422, "invalid_event", "message.attributes.ce-specversion"],
+    ["an invalid ce-time", envelope({ data, attributes: { ...attributes, "ce-time": "yesterday" } }), 422, "invalid_event", "message.attributes.ce-time"],
+    ["a NUL in the id", envelope({ data, attributes: { ...attributes, "ce-id": "p\u00001" } }), 422, "invalid_event", "message.attributes.ce-id"],
+    ["an attribute that is not a name", envelope({ data, attributes: { ...attributes, "ce-my_ext": "1" } }), 422, "invalid_event", "message.attributes.ce-my_ext"],
+    ["a ce-data attribute", envelope({ attributes: { ...attributes, "ce-data": '{"n":2}' } }), 422, "invalid_event", "message.attributes.ce-data"],
+    ["JSON data that is not JSON", envelope({ data: btoa("{nope"), attributes }), 400, "invalid_json", "message.data"],
+    ["structured mode, not an object", envelope({ data: btoa("[1]"), attributes: { "content-type": "application/cloudevents+json" } }), 400, "invalid_request", "message.data"],
+    ["text data that is not UTF-8", envelope({ data: "/w==", attributes: { ...attributes, "Content-Type": "text/plain" } }), 400, "invalid_request", "message.data"],
+    ["a body over maxBodyBytes", envelope({ data: btoa("x".repeat(MAX_BODY)), attributes }), 413, "payload_too_large", undefined],
+  ];
+
+  it.each(cases)("%s", async (_, body, status, code, field) => {
+    const res = await post(pushServed.url, { headers: { "content-type": "application/json" }, body: encoder.encode(body) });
+    expect({ status: res.status, code: res.body.error?.code, field: res.body.error?.field }).toEqual({ status, code, field });
+    expect(res.body.error.message.length).toBeGreaterThan(20);
+    await expectNothingRecorded();
   });
 });
 

@@ -24,9 +24,9 @@ export interface Bouncer {
   stop(): Promise<void>;
 }
 
-/** Starts PgBouncer in transaction mode in front of DATABASE_URL's server. */
-export async function startPgBouncer(): Promise<Bouncer> {
-  const target = new URL(databaseUrl());
+/** Starts PgBouncer in transaction mode in front of `url`'s server (default DATABASE_URL's). */
+export async function startPgBouncer(url = databaseUrl()): Promise<Bouncer> {
+  const target = new URL(url);
   const dir = mkdtempSync(join(tmpdir(), "pg-dispatch-bouncer-"));
   chmodSync(dir, 0o777);
   const port = await freePort();
