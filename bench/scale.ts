@@ -79,8 +79,21 @@ try {
     big.push(await claimMedian("bench_scale"));
     alone.push(await claimMedian("bench_scale_small"));
   }
-  figures[`claim 500 due events (${due.toLocaleString("en")} due)`] = median(big);
-  figures[`the same claim, table holding only those ${due.toLocaleString("en")} due events`] = median(alone);
+  // The due rows above are every 100th row, each on a page of its own. Where the due events are the newest ones (a
+  // backlog of fresh events, the usual case), they share pages as they do in the small table.
+  await sql.unsafe(`update bench_scale.events set next_attempt_at = now() + interval '1 hour' where status = 'pending'`);
+  await sql.unsafe(`
+    update bench_scale.events set status = 'pending', next_attempt_at = now() - interval '1 second', published_at = null
+    where seq > (select max(seq) from bench_scale.events) - ${due}`);
+  await sql.unsafe(`vacuum analyze bench_scale.events`);
+  const newest: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    newest.push(await claimMedian("bench_scale"));
+    alone.push(await claimMedian("bench_scale_small"));
+  }
+  figures[`claim 500 due events (${due.toLocaleString("en")} due, every 100th row)`] = median(big);
+  figures[`claim 500 due events (the newest ${due.toLocaleString("en")} rows due)`] = median(newest);
+  figures[`the same claim, table holding only ${due.toLocaleString("en")} due events`] = median(alone);
   const s = await outbox.stats();
   console.log(`scale bench: ${rows.toLocaleString("en")} rows (filled in ${fillS.toFixed(0)} s), on ${db.where}`);
   console.log(`stats: ${JSON.stringify(s)}`);
