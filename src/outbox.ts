@@ -333,7 +333,7 @@ export class Outbox<E extends EventMap = any> {
     await this.telemetry.ready();
     const trace = this.telemetry.publishing(rows);
     try {
-      const events = await publish(query, this.schema, rows, this.wake === "notify" && options.notify !== false);
+      const events = await publish(query, this.schema, rows, this.wake === "notify" && options.notify !== false, !options.tx);
       this.telemetry.published(trace, events);
       return events;
     } catch (err) {

@@ -1,4 +1,5 @@
 import pg from "pg";
+import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CloudEvent, DispatchError, Outbox } from "../mod.ts";
 import { databaseUrl, testOutbox, type TestOutbox, waitFor } from "./support/db.ts";
@@ -168,6 +169,38 @@ describe("idempotent publish: the same source + id stores one event", () => {
     ]);
     expect(mixed.map((e) => [e.id, e.data])).toEqual([["pay-1", { amount: 1 }], ["pay-2", { amount: 2 }]]);
     expect(await count()).toBe(before + 1);
+  });
+
+  it("a publish of its own tries the plain insert, and a repeat the insert that skips stored events; in a transaction, the latter at once", async () => {
+    // The statements pg-dispatch sends, as postgres.js's debug hook sees them.
+    const sent: string[] = [];
+    const sql = postgres(databaseUrl(), { max: 1, onnotice: () => {}, debug: (_c, text) => void sent.push(text) });
+    try {
+      const outbox = new Outbox({ sql, schema: t.schema });
+      const inserts = () => sent.filter((q) => /insert into \S+\.events/.test(q)).map((q) => (/on conflict/.test(q) ? "skip" : "plain"));
+      await outbox.publishEvent({ type: "x", source: "plain", id: "p-1" });
+      await outbox.publishEvents([{ type: "x", source: "plain", id: "p-2" }, { type: "x", source: "plain", id: "p-3", orderingKey: "k" }]);
+      expect(inserts()).toEqual(["plain", "plain"]);
+      sent.length = 0;
+      const again = await outbox.publishEvent({ type: "x", source: "plain", id: "p-1", orderingKey: "k" });
+      const batch = await outbox.publishEvents([{ type: "x", source: "plain", id: "p-4" }, { type: "x", source: "plain", id: "p-2" }]);
+      expect(inserts()).toEqual(["plain", "skip", "plain", "skip"]);
+      expect([again.duplicate, ...batch.map((e) => e.duplicate)]).toEqual([true, false, true]);
+      sent.length = 0;
+      // In the caller's transaction a failed statement would abort the caller's work: the repeat must not fail.
+      await sql.begin(async (tx) => {
+        const inTx = await outbox.publishEvent({ type: "x", source: "plain", id: "p-3" }, { tx });
+        expect(inTx.duplicate).toBe(true);
+        await tx.unsafe(`insert into "${t.schema}".users (name) values ('after a repeat')`);
+      });
+      expect(inserts()).toEqual(["skip"]);
+      const [{ n }] = await t.sql.unsafe(`select count(*)::int as n from "${t.schema}".users where name = 'after a repeat'`);
+      expect(n).toBe(1);
+      const [{ stored }] = await t.sql.unsafe(`select count(*)::int as stored from "${t.schema}".events where source = 'plain'`);
+      expect(stored).toBe(4);
+    } finally {
+      await sql.end();
+    }
   });
 
   it("treats the same id from another source as another event", async () => {

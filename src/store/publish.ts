@@ -102,13 +102,35 @@ function parts(columns: readonly Column[]): Parts {
  */
 const STATEMENTS = new Map<readonly Column[], Map<string, string>>();
 
-function statement(schema: Schema, kind: string, notify: boolean, columns: readonly Column[], build: (p: Parts) => string): string {
+function statement(
+  schema: Schema,
+  kind: string,
+  notify: boolean,
+  conflict: Conflict,
+  columns: readonly Column[],
+  build: (p: Parts) => string,
+): string {
   let built = STATEMENTS.get(columns);
   if (built === undefined) STATEMENTS.set(columns, built = new Map());
-  const key = `${schema.quoted} ${kind} ${notify}`;
+  const key = `${schema.quoted} ${kind} ${notify} ${conflict}`;
   let text = built.get(key);
   if (text === undefined) built.set(key, text = build(parts(columns)));
   return text;
+}
+
+/**
+ * How an insert meets an event already stored (the same source + id). `skip`: `ON CONFLICT (id, source) DO NOTHING`,
+ * which stores the rest and never fails on a repeat: inside a caller's transaction, where a failed statement would
+ * abort the caller's work. `fail`: a plain insert, for a publish that is its own transaction; PostgreSQL then skips
+ * the speculative insertion (a probe of the (id, source) index before each row, and its confirmation after), ~20%
+ * of a 1,000-event batch's server time, and a repeat fails the statement with a unique violation, rolled back whole,
+ * after which {@link publish} sends the `skip` form. Repeats are rare (a producer retrying after a lost answer), so
+ * they pay a second statement while every other publish pays less.
+ */
+export type Conflict = "skip" | "fail";
+
+function onConflict(conflict: Conflict): string {
+  return conflict === "skip" ? " on conflict (id, source) do nothing" : "";
 }
 
 /**
@@ -122,9 +144,9 @@ function statement(schema: Schema, kind: string, notify: boolean, columns: reado
  * list is a sub-select in a `case`, so it is not even aggregated otherwise (server CPU of 1,000 new events:
  * aggregating it always cost ~5% of the statement). `$n` is the batch's size.
  */
-function withNotify(schema: Schema, insert: string, notify: boolean, n: string): string {
+function withNotify(schema: Schema, insert: string, notify: boolean, conflict: Conflict, n: string): string {
   return `
-with inserted as (${insert} on conflict (id, source) do nothing returning id, source),
+with inserted as (${insert}${onConflict(conflict)} returning id, source),
 counted as (select count(*)::int as count from inserted)
 select count, now() as created_at,
        case when count < ${n} then (select json_build_array(array_agg(id), array_agg(source)) from inserted)::text end as keys
@@ -136,17 +158,17 @@ from counted`;
  * Wraps a one-event insert: NOTIFY as in {@link withNotify}, and only `created_at` comes back (no row when the event
  * was already stored).
  */
-function single(schema: Schema, insert: string, notify: boolean): string {
+function single(schema: Schema, insert: string, notify: boolean, conflict: Conflict): string {
   return `
-with inserted as (${insert} on conflict (id, source) do nothing returning created_at)
+with inserted as (${insert}${onConflict(conflict)} returning created_at)
 select created_at${notify ? `, (select pg_notify('${schema.channel}', '')) is null as notified` : ""} from inserted`;
 }
 
 /** One event, as plain parameters (one per column written): the common case, and the cheapest statement for it. */
-export function insertEvent(schema: Schema, notify: boolean, columns: readonly Column[] = COLUMNS): string {
-  return statement(schema, "one", notify, columns, (p) => single(schema, `
+export function insertEvent(schema: Schema, notify: boolean, columns: readonly Column[] = COLUMNS, conflict: Conflict = "skip"): string {
+  return statement(schema, "one", notify, conflict, columns, (p) => single(schema, `
   insert into ${schema.quoted}.events (${p.names})
-  values (${p.values.join(", ")}, ${p.due})`, notify));
+  values (${p.values.join(", ")}, ${p.due})`, notify, conflict));
 }
 
 /**
@@ -164,23 +186,23 @@ function waits(s: string, key: string): string {
 }
 
 /** One event with an ordering key: {@link insertEvent}, parked when it must wait (see `waits`). */
-export function insertKeyedEvent(schema: Schema, notify: boolean, columns: readonly Column[] = COLUMNS): string {
-  return statement(schema, "one keyed", notify, columns, (p) => single(schema, `
+export function insertKeyedEvent(schema: Schema, notify: boolean, columns: readonly Column[] = COLUMNS, conflict: Conflict = "skip"): string {
+  return statement(schema, "one keyed", notify, conflict, columns, (p) => single(schema, `
   insert into ${schema.quoted}.events (${p.names}, parked)
   select ${p.values.join(", ")}, case when w.parked then null else ${p.due} end, w.parked
-  from (select ${waits(schema.quoted, p.key)} as parked offset 0) w`, notify));
+  from (select ${waits(schema.quoted, p.key)} as parked offset 0) w`, notify, conflict));
 }
 
 /**
  * Many events in one statement: one array literal per column, unnested side by side (cheaper for the server than
  * one JSON document; bench/RESULTS.md, "Statement plans quoted by the code", has the plans' timings).
  */
-export function insertEvents(schema: Schema, notify: boolean, columns: readonly Column[] = COLUMNS): string {
-  return statement(schema, "many", notify, columns, (p) => withNotify(schema, `
+export function insertEvents(schema: Schema, notify: boolean, columns: readonly Column[] = COLUMNS, conflict: Conflict = "skip"): string {
+  return statement(schema, "many", notify, conflict, columns, (p) => withNotify(schema, `
   insert into ${schema.quoted}.events (${p.names})
   select ${p.selected.join(", ")}, ${p.dueBatch}
   from unnest(${p.arrays})
-    as x(${p.unnested})`, notify, `$${columns.length + 1}`));
+    as x(${p.unnested})`, notify, conflict, `$${columns.length + 1}`));
 }
 
 /**
@@ -189,15 +211,15 @@ export function insertEvents(schema: Schema, notify: boolean, columns: readonly 
  * (When that earlier event turns out to be a duplicate of one already finished, the later one is parked with nothing
  * ahead of it; the worker's repair step releases it.)
  */
-export function insertKeyedEvents(schema: Schema, notify: boolean, columns: readonly Column[] = COLUMNS): string {
+export function insertKeyedEvents(schema: Schema, notify: boolean, columns: readonly Column[] = COLUMNS, conflict: Conflict = "skip"): string {
   const n = columns.length;
-  return statement(schema, "many keyed", notify, columns, (p) => withNotify(schema, `
+  return statement(schema, "many keyed", notify, conflict, columns, (p) => withNotify(schema, `
   insert into ${schema.quoted}.events (${p.names}, parked)
   select ${p.selected.join(", ")}, case when w.parked then null else ${p.dueBatch} end, w.parked
   from unnest(${p.arrays}, $${n + 1}::text::boolean[])
     as x(${p.unnested}, follows)
   cross join lateral (select case when x.ordering_key is null then false when x.follows then true
-                                  else ${waits(schema.quoted, "x.ordering_key")} end as parked offset 0) w`, notify, `$${n + 2}`));
+                                  else ${waits(schema.quoted, "x.ordering_key")} end as parked offset 0) w`, notify, conflict, `$${n + 2}`));
 }
 
 /** Reads back events that were already stored (idempotent publish), by (source, id). */
@@ -209,24 +231,27 @@ where (id, source) in (select * from unnest($1::text::text[], $2::text::text[]))
 
 /**
  * Stores events and returns them in input order, each marked `duplicate` when its source + id was already stored
- * (then it is the stored event, not the input).
+ * (then it is the stored event, not the input). `own`: the statement is a transaction of its own (no caller's
+ * transaction around it), so it may try the plain insert first (see {@link Conflict}).
  */
-export async function publish(query: Query, schema: Schema, events: NewEvent[], notify: boolean): Promise<PublishedEvent[]> {
+export async function publish(query: Query, schema: Schema, events: NewEvent[], notify: boolean, own = false): Promise<PublishedEvent[]> {
   // Events without an ordering key take the statements that never look at other rows.
   let created: Row | undefined;
   let inserted: Set<string> | null = null;
   const written = columnsOf(events);
   if (events.length === 1) {
     const e = events[0];
-    const text = e.ordering_key === null ? insertEvent(schema, notify, written) : insertKeyedEvent(schema, notify, written);
-    [created] = await query(text, written.map((c) => c.value(e)));
+    const insert = e.ordering_key === null ? insertEvent : insertKeyedEvent;
+    const params = written.map((c) => c.value(e));
+    [created] = await insertOnce(query, (conflict) => insert(schema, notify, written, conflict), params, own);
     if (!created) inserted = new Set();
   } else {
     const follows = followers(events);
     const values = written.map((c) => arrayLiteral(events.map(c.value)));
     if (follows !== null) values.push(arrayLiteral(follows.map((f) => (f ? "t" : "f"))));
     values.push(String(events.length));
-    [created] = await query(follows === null ? insertEvents(schema, notify, written) : insertKeyedEvents(schema, notify, written), values);
+    const insert = follows === null ? insertEvents : insertKeyedEvents;
+    [created] = await insertOnce(query, (conflict) => insert(schema, notify, written, conflict), values, own);
     if (created.keys != null) {
       // Some were stored already (or repeated in the batch): the statement said which were new.
       const [ids, sources] = JSON.parse(created.keys as string) as [string[] | null, string[] | null];
@@ -254,6 +279,26 @@ export async function publish(query: Query, schema: Schema, events: NewEvent[], 
     }
     return { ...stored.get(k)!, duplicate: true };
   });
+}
+
+/**
+ * Runs an insert statement: in its own transaction the plain form first, and the `skip` form when that met a stored
+ * event (a unique violation of `events_id_source`; the failed statement changed nothing); else the `skip` form.
+ */
+async function insertOnce(query: Query, text: (conflict: Conflict) => string, params: unknown[], own: boolean): Promise<Row[]> {
+  if (!own) return await query(text("skip"), params);
+  try {
+    return await query(text("fail"), params);
+  } catch (err) {
+    if (!isRepeat(err)) throw err;
+    return await query(text("skip"), params);
+  }
+}
+
+/** A unique violation of the (id, source) index: an event already stored (or repeated within the batch). */
+function isRepeat(err: unknown): boolean {
+  const e = err as { code?: unknown; constraint_name?: unknown; constraint?: unknown } | null;
+  return e?.code === "23505" && (e.constraint_name ?? e.constraint) === "events_id_source";
 }
 
 /** Per event, whether an earlier event in the batch has its ordering key; null when no event has a key. */
