@@ -1,5 +1,5 @@
 // The bench: every figure for pg-dispatch, graphile-worker, pg-boss and raw SQL, side by side in one run.
-//   npm run bench              full: medians of 3 runs (about 8 minutes)
+//   npm run bench              full: medians of 3 runs (about 9 minutes)
 //   npm run bench -- --quick   reduced, one run, under a minute (CI smoke test; nobody judges the numbers)
 //   options: --runs=N, --only=publish,bulk,dispatch,latency,idle,memory, --db=NAME (the database to create and drop)
 import { execFileSync } from "node:child_process";
@@ -27,7 +27,7 @@ const runs = Number(args.find((a) => a.startsWith("--runs="))?.slice(7) ?? (quic
 const only = args.find((a) => a.startsWith("--only="))?.slice(7).split(",");
 const size = quick
   ? { publishS: 1, publishPairs: 1, bulk: 3_000, dispatch: 2_000, webhook: 500, latencyS: 1, idleS: 1, settle: 1.1, memory: 2_000 }
-  : { publishS: 1.5, publishPairs: 5, bulk: 50_000, dispatch: 20_000, webhook: 20_000, latencyS: 10, idleS: 20, settle: 11, memory: 20_000 };
+  : { publishS: 1.5, publishPairs: 5, bulk: 200_000, dispatch: 20_000, webhook: 20_000, latencyS: 10, idleS: 20, settle: 11, memory: 20_000 };
 const k = (n: number): string => (n >= 1000 ? `${n / 1000}k` : String(n));
 
 const ROWS: RowSpec[] = [
