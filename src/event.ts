@@ -5,6 +5,7 @@ import { dataToJson, utf8Length } from "./json.ts";
 import { assertKnownKeys, wholeNumber } from "./options.ts";
 import { MAX_RETRIES } from "./retry.ts";
 import { isStorable } from "./text.ts";
+import { newEventId } from "./event-id.ts";
 
 /** Values a CloudEvent extension attribute may hold. */
 export type ExtensionValue = string | number | boolean;
@@ -31,7 +32,7 @@ export interface EventInput extends DeliveryOptions {
   type: string;
   source: string;
   data?: unknown | undefined;
-  /** Defaults to a random UUID. Publishing the same source + id again stores nothing new. */
+  /** Defaults to a new UUID (version 7, time-ordered). Publishing the same source + id again stores nothing new. */
   id?: string | undefined;
   subject?: string | undefined;
   /** Defaults to now. */
@@ -101,11 +102,11 @@ export function fromInput(input: EventInput, maxPayloadBytes: number): NewEvent 
   }
   if (input.id !== undefined && (typeof input.id !== "string" || input.id.length === 0)) {
     // A resend must carry the same id, or it would be stored twice: never replace an empty one with a random one.
-    throw new DispatchError("invalid_event", "Invalid CloudEvent: id must be a non-empty string (or left out for a random UUID).", { field: "id" });
+    throw new DispatchError("invalid_event", "Invalid CloudEvent: id must be a non-empty string (or left out for a generated UUID).", { field: "id" });
   }
   // The attributes as the event will carry them; the rules of attributes.ts, without building an SDK object.
   const attributes = {
-    id: input.id ?? crypto.randomUUID(),
+    id: input.id ?? newEventId(),
     source: input.source,
     type: input.type,
     specversion: SPECVERSION,
@@ -133,7 +134,7 @@ export function fromCloudEvent(event: CloudEvent<unknown>, options: DeliveryOpti
   const e = event as unknown as Record<string, unknown>;
   // A plain object gets the SDK class's defaults (a random id, the time now, version 1.0); an instance has them.
   const attributes = {
-    id: plain && (e.id === undefined || e.id === "") ? crypto.randomUUID() : e.id,
+    id: plain && (e.id === undefined || e.id === "") ? newEventId() : e.id,
     source: e.source,
     type: e.type,
     specversion: plain ? e.specversion || SPECVERSION : e.specversion,

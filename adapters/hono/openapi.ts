@@ -182,7 +182,7 @@ const schemas: Record<string, Json> = {
       type: bounded("type", 1),
       source: bounded("source", 1),
       data: { description: "Any JSON value." },
-      id: { ...bounded("id", 1), description: "Defaults to a random UUID; publishing the same source + id again stores nothing new." },
+      id: { ...bounded("id", 1), description: "Defaults to a new UUID (version 7); publishing the same source + id again stores nothing new." },
       subject: bounded("subject"),
       time: { type: "string", format: "date-time" },
       datacontenttype: bounded("datacontenttype"),

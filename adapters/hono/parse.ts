@@ -173,7 +173,7 @@ async function binary(request: Request, media: string, maxBodyBytes: number): Pr
 }
 
 /**
- * A CloudEvent must carry its id. The core would give an event without one a random UUID (right for plain JSON, where
+ * A CloudEvent must carry its id. The core would give an event without one a generated UUID (right for plain JSON, where
  * the id is optional), and a resend would then be stored twice. (The receiver's inbox keys on it too.)
  *
  * @example
