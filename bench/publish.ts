@@ -84,12 +84,15 @@ function rawVariants(): Variant[] {
   ];
 }
 
-/** pg-dispatch's own single statement and parameters, sent straight to the driver: its SQL without its JavaScript. */
+/**
+ * pg-dispatch's own single statement and parameters, sent straight to the driver: its SQL without its JavaScript (the
+ * plain insert a publish of its own sends first).
+ */
 function statementVariant(): Variant {
   const schema = "bench_pub_statement";
   const outbox = new current.Outbox({ sql, schema, logger: quiet });
   const event = fromInput({ type: TYPE, source: SOURCE, id: "x", data: payload(0) }, 1_000);
-  const text = insertEvent(outbox.schema, true, columnsOf([event]));
+  const text = insertEvent(outbox.schema, true, columnsOf([event]), "fail");
   return {
     name: "pg-dispatch statement", kind: "single", schema,
     async reset() {

@@ -39,6 +39,11 @@ export interface StoreFilter {
   to: Date | null;
   id: string | null;
   error: string | null;
+  /**
+   * A regular expression the type must match: the type patterns a destination is registered for (a replay sends a
+   * destination only the events it routes). Never from a caller's filter.
+   */
+  routed: string | null;
 }
 
 export const FILTER_KEYS = ["status", "type", "source", "destination", "from", "to", "id", "error"] as const;
@@ -84,5 +89,6 @@ export function storeFilter(filter: EventFilter | undefined, where: string): Sto
     to: f.to ?? null,
     id: f.id ?? null,
     error: f.error ?? null,
+    routed: null,
   };
 }

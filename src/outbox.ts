@@ -25,6 +25,7 @@ import { countRetry } from "./store/retry-count.ts";
 import { retryEvents } from "./store/retry-events.ts";
 import { countReplay, replayEvents } from "./store/replay-events.ts";
 import { type EventFilter, storeFilter } from "./filter.ts";
+import { typesExpression } from "./store/backlog-gauges.ts";
 import { type Stats, stats } from "./store/stats.ts";
 import { Telemetry } from "./telemetry.ts";
 import { Worker, type WorkerOptions } from "./worker.ts";
@@ -181,6 +182,8 @@ export class Outbox<E extends EventMap = any> {
   readonly events: EventCatalog<E> | undefined;
   readonly #registry = new Registry();
   readonly #query: Query;
+  /** Whether a publish without `tx` is surely a transaction of its own (see {@link ownTransactions}). */
+  readonly #ownTransactions: boolean;
 
   constructor(options: OutboxOptions<E>) {
     const o = optionsObject(options, "Outbox");
@@ -196,6 +199,7 @@ export class Outbox<E extends EventMap = any> {
     this.maxPayloadBytes = wholeNumber(o.maxPayloadBytes, "maxPayloadBytes", 1, 1_048_576);
     this.maxScheduleAheadMs = wholeNumber(o.maxScheduleAheadMs, "maxScheduleAheadMs", 0, DEFAULT_MAX_SCHEDULE_AHEAD_MS, MAX_SCHEDULE_AHEAD_MS);
     this.#query = explainMissingTables(toQuery(o.sql), this.schema);
+    this.#ownTransactions = ownTransactions(o.sql);
     if (o.telemetry !== undefined && typeof o.telemetry !== "boolean") {
       throw new DispatchError("invalid_option", "telemetry must be true or false.", { field: "telemetry" });
     }
@@ -333,7 +337,7 @@ export class Outbox<E extends EventMap = any> {
     await this.telemetry.ready();
     const trace = this.telemetry.publishing(rows);
     try {
-      const events = await publish(query, this.schema, rows, this.wake === "notify" && options.notify !== false, !options.tx);
+      const events = await publish(query, this.schema, rows, this.wake === "notify" && options.notify !== false, !options.tx && this.#ownTransactions);
       this.telemetry.published(trace, events);
       return events;
     } catch (err) {
@@ -501,12 +505,15 @@ export class Outbox<E extends EventMap = any> {
     // A name no worker registers would leave a delivery pending that nothing attempts, on an event that reads
     // published. Where this process registers destinations (a worker's config), the name must be one of them; a
     // process that registers none (a script, the router or dashboard alone) cannot know the workers' and is trusted.
-    const registered = this.#registry.all().map((d) => d.name);
-    if (registered.length && !registered.includes(destination)) {
-      throw new DispatchError("invalid_option", `No destination named ${JSON.stringify(destination)} is registered here (registered: ${registered.join(", ")}); a replay goes only to a destination the workers register.`, { field: "destination" });
+    // It is sent only the events whose type it is registered for: any other would wait for a delivery nothing makes.
+    const routes = this.#registry.routes();
+    const route = routes.find((r) => r.name === destination);
+    if (routes.length && !route) {
+      throw new DispatchError("invalid_option", `No destination named ${JSON.stringify(destination)} is registered here (registered: ${routes.map((r) => r.name).join(", ")}); a replay goes only to a destination the workers register.`, { field: "destination" });
     }
-    if (dryRun(o.dryRun)) return await countReplay(this.#query, this.schema, f, null);
-    return await replayEvents(this.#query, this.schema, f, destination);
+    const routed = route ? { ...f, routed: typesExpression(route.patterns) } : f;
+    if (dryRun(o.dryRun)) return await countReplay(this.#query, this.schema, routed, null);
+    return await replayEvents(this.#query, this.schema, routed, destination);
   }
 
   /**
@@ -589,6 +596,17 @@ function destinationName(name: unknown): string {
     throw new DispatchError("invalid_option", `A destination name must be well-formed text of 1 to ${MAX_DESTINATION_NAME} bytes (UTF-8) without NUL.`, { field: "name" });
   }
   return name;
+}
+
+/**
+ * True when every statement sent through `sql` is a transaction of its own: a postgres.js pool of more than one
+ * connection, which refuses a `BEGIN` sent by hand (a transaction there is `sql.begin`, and reaches publish as `tx`).
+ * On a single connection a caller may have sent `BEGIN` itself, and other clients are not known to refuse it: there a
+ * publish must not risk a failing statement (see store/publish.ts `Conflict`).
+ */
+function ownTransactions(sql: Sql): boolean {
+  const c = sql as unknown as { options?: { max?: unknown }; subscribe?: unknown; reserve?: unknown };
+  return typeof c.subscribe === "function" && typeof c.reserve === "function" && typeof c.options?.max === "number" && c.options.max > 1;
 }
 
 /** The `dryRun` option of the bulk operations: true, false or absent; anything else would retry or replay by mistake. */

@@ -174,7 +174,7 @@ describe("idempotent publish: the same source + id stores one event", () => {
   it("a publish of its own tries the plain insert, and a repeat the insert that skips stored events; in a transaction, the latter at once", async () => {
     // The statements pg-dispatch sends, as postgres.js's debug hook sees them.
     const sent: string[] = [];
-    const sql = postgres(databaseUrl(), { max: 1, onnotice: () => {}, debug: (_c, text) => void sent.push(text) });
+    const sql = postgres(databaseUrl(), { max: 2, onnotice: () => {}, debug: (_c, text) => void sent.push(text) });
     try {
       const outbox = new Outbox({ sql, schema: t.schema });
       const inserts = () => sent.filter((q) => /insert into \S+\.events/.test(q)).map((q) => (/on conflict/.test(q) ? "skip" : "plain"));
@@ -198,6 +198,23 @@ describe("idempotent publish: the same source + id stores one event", () => {
       expect(n).toBe(1);
       const [{ stored }] = await t.sql.unsafe(`select count(*)::int as stored from "${t.schema}".events where source = 'plain'`);
       expect(stored).toBe(4);
+    } finally {
+      await sql.end();
+    }
+  });
+
+  it("on one connection, where a caller may have sent BEGIN by hand, a repeat never fails the caller's transaction", async () => {
+    const sql = postgres(databaseUrl(), { max: 1, onnotice: () => {} });
+    try {
+      const outbox = new Outbox({ sql, schema: t.schema });
+      await outbox.publishEvent({ type: "x", source: "one-connection", id: "o-1" });
+      await sql.unsafe("begin");
+      const again = await outbox.publishEvent({ type: "x", source: "one-connection", id: "o-1" });
+      await sql.unsafe(`insert into "${t.schema}".users (name) values ('after a repeat on one connection')`);
+      await sql.unsafe("commit");
+      expect(again.duplicate).toBe(true);
+      const [{ n }] = await t.sql.unsafe(`select count(*)::int as n from "${t.schema}".users where name = 'after a repeat on one connection'`);
+      expect(n).toBe(1);
     } finally {
       await sql.end();
     }

@@ -141,4 +141,18 @@ describe("replayEvents", () => {
     expect(await bare.replayEvents({ id: e.id }, { destination: "B" })).toBe(1);
     await waitFor(() => calls.B.length === 2, "B sent it again");
   });
+
+  it("sends a destination only the events whose type it is registered for, so none is left pending for nobody", async () => {
+    count("orders", "order.*");
+    await restart();
+    const events = await t.outbox.publishEvents([{ type: "order.placed", source: "s" }, { type: "user.created", source: "s" }]);
+    await settled(events.map((e) => e.id));
+    expect(calls.orders).toEqual([events[0].id]);
+    expect(await t.outbox.replayEvents({}, { destination: "orders", dryRun: true })).toBe(1);
+    expect(await t.outbox.replayEvents({}, { destination: "orders" })).toBe(1);
+    await waitFor(() => calls.orders.length === 2, "orders sent order.placed again");
+    await settled(events.map((e) => e.id));
+    expect(calls.orders).toEqual([events[0].id, events[0].id]);
+    expect((await t.outbox.getEvent(events[1].id))?.deliveries.map((d) => d.name)).toEqual(["A", "B"]);
+  });
 });

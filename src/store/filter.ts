@@ -20,6 +20,7 @@ export function filterConditions(
   if (f.status) sql.push(`e.status = '${f.status}'`);
   if (f.type !== null) sql.push(`e.type = ${param(f.type, "text")}`);
   if (f.typePrefix !== null) sql.push(`starts_with(e.type, ${param(f.typePrefix, "text")})`);
+  if (f.routed !== null) sql.push(`e.type ~ ${param(f.routed, "text")}`);
   if (f.source !== null) sql.push(`e.source = ${param(f.source, "text")}`);
   if (f.id !== null) sql.push(`e.id = ${param(f.id, "text")}`);
   if (f.from !== null) sql.push(`e.created_at >= ${param(f.from, "timestamptz")}`);
