@@ -78,6 +78,7 @@ async function main(): Promise<void> {
       ["failures", "/failures"],
       ["destinations", "/destinations"],
       ["bulk retry preview (status=failed)", "/retry?status=failed"],
+      ["replay preview (billing, type=order.*)", "/replay?destination=billing&type=order.*"],
     ];
     // A deep page: follow "Older" 49 times from the newest.
     let path = "/events";
