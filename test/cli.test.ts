@@ -108,6 +108,33 @@ describe("worker delivers with the config module's destinations and stops gracef
     }
   }, 60_000);
 
+  test("passes the config module's onDeliveryFailed export to the worker, and refuses one that is not a function", async () => {
+    const log = join(dir, "failed-for-good.txt");
+    const config = configModule(dir, t.schema, log, `import { PermanentError } from ${JSON.stringify(modUrl)};
+outbox.register("cli.doomed", function refuser() {
+  throw new PermanentError("refused for good");
+});
+export function onDeliveryFailed(f) {
+  appendFileSync(${JSON.stringify(log)}, f.event.id + " " + f.destination + " " + f.error + "\\n");
+}`);
+    const worker = finished(start(["node", CLI], ["worker", "--config", config, "--log-level", "info"]));
+    try {
+      await waitFor(() => worker.output().includes("worker started") || worker.child.exitCode !== null, "worker start", 20_000);
+      expect(worker.child.exitCode, worker.output()).toBe(null);
+      const event = await t.outbox.publishEvent({ type: "cli.doomed", source: "cli" });
+      await waitFor(() => existsSync(log) && readFileSync(log, "utf8").includes(event.id), "onDeliveryFailed to run", 10_000);
+      expect(readFileSync(log, "utf8")).toBe(`${event.id} refuser refused for good\n`);
+      worker.child.kill("SIGTERM");
+      expect((await worker).code).toBe(0);
+    } finally {
+      if (worker.child.exitCode === null) worker.child.kill("SIGKILL");
+    }
+    const wrong = configModule(dir, t.schema, log, `outbox.register("x", () => {});\nexport const onDeliveryFailed = "page me";`);
+    const run = await cli(["worker", "--config", wrong]);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/exports onDeliveryFailed, but as string: export a function/);
+  }, 60_000);
+
   test("refuses a config that registers no destinations (it would mark every event published)", async () => {
     const config = configModule(dir, t.schema, "", "// nothing registered");
     const run = await cli(["worker", "--config", config]);

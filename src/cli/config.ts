@@ -5,6 +5,7 @@ import process from "node:process";
 import { pathToFileURL } from "node:url";
 import postgres from "postgres";
 import { Outbox } from "../outbox.ts";
+import type { WorkerOptions } from "../worker.ts";
 import { type Invocation, UsageError } from "./args.ts";
 import { CONFIG, DATABASE_URL, read, SCHEMA } from "./flags.ts";
 import { redact } from "./redact.ts";
@@ -25,6 +26,8 @@ export interface Loaded {
   outbox: Outbox;
   /** `--config ./x.mjs` or `--database-url` (the password never printed). */
   origin: string;
+  /** The config module's `onDeliveryFailed` export, which `pg-dispatch worker` passes to its worker. */
+  onDeliveryFailed?: WorkerOptions["onDeliveryFailed"];
 }
 
 /**
@@ -38,7 +41,7 @@ export async function loadOutbox(inv: Invocation, needConfig = false): Promise<L
   if (config !== undefined && (url !== undefined || schema !== undefined)) {
     throw new UsageError("Pass either --config, or --database-url and --schema, not both.", inv.command);
   }
-  if (config !== undefined) return { outbox: await importOutbox(config), origin: config };
+  if (config !== undefined) return { ...(await importConfig(config)), origin: config };
   if (needConfig) throw new UsageError(`${inv.command} needs --config <module>: the module that registers the destinations.`, inv.command);
   const databaseUrl = url ?? process.env.DATABASE_URL;
   if (!databaseUrl) {
@@ -66,8 +69,11 @@ export async function loadOutbox(inv: Invocation, needConfig = false): Promise<L
   }
 }
 
-/** Imports a config module (relative to the working directory) and finds the Outbox it exports. */
-async function importOutbox(path: string): Promise<Outbox> {
+/**
+ * Imports a config module (relative to the working directory) and finds the Outbox it exports, and the optional
+ * `onDeliveryFailed` hook for the worker.
+ */
+async function importConfig(path: string): Promise<{ outbox: Outbox; onDeliveryFailed?: WorkerOptions["onDeliveryFailed"] }> {
   const file = resolve(process.cwd(), path);
   if (!existsSync(file)) throw new CliError(`Config module ${path} not found (looked for ${file}).`);
   let mod: Record<string, unknown>;
@@ -90,7 +96,12 @@ async function importOutbox(path: string): Promise<Outbox> {
       `Config module ${path} must export the configured Outbox as default or as \`outbox\` (its exports: ${names}).`,
     );
   }
-  return outbox;
+  const onDeliveryFailed = mod.onDeliveryFailed;
+  if (onDeliveryFailed === undefined) return { outbox };
+  if (typeof onDeliveryFailed !== "function") {
+    throw new CliError(`Config module ${path} exports onDeliveryFailed, but as ${typeof onDeliveryFailed}: export a function (failure) => void.`);
+  }
+  return { outbox, onDeliveryFailed: onDeliveryFailed as WorkerOptions["onDeliveryFailed"] };
 }
 
 /**

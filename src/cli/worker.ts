@@ -38,7 +38,8 @@ function checkLease(options: WorkerOptions): void {
   }
 }
 
-async function run({ outbox, origin }: Loaded, options: WorkerOptions, logger: Logger): Promise<number> {
+async function run({ outbox, origin, onDeliveryFailed }: Loaded, options: WorkerOptions, logger: Logger): Promise<number> {
+  if (onDeliveryFailed) options = { ...options, onDeliveryFailed };
   const destinations = outbox.destinations();
   if (destinations.length === 0) {
     // With no destination, every event counts as delivered to all of its (zero) destinations and would be marked
