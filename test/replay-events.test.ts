@@ -155,4 +155,21 @@ describe("replayEvents", () => {
     expect(calls.orders).toEqual([events[0].id, events[0].id]);
     expect((await t.outbox.getEvent(events[1].id))?.deliveries.map((d) => d.name)).toEqual(["A", "B"]);
   });
+
+  it("a replay from a process that cannot tell the routes, of a type the destination is not registered for, fails that delivery saying why", async () => {
+    count("orders", "order.*");
+    await restart();
+    const [user] = await t.outbox.publishEvents([{ type: "user.created", source: "s" }]);
+    await settled([user.id]);
+    // The router or dashboard alone registers nothing: it replays whatever the filter matches.
+    const bare = await t.another();
+    expect(await bare.replayEvents({ id: user.id }, { destination: "orders" })).toBe(1);
+    await settled([user.id], "failed");
+    const record = await t.outbox.getEvent(user.id);
+    const orders = record?.deliveries.find((d) => d.name === "orders");
+    expect(orders?.status).toBe("failed");
+    expect(orders?.lastError).toBe('orders is not registered for events of type "user.created", so no worker sends it this replay.');
+    expect(record?.deliveries.filter((d) => d.name !== "orders").map((d) => d.status)).toEqual(["delivered", "delivered"]);
+    expect(calls.orders).toEqual([]);
+  });
 });

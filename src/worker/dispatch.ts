@@ -73,6 +73,14 @@ export async function dispatch(row: ClaimedRow, ctx: DispatchContext, tracker: T
   let lastError: string | null = null;
   const history: NewAttempt[] = [];
   const failures: DeliveryFailure[] = [];
+  const unrouted = replaying ? unroutedReplays(destinations, state, ctx) : [];
+  for (const name of unrouted) {
+    const prev = state[name];
+    const message = `${name} is not registered for events of type ${JSON.stringify(row.type)}, so no worker sends it this replay.`;
+    state[name] = { status: "failed", attempts: prev.attempts, lastError: message, nextAttemptAt: null, deliveredAt: null, ...(prev.budgetFrom ? { budgetFrom: prev.budgetFrom } : {}) };
+    failures.push({ destination: name, attempts: prev.attempts, error: message });
+    lastError = `${name}: ${message}`;
+  }
   // Times a worker holding this event stopped without an outcome: the lapse that brought it here, plus the attempts
   // made alone since (each counted before it started).
   const stops = row.lease_lapsed === true ? Number(row.lease_expiries ?? 0) + 1 : 0;
@@ -144,16 +152,35 @@ export async function dispatch(row: ClaimedRow, ctx: DispatchContext, tracker: T
     if (due.length === 1) await deliverTo(due[0]);
     else await Promise.all(due.map(deliverTo));
   }
-  const result = outcome(row, destinations, state, lastError, history);
+  const result = outcome(row, destinations, state, lastError, history, unrouted.length > 0);
   if (failures.length) {
     result.failures = failures.map((f) => ({ ...f, event: { id: row.id, source: row.source, type: row.type } }));
   }
   return result;
 }
 
-/** An event's status follows from its deliveries: failed if any failed, pending while any has work left, else published. */
-function outcome(row: ClaimedRow, destinations: Destination[], state: Record<string, StoredDelivery>, lastError: string | null, history: NewAttempt[]): Outcome {
-  let failed = false;
+/**
+ * A replay reopens one destination's delivery whatever the event's type (a process that registers no destinations,
+ * such as the router or dashboard alone, cannot tell which types it routes). The names of the replayed deliveries
+ * that wait for a destination registered here, but not for this type: nothing would ever attempt them.
+ */
+function unroutedReplays(destinations: Destination[], state: Record<string, StoredDelivery>, ctx: DispatchContext): string[] {
+  const routed = new Set(destinations.map((d) => d.name));
+  const registered = new Set(ctx.registry.routes().map((r) => r.name));
+  const names: string[] = [];
+  for (const name in state) {
+    const s = state[name];
+    if (s.replay === true && s.status === "pending" && !routed.has(name) && registered.has(name)) names.push(name);
+  }
+  return names;
+}
+
+/**
+ * An event's status follows from its deliveries: failed if any failed (`unrouted`: a replayed one failed for want of
+ * a route), pending while any has work left, else published.
+ */
+function outcome(row: ClaimedRow, destinations: Destination[], state: Record<string, StoredDelivery>, lastError: string | null, history: NewAttempt[], unrouted: boolean): Outcome {
+  let failed = unrouted;
   let next: number | null = null;
   for (const d of destinations) {
     const s = state[d.name];
