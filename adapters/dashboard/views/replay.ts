@@ -27,7 +27,8 @@ export function replayConfirmPage(p: PageContext, r: ReplayPreview, problems: st
 ${problems.map((m) => html`<p class="notice problem">${m}</p>`)}
 <p>A replay sends finished events (published or failed) to <strong>${r.destination}</strong> again, or for the first time
 to a destination registered after they were published. Only that destination's delivery changes; the others are not
-called. A worker delivers it only where the destination is registered for the event's type.</p>
+called. Narrow it to the types the destination is registered for: a worker fails the delivery of any other type,
+saying so.</p>
 <form class="filters" method="get" action="${p.base}/replay">
 <input type="hidden" name="destination" value="${r.destination}">
 <label>Status<select name="status">${["", "published", "failed"].map((s) => html`<option value="${s}"${(f.status ?? "") === s ? html` selected` : ""}>${s || "published or failed"}</option>`)}</select></label>
