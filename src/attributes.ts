@@ -82,6 +82,11 @@ export function checkExtension(name: string, value: unknown): void {
   }
 }
 
+/** True for a CloudEvents attribute name, core or extension: lower-case letters and digits. */
+export function isAttributeName(name: string): boolean {
+  return NAME.test(name);
+}
+
 /** True for a name publish admits as an extension: lower-case letters and digits, and not a core attribute. */
 export function isExtensionName(name: string): boolean {
   return !CORE_ATTRIBUTES.has(name) && NAME.test(name);

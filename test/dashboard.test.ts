@@ -89,6 +89,14 @@ async function eventually(check: () => Promise<boolean>, what: string): Promise<
   await waitFor(check, what, 20_000);
 }
 
+/** Waits until every event of a batch (all from `source`) has `status`. */
+async function allReach(batch: Array<{ id: string }>, source: string, status: string): Promise<void> {
+  await eventually(async () => {
+    for (const e of batch) if ((await t.outbox.getEvent(e.id, { source }))?.status !== status) return false;
+    return true;
+  }, `the batch to be ${status}`);
+}
+
 describe.skipIf(!available)("no credentials, no page", () => {
   it("shows the login form and none of the data, and a wrong token stays out", async () => {
     const stranger = await browser.newContext();
@@ -148,10 +156,7 @@ describe.skipIf(!available)("an operator finds a failure, retries it and sees it
   it("bulk-retries a filtered set after showing how many it will touch", async () => {
     broken.add("billing");
     const batch = await t.outbox.publishEvents(Array.from({ length: 6 }, (_, i) => ({ type: "order.bulk", source: "imports", data: { i } })));
-    await eventually(async () => {
-      for (const e of batch) if ((await t.outbox.getEvent(e.id, { source: "imports" }))?.status !== "failed") return false;
-      return true;
-    }, "the batch to fail");
+    await allReach(batch, "imports", "failed");
     broken.delete("billing");
     await page.goto(`${origin}/ops/outbox/events?status=failed&type=order.bulk`);
     expect(await page.locator("#events tbody tr").count()).toBe(6);
@@ -159,10 +164,7 @@ describe.skipIf(!available)("an operator finds a failure, retries it and sees it
     expect(await page.locator("#retry-count").textContent()).toMatch(/6 events due again/);
     await Promise.all([page.waitForURL(/done=bulk/), page.click("#confirm-retry")]);
     expect(await page.locator("#notice").textContent()).toContain("6 events are due again");
-    await eventually(async () => {
-      for (const e of batch) if ((await t.outbox.getEvent(e.id, { source: "imports" }))?.status !== "published") return false;
-      return true;
-    }, "the batch to be published");
+    await allReach(batch, "imports", "published");
   });
 });
 
@@ -314,10 +316,7 @@ describe.skipIf(!available)("destination controls and the attempt history", () =
   it("replays finished events to one destination after showing how many, and the worker delivers them there", async () => {
     broken.delete("billing");
     const batch = await t.outbox.publishEvents(Array.from({ length: 3 }, (_, i) => ({ type: "order.replayed", source: "replays", data: { i } })));
-    await eventually(async () => {
-      for (const e of batch) if ((await t.outbox.getEvent(e.id, { source: "replays" }))?.status !== "published") return false;
-      return true;
-    }, "the batch to be published");
+    await allReach(batch, "replays", "published");
     await page.goto(`${origin}/ops/outbox/destinations`);
     await Promise.all([page.waitForURL(/\/replay\?destination=billing/), page.locator('#destinations tr[data-destination="billing"] a.replay').click()]);
     await page.fill('input[name="source"]', "replays");

@@ -1,4 +1,5 @@
 import type { CloudEvent } from "cloudevents";
+import { isAttributeName } from "../../src/attributes.ts";
 import { DispatchError } from "../../src/errors.ts";
 import { ATTRIBUTE_LIMITS, validated } from "../../src/event.ts";
 import { utf8Length } from "../../src/json.ts";
@@ -11,7 +12,6 @@ import { fromBase64 } from "../../src/base64.ts";
 
 const STRUCTURED = "application/cloudevents+json";
 const BATCH = "application/cloudevents-batch+json";
-const NAME = /^[a-z0-9]+$/;
 const decoder = new TextDecoder("utf-8", { fatal: true });
 
 /** The events of one HTTP request, and whether it was a batch. */
@@ -91,7 +91,7 @@ export function structured(value: unknown, prefix: string): CloudEvent<unknown> 
  * its content type travel elsewhere (`carriers` says where), never as `ce-data` or `ce-datacontenttype`.
  */
 export function checkAttributeName(name: string, field: string, carriers: string): void {
-  if (NAME.test(name) && name !== "data" && name !== "datacontenttype") return;
+  if (isAttributeName(name) && name !== "data" && name !== "datacontenttype") return;
   throw new RequestError(422, "invalid_event", `${field} is not a CloudEvent attribute (names are lower-case letters and digits; ${carriers}).`, field);
 }
 

@@ -296,14 +296,12 @@ async function insertOnce(query: Query, text: (conflict: Conflict) => string, pa
 }
 
 /**
- * A unique violation of the (id, source) index: an event already stored (or repeated within the batch). postgres.js
- * and node-postgres give the SQLSTATE as `code`, Bun SQL as `errno`.
+ * A unique violation of the (id, source) index: an event already stored (or repeated within the batch). The plain
+ * form runs only on the Outbox's own postgres.js pool, so the error is postgres.js's.
  */
 function isRepeat(err: unknown): boolean {
-  const e = err as { code?: unknown; errno?: unknown; constraint_name?: unknown; constraint?: unknown; message?: unknown } | null;
-  if (e?.code !== "23505" && e?.errno !== "23505") return false;
-  const constraint = e.constraint_name ?? e.constraint;
-  return constraint === undefined ? typeof e.message === "string" && e.message.includes('"events_id_source"') : constraint === "events_id_source";
+  const e = err as { code?: unknown; constraint_name?: unknown } | null;
+  return e?.code === "23505" && e.constraint_name === "events_id_source";
 }
 
 /** Per event, whether an earlier event in the batch has its ordering key; null when no event has a key. */
