@@ -56,7 +56,9 @@ export async function burst(run: Running, stop: () => Promise<void>, start: () =
       unfinishedAtStop = await waitFor(async () => {
         const [row] = await sql.unsafe(`select count(*) filter (where status <> 'published')::int as n from "${schema}".events`);
         return row.n < RESTART_AT ? row.n : undefined;
-      }, "the worker's first deliveries", 30_000);
+      }, "the worker's first deliveries", 30_000).catch(async (err: Error) => {
+        throw new Error(`${err.message}: ${await standing(run)}`);
+      });
       stoppedAt = performance.now();
       await stop();
       restarted = start();
@@ -67,18 +69,23 @@ export async function burst(run: Running, stop: () => Promise<void>, start: () =
     const [row] = await sql.unsafe(`select count(*)::int as n from "${schema}".events where status = 'published'`);
     return row.n === BURST_EVENTS;
   }, `all ${BURST_EVENTS} events published`, 60_000).catch((err: Error) => err);
-  if (done instanceof Error) {
-    // Say where the events stand, and why the last attempts failed.
-    const rows = await sql.unsafe(
-      `select status, count(*)::int as n, min(d.value ->> 'lastError') as error from "${schema}".events, jsonb_each(deliveries) d group by status`,
-    );
-    throw new Error(`${done.message}: ${JSON.stringify(rows)}`);
-  }
+  if (done instanceof Error) throw new Error(`${done.message}: ${await standing(run)}`);
   const recoveryMs = performance.now() - stoppedAt;
   const [row] = await sql.unsafe(
     `select coalesce(sum((d.value ->> 'attempts')::int - 1), 0)::int as n from "${schema}".events, jsonb_each(deliveries) d`,
   );
   return { ids, unfinishedAtStop, restartMs, recoveryMs, extraAttempts: row.n };
+}
+
+/** Where the events stand, by status, with attempts and a last error of each: what a timed-out wait reports. */
+async function standing(run: Running): Promise<string> {
+  const { sql, schema } = run.db;
+  const rows = await sql.unsafe(
+    `select status, count(*)::int as n, sum((d.value ->> 'attempts')::int)::int as attempts,
+            min(d.value ->> 'lastError') as error
+       from "${schema}".events, jsonb_each(deliveries) d group by status`,
+  );
+  return JSON.stringify(rows);
 }
 
 /** What the broker's own client read back, against what was published. */
