@@ -11,6 +11,7 @@ import { formatFindings } from "../src/cli/doctor.ts";
 import { diagnose, type Finding } from "../src/doctor/diagnose.ts";
 import { schema } from "../src/schema.ts";
 import { startEmbeddedPostgres } from "../examples/embedded-postgres.ts";
+import { closedPort } from "./support/brokers.ts";
 import { cli, ROOT, type Run } from "./support/cli.ts";
 import { connect, databaseUrl, testOutbox, type TestOutbox, waitFor } from "./support/db.ts";
 import { havePgBouncer, startPgBouncer } from "./support/pgbouncer.ts";
@@ -241,6 +242,25 @@ describe("notification queue, pooler and wake-up mode", () => {
     }
     expect(of(findings, "pooler")).toMatchObject([{ ok: true, details: { wake: "logical" } }]);
     expect(of(await diagnose({ sql: t.sql, schema: t.outbox.schema, wake: "poll" }), "wake")).toMatchObject([{ ok: true }]);
+  });
+});
+
+describe("a listenUrl nothing answers on", () => {
+  it("is an error that says the worker would not start, names the cause and shows no password", async () => {
+    const port = await closedPort();
+    const listenUrl = `postgres://postgres:s3cret-pw@127.0.0.1:${port}/test`;
+    const outbox = new Outbox({ sql: t.sql, schema: t.schema, listenUrl });
+    const [finding] = of(await diagnose(outbox, { listenTimeoutMs: 1000 }), "pooler");
+    expect(finding).toMatchObject({
+      ok: false,
+      severity: "error",
+      message: expect.stringMatching(new RegExp(`^The worker's listenUrl cannot be reached \\(.*ECONNREFUSED.*${port}.*\\): a worker of this outbox does not start`)),
+      fix: expect.stringContaining("check its host, port"),
+    });
+    expect(JSON.stringify(finding)).not.toContain("s3cret-pw");
+    // What the finding says of the worker holds: it refuses to start.
+    outbox.register("doctor.listen-url", () => {});
+    await expect(outbox.worker().start()).rejects.toThrow(/ECONNREFUSED/);
   });
 });
 

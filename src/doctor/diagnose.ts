@@ -40,13 +40,15 @@ export async function diagnose(patient: Patient, options: DoctorOptions = {}): P
     try {
       findings.push(...(await check(patient, settings)));
     } catch (err) {
-      findings.push(problem(
-        name,
-        "warning",
-        `The ${name} check could not run: ${err instanceof Error ? err.message : String(err)}.`,
-        "Run pg-dispatch doctor as a role that may read the statistics views and catalogs (a member of pg_monitor).",
-      ));
+      findings.push(problem(name, "warning", `The ${name} check could not run: ${err instanceof Error ? err.message : String(err)}.`, cannotRun(err)));
     }
   }
   return findings;
+}
+
+/** What to do about a check that could not run: a missing privilege has a known remedy; anything else, its message. */
+function cannotRun(err: unknown): string {
+  return (err as { code?: unknown } | null)?.code === "42501"
+    ? "Run pg-dispatch doctor as a role that may read the statistics views and catalogs (a member of pg_monitor)."
+    : "Fix what the message names, then run pg-dispatch doctor again.";
 }

@@ -1,5 +1,5 @@
 import postgres, { type Sql } from "postgres";
-import { type Check, healthy, problem } from "./finding.ts";
+import { type Check, type Finding, healthy, problem } from "./finding.ts";
 import { wakeMode } from "./wake.ts";
 
 /**
@@ -24,7 +24,12 @@ export const pooler: Check = async (patient, { listenTimeoutMs }) => {
   let between: Awaited<ReturnType<typeof middleman>>;
   let result: Awaited<ReturnType<typeof roundTrip>>;
   try {
-    between = await middleman(listener);
+    try {
+      between = await middleman(listener);
+    } catch (err) {
+      if (own === null) throw err;
+      return [unreachable(err)];
+    }
     result = await roundTrip(listener, sql, listenTimeoutMs);
   } finally {
     await own?.end({ timeout: 1 });
@@ -47,6 +52,18 @@ export const pooler: Check = async (patient, { listenTimeoutMs }) => {
     details,
   )];
 };
+
+/** The finding for a listenUrl the doctor could not connect to: the worker would not start its listener either. */
+function unreachable(err: unknown): Finding {
+  const why = err instanceof Error ? err.message : String(err);
+  return problem(
+    "pooler",
+    "error",
+    `The worker's listenUrl cannot be reached (${why}): a worker of this outbox does not start, since it opens its LISTEN connection there.`,
+    "Point listenUrl at PostgreSQL itself, or at a pool in session mode: check its host, port, database, user and password.",
+    { listenUrl: true, error: why },
+  );
+}
 
 /** Compares the port dialled with the one PostgreSQL says it answered on. */
 async function middleman(sql: Sql): Promise<{ middleman: string | null; dialledPort: number | null; serverPort: number | null }> {
