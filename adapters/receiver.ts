@@ -6,6 +6,7 @@
  * @module
  */
 import type { CloudEvent } from "cloudevents";
+import type { PostgresType, Sql } from "postgres";
 import { DispatchError, PermanentError } from "../src/errors.ts";
 import { consoleLogger, type Logger } from "../src/logger.ts";
 import { assertKnownKeys, assertLogger, optionsObject, wholeNumber } from "../src/options.ts";
@@ -31,6 +32,13 @@ export type { PgPool, PgTransaction, ReceiverClient, TransactionOf } from "./rec
 export const DEFAULT_TOLERANCE_MS = 5 * 60_000;
 /** Twice the outbox's default `maxPayloadBytes`, leaving room for a structured event's attributes. */
 export const DEFAULT_MAX_BODY_BYTES = 2 * 1_048_576;
+
+/**
+ * A postgres.js client's custom types. Each receiver's first signature takes a postgres.js `Sql` by these, so that
+ * `sql: postgres(url)` written inline still gives the handler a typed `tx` (inferred through the general signature, a
+ * generic call inside the options object leaves the client's type unresolved and `tx` untyped).
+ */
+type PostgresTypes = Record<string, PostgresType>;
 
 /** Options shared by both receivers. */
 export interface ReceiverOptions<C extends ReceiverClient, T = unknown> {
@@ -99,7 +107,9 @@ const COMMON_KEYS = ["sql", "handler", "schema", "maxBodyBytes", "logger"] as co
  * Deno.serve(handle);
  * ```
  */
-export function receiveWebhook<C extends ReceiverClient, T = unknown>(options: ReceiveWebhookOptions<C, T>): Receiver {
+export function receiveWebhook<S extends PostgresTypes, T = unknown>(options: ReceiveWebhookOptions<Sql<S>, T>): Receiver;
+export function receiveWebhook<C extends ReceiverClient, T = unknown>(options: ReceiveWebhookOptions<C, T>): Receiver;
+export function receiveWebhook(options: ReceiveWebhookOptions<ReceiverClient>): Receiver {
   const o = optionsObject(options, "receiveWebhook");
   assertKnownKeys(o, [...COMMON_KEYS, "secret", "toleranceMs"], "receiveWebhook options");
   const common = commonOptions(o, "receiveWebhook");
@@ -139,7 +149,9 @@ export function receiveWebhook<C extends ReceiverClient, T = unknown>(options: R
  * });
  * ```
  */
-export function receivePubSubPush<C extends ReceiverClient, T = unknown>(options: ReceivePubSubPushOptions<C, T>): Receiver {
+export function receivePubSubPush<S extends PostgresTypes, T = unknown>(options: ReceivePubSubPushOptions<Sql<S>, T>): Receiver;
+export function receivePubSubPush<C extends ReceiverClient, T = unknown>(options: ReceivePubSubPushOptions<C, T>): Receiver;
+export function receivePubSubPush(options: ReceivePubSubPushOptions<ReceiverClient>): Receiver {
   const o = optionsObject(options, "receivePubSubPush");
   assertKnownKeys(o, [...COMMON_KEYS, "verify"], "receivePubSubPush options");
   const common = commonOptions(o, "receivePubSubPush");
