@@ -66,7 +66,7 @@ try {
     const claims: number[] = [];
     for (let i = 0; i < 8; i++) {
       const t0 = performance.now();
-      const rows = await claim(query, schema === "bench_scale" ? outbox.schema : small.schema, 500, lease, 30_000);
+      const rows = (await claim(query, schema === "bench_scale" ? outbox.schema : small.schema, 500, lease, 30_000)).rows;
       if (i > 0) claims.push(performance.now() - t0);
       await sql.unsafe(`update ${schema}.events set next_attempt_at = now() - interval '1 second', lease = null, status = 'pending' where seq = any($1::bigint[])`, [rows.map((r) => String(r.seq))]);
     }

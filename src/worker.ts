@@ -9,7 +9,7 @@ import type { Logger } from "./logger.ts";
 import type { Registry } from "./registry.ts";
 import { reconnectDelayMs, type RetryPolicy } from "./retry.ts";
 import type { Schema } from "./schema.ts";
-import { claim, type ClaimedRow, nextDue } from "./store/claim.ts";
+import { claim, type ClaimedRow } from "./store/claim.ts";
 import { type Outcome, release } from "./store/complete.ts";
 import { countLapsed } from "./store/lapsed.ts";
 import { Controls } from "./worker/controls.ts";
@@ -273,7 +273,9 @@ export class Worker {
           await withDeadline(repair(query, schema), this.#leaseMs, "releasing parked events");
           this.#repairAt = Date.now() + this.#sweepMs;
         }
-        rows = await withDeadline(claim(query, schema, limit, this.#lease, this.#leaseMs), this.#leaseMs, "claiming");
+        const claimed = await withDeadline(claim(query, schema, limit, this.#lease, this.#leaseMs), this.#leaseMs, "claiming");
+        rows = claimed.rows;
+        waitMs = claimed.nextDueMs;
         if (rows.length) {
           // The clock skew first: it must be read as the claim's answer arrives, before any other round trip.
           // Whole milliseconds: the local clock has no finer grain, and whole numbers are cheaper to write back.
@@ -292,7 +294,6 @@ export class Worker {
         }
         if (rows.length < limit && this.#freed.size && (await this.#recheckFreed()) > 0) continue;
         if (rows.length === limit || this.#woken || this.#stopping) continue;
-        waitMs = await withDeadline(nextDue(query, schema), this.#leaseMs, "looking for the next due event");
         failures = 0;
       } catch (err) {
         failures++;

@@ -180,14 +180,14 @@ describe("two publishers of one key whose transactions overlap", () => {
     });
     await insertedFirst;
     const second = await t.outbox.publishEvent({ type: "t", source: "second", orderingKey: "k" });
-    const [claimed] = await claim(query, t.outbox.schema, 10, crypto.randomUUID(), 60_000);
+    const [claimed] = (await claim(query, t.outbox.schema, 10, crypto.randomUUID(), 60_000)).rows;
     expect(claimed.id).toBe(second.id);
     commitFirst();
     await first;
-    expect(await claim(query, t.outbox.schema, 10, crypto.randomUUID(), 60_000)).toEqual([]);
+    expect((await claim(query, t.outbox.schema, 10, crypto.randomUUID(), 60_000)).rows).toEqual([]);
     // Once the lease runs out (the worker holding it stopped), the key moves again.
     await t.sql.unsafe(`update "${t.schema}".events set next_attempt_at = now() - interval '1 second' where id = $1`, [second.id]);
-    const after = await claim(query, t.outbox.schema, 10, crypto.randomUUID(), 60_000);
+    const after = (await claim(query, t.outbox.schema, 10, crypto.randomUUID(), 60_000)).rows;
     expect(after.map((r) => r.source).sort()).toEqual(["first"]);
   });
 });

@@ -67,9 +67,10 @@ describe("never lost: a notification missed while the listener was down is recov
       outbox.register("missed.event", (e) => void seen.push(e.id));
       const worker = await start(outbox.worker({ sweepIntervalMs: 600_000 }));
       await waitFor(async () => (await listenerPids(role)).length === 1, "the listener to connect");
-      // And the startup sweep is over (its last statement asks when the next event is due): the worker sleeps.
+      // And the startup sweep is over (its last statement is the claim, which also says when the next event is due):
+      // the worker sleeps.
       await waitFor(async () => (await t.sql.unsafe(
-        `select 1 from pg_stat_activity where usename = $1 and state = 'idle' and query like '%min(e.next_attempt_at)%'`,
+        `select 1 from pg_stat_activity where usename = $1 and state = 'idle' and query like '%synchronous_commit%'`,
         [role],
       )).length > 0, "the worker to go idle");
 
@@ -96,15 +97,16 @@ describe("never lost: a notification missed while the listener was down is recov
 });
 
 describe("scheduling: nothing is delivered before its scheduledAt", () => {
-  it("does not sleep past an event that falls due between the claim and the next-due query", async () => {
-    // Hold the next-due query back for a second, so the scheduled event falls due while it waits.
+  it("does not sleep past an event that falls due while the claim's answer is on its way", async () => {
+    // Hold each claim's answer (which says when the next event is due) back for a second, so the scheduled event
+    // falls due before the worker reads how long to sleep.
     const proxy = new Proxy(t.sql, {
       get(target, key, receiver) {
         const value = Reflect.get(target, key, receiver);
         if (key !== "unsafe") return value;
         return (text: string, ...rest: unknown[]) => {
-          const run = () => (value as (...a: unknown[]) => Promise<unknown>).call(target, text, ...rest);
-          return text.includes("min(e.next_attempt_at)") ? new Promise((r) => setTimeout(r, 1000)).then(run) : run();
+          const answer = (value as (...a: unknown[]) => Promise<unknown>).call(target, text, ...rest);
+          return text.includes("min(e.next_attempt_at)") ? answer.then((rows) => new Promise((r) => setTimeout(() => r(rows), 1000))) : answer;
         };
       },
     });
@@ -112,7 +114,7 @@ describe("scheduling: nothing is delivered before its scheduledAt", () => {
     const seen: string[] = [];
     outbox.register("tick", (e) => void seen.push(e.id));
     await start(outbox.worker({ sweepIntervalMs: 600_000 }));
-    await new Promise((r) => setTimeout(r, 1200)); // past the startup sweep's slow next-due query
+    await new Promise((r) => setTimeout(r, 1200)); // past the startup sweep's slow claim
     const e = await t.outbox.publishEvent({ type: "tick", source: "test", scheduledAt: new Date(Date.now() + 300) });
     await waitFor(() => seen.includes(e.id), "the event that fell due while the worker looked", 8000);
   });

@@ -16,6 +16,28 @@ afterEach(async () => {
   await t.drop();
 });
 
+describe("a claim says when to look again", () => {
+  it("gives the time until the next due event, leaving out what it took; nothing after a full claim; null when nothing waits", async () => {
+    const query = toQuery(t.sql);
+    const take = (limit: number) => claim(query, t.outbox.schema, limit, crypto.randomUUID(), 60_000);
+    expect(await take(10)).toEqual({ rows: [], nextDueMs: null });
+    await t.outbox.publishEvents([{ type: "job", source: "test" }, { type: "job", source: "test" }, { type: "job", source: "test" }]);
+    await t.outbox.publishEvent({ type: "job", source: "test", scheduledAt: new Date(Date.now() + 60_000) });
+    // Full: the worker claims again at once, so the claim does not look.
+    expect(await take(1)).toMatchObject({ rows: [expect.anything()], nextDueMs: null });
+    // Fewer than asked: the two it took still look due to the statement itself, and must not count.
+    const partial = await take(10);
+    expect(partial.rows).toHaveLength(2);
+    expect(partial.nextDueMs).toBeGreaterThan(55_000);
+    expect(partial.nextDueMs).toBeLessThanOrEqual(60_000);
+    // Nothing due: the scheduled event is next (leases of 60 s end after it).
+    const none = await take(10);
+    expect(none.rows).toEqual([]);
+    expect(none.nextDueMs).toBeGreaterThan(55_000);
+    expect(none.nextDueMs).toBeLessThanOrEqual(60_000);
+  });
+});
+
 describe("many workers: SKIP LOCKED and leases keep them apart", () => {
   it("never runs the same delivery twice at once across two workers", async () => {
     const inFlight = new Set<string>();
@@ -51,9 +73,9 @@ describe("many workers: SKIP LOCKED and leases keep them apart", () => {
     const query = toQuery(t.sql);
     const [published] = await t.outbox.publishEvents([{ type: "job", source: "test" }, { type: "job", source: "test" }]);
     const [stalled, fresh] = [crypto.randomUUID(), crypto.randomUUID()];
-    expect(await claim(query, t.outbox.schema, 2, stalled, 1)).toHaveLength(2); // a 1-ms lease: expired at once
+    expect((await claim(query, t.outbox.schema, 2, stalled, 1)).rows).toHaveLength(2); // a 1-ms lease: expired at once
     await new Promise((r) => setTimeout(r, 20));
-    const taken = await claim(query, t.outbox.schema, 2, fresh, 30_000);
+    const taken = (await claim(query, t.outbox.schema, 2, fresh, 30_000)).rows;
     expect(taken).toHaveLength(2);
     const outcome = (seq: unknown, status: Outcome["status"]): Outcome => ({
       seq: String(seq), status, deliveries: {}, next_attempt_at: null, last_error: status === "failed" ? "stale" : null,

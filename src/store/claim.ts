@@ -9,7 +9,10 @@ import type { Schema } from "../schema.ts";
  * The claimed rows are found again by primary key (`= any(array(...))`): joining the CTE let the planner hash the
  * whole table on every claim, which made a batch cost grow with the backlog (measured: bench/RESULTS.md).
  * A row that still carries a lease was held by a worker that never wrote its outcome: `lease_lapsed` says so.
- * Also returns the database clock as the statement ends, so the worker can schedule retries on the database's time.
+ * Also returns the database clock as the statement ends, so the worker can schedule retries on the database's time,
+ * and, when it claimed fewer than $1, how long until the next event falls due (`in_ms`, as {@link nextDueEvent}
+ * computes it, leaving out the rows this claim took: the statement still sees them as due): the worker sleeps on it
+ * without a second round trip. Every row carries the same `in_ms`; a claim of nothing returns one row with no `seq`.
  */
 export function claimEvents(schema: Schema): string {
   const s = schema.quoted;
@@ -24,14 +27,18 @@ with fast as (
   order by e.next_attempt_at, e.seq
   limit $1
   for update skip locked
+), claimed as (
+  update ${s}.events e
+  set status = 'processing', lease = $2::uuid, attempts = e.attempts + 1,
+      next_attempt_at = now() + $3::integer * interval '1 millisecond',
+      lease_lapsed = e.lease is not null
+  where e.seq = any(array(select due_seq from due)) and exists (select from fast)
+  returning ${eventColumns(CLAIMED_COLUMNS, "e")}, e.lease_lapsed, e.lease_expiries,
+    extract(epoch from clock_timestamp()) * 1000 as db_now, extract(epoch from e.created_at) * 1000 as created_ms
 )
-update ${s}.events e
-set status = 'processing', lease = $2::uuid, attempts = e.attempts + 1,
-    next_attempt_at = now() + $3::integer * interval '1 millisecond',
-    lease_lapsed = e.lease is not null
-where e.seq = any(array(select due_seq from due)) and exists (select from fast)
-returning ${eventColumns(CLAIMED_COLUMNS, "e")}, e.lease_lapsed, e.lease_expiries,
-  extract(epoch from clock_timestamp()) * 1000 as db_now, extract(epoch from e.created_at) * 1000 as created_ms`;
+select c.*, n.in_ms from (
+  ${nextDueIn(s, "e.seq <> all(array(select seq from claimed)) and (select count(*) from claimed) < $1")}
+) n left join claimed c on true`;
 }
 
 /** The event columns a claim returns: what a delivery needs. */
@@ -52,9 +59,20 @@ export type ClaimedRow = Pick<EventRow, (typeof CLAIMED_COLUMNS)[number]> & {
   created_ms: DbNumber | null;
 };
 
+/** What a claim took, and when to look again. */
+export interface Claim {
+  rows: ClaimedRow[];
+  /**
+   * Milliseconds until the next event not taken here falls due (zero: now), or null when nothing is waiting; also
+   * null after a full claim, which does not look (the worker claims again at once).
+   */
+  nextDueMs: number | null;
+}
+
 /** Claims a batch; see {@link claimEvents}. */
-export async function claim(query: Query, schema: Schema, limit: number, lease: string, leaseMs: number): Promise<ClaimedRow[]> {
-  return await query(claimEvents(schema), [limit, lease, leaseMs]) as ClaimedRow[];
+export async function claim(query: Query, schema: Schema, limit: number, lease: string, leaseMs: number): Promise<Claim> {
+  const rows = await query(claimEvents(schema), [limit, lease, leaseMs]) as Array<ClaimedRow & { in_ms: DbNumber | null }>;
+  return { rows: rows.filter((r) => r.seq != null), nextDueMs: dueIn(rows[0]?.in_ms) };
 }
 
 /**
@@ -82,14 +100,20 @@ function unblocked(s: string): string {
  * worker that finishes the event ahead of them looks again.
  */
 export function nextDueEvent(schema: Schema): string {
-  const s = schema.quoted;
-  return `
-select extract(epoch from min(e.next_attempt_at) - now()) * 1000 as in_ms
-from ${s}.events e where e.next_attempt_at is not null and ${unblocked(s)}`;
+  return nextDueIn(schema.quoted, "true");
+}
+
+function nextDueIn(s: string, also: string): string {
+  return `select extract(epoch from min(e.next_attempt_at) - now()) * 1000 as in_ms
+  from ${s}.events e where e.next_attempt_at is not null and ${unblocked(s)} and ${also}`;
 }
 
 /** Milliseconds until the next event falls due, or null. */
 export async function nextDue(query: Query, schema: Schema): Promise<number | null> {
   const [row] = await query(nextDueEvent(schema), []);
-  return row?.in_ms == null ? null : Math.max(0, Number(row.in_ms));
+  return dueIn(row?.in_ms as DbNumber | null | undefined);
+}
+
+function dueIn(inMs: DbNumber | null | undefined): number | null {
+  return inMs == null ? null : Math.max(0, Number(inMs));
 }

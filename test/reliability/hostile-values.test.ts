@@ -41,7 +41,7 @@ describe("guarantee 2 and 9: one outcome the database refuses cannot stop the ot
     const query = toQuery(t.sql);
     const published = await t.outbox.publishEvents([1, 2, 3].map((i) => ({ type: "x", source: "s", data: { i } })));
     const lease = crypto.randomUUID();
-    const rows = await claim(query, t.outbox.schema, 10, lease, 60_000);
+    const rows = (await claim(query, t.outbox.schema, 10, lease, 60_000)).rows;
     expect(rows).toHaveLength(3);
     const outcomes = rows.map(delivered);
     // The middle one carries what a hostile endpoint once sent: a NUL, and a surrogate cut from its pair.
@@ -73,7 +73,7 @@ describe("guarantee 2: an outcome write that keeps failing is retried until it l
     const query = toQuery(t.sql);
     await t.outbox.publishEvents([1, 2].map((i) => ({ type: "x", source: "s", data: { i } })));
     const lease = crypto.randomUUID();
-    const rows = await claim(query, t.outbox.schema, 10, lease, 60_000);
+    const rows = (await claim(query, t.outbox.schema, 10, lease, 60_000)).rows;
     const outcomes = rows.map(delivered);
     const said: Array<[level: string, message: string, attempt: unknown]> = [];
     const logger = {

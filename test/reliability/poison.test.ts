@@ -65,13 +65,13 @@ describe("poison events: an event whose delivery kills its worker fails for good
     const query = toQuery(t.sql);
     const e = await t.outbox.publishEvent({ type: "job", source: "s" });
     const first = crypto.randomUUID();
-    const [held] = await claim(query, t.outbox.schema, 1, first, 60_000);
+    const [held] = (await claim(query, t.outbox.schema, 1, first, 60_000)).rows;
     expect(held.lease_lapsed).toBe(false);
     await release(query, t.outbox.schema, [String(held.seq)], first);
-    const [again] = await claim(query, t.outbox.schema, 1, crypto.randomUUID(), 1);
+    const [again] = (await claim(query, t.outbox.schema, 1, crypto.randomUUID(), 1)).rows;
     expect(again.lease_lapsed).toBe(false); // handed back by a graceful stop: not a lapse
     await new Promise((r) => setTimeout(r, 20)); // let the 1-ms lease run out
-    const [lapsed] = await claim(query, t.outbox.schema, 1, crypto.randomUUID(), 60_000);
+    const [lapsed] = (await claim(query, t.outbox.schema, 1, crypto.randomUUID(), 60_000)).rows;
     expect(lapsed.lease_lapsed).toBe(true);
     expect(lapsed.id).toBe(e.id);
   });
@@ -83,7 +83,7 @@ describe("poison events: an event whose delivery kills its worker fails for good
     await claim(query, t.outbox.schema, 1, crypto.randomUUID(), 1);
     await new Promise((r) => setTimeout(r, 20));
     const lease = crypto.randomUUID();
-    const [lapsed] = await claim(query, t.outbox.schema, 1, lease, 1000);
+    const [lapsed] = (await claim(query, t.outbox.schema, 1, lease, 1000)).rows;
     expect(lapsed.lease_lapsed).toBe(true);
     // The lease's end against the database's clock just before the statement that set it: that statement's now()
     // is at or after it, so the figure cannot come out short however slow the machine is between the two reads.
