@@ -51,7 +51,10 @@ export async function testOutbox(options: Partial<OutboxOptions> = {}): Promise<
   };
 }
 
-/** Polls a condition until it holds or the deadline passes; never a bare sleep. */
+/**
+ * Polls a condition until it holds or the deadline passes; never a bare sleep. Any falsy value (false, 0, "") means
+ * "not yet": to wait for a count that may be 0, return it in an object.
+ */
 export async function waitFor<T>(check: () => T | Promise<T>, what: string, timeoutMs = 10_000): Promise<NonNullable<T>> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {

@@ -53,12 +53,7 @@ export async function burst(run: Running, stop: () => Promise<void>, start: () =
     ids.push(...batch.map((e) => e.id));
     if (i + BATCH === RESTART_AT) {
       // Stop the broker once the worker has delivered some of the first half, while it delivers the rest.
-      unfinishedAtStop = await waitFor(async () => {
-        const [row] = await sql.unsafe(`select count(*) filter (where status <> 'published')::int as n from "${schema}".events`);
-        return row.n < RESTART_AT ? row.n : undefined;
-      }, "the worker's first deliveries", 30_000).catch(async (err: Error) => {
-        throw new Error(`${err.message}: ${await standing(run)}`);
-      });
+      unfinishedAtStop = await firstDeliveries(run);
       stoppedAt = performance.now();
       await stop();
       restarted = start();
@@ -75,6 +70,22 @@ export async function burst(run: Running, stop: () => Promise<void>, start: () =
     `select coalesce(sum((d.value ->> 'attempts')::int - 1), 0)::int as n from "${schema}".events, jsonb_each(deliveries) d`,
   );
   return { ids, unfinishedAtStop, restartMs, recoveryMs, extraAttempts: row.n };
+}
+
+/**
+ * Waits until the worker has delivered some of the first RESTART_AT events and resolves to how many of them are
+ * unfinished: 0 when it delivered every one before the first look, which a busy machine (the whole suite at once)
+ * allows. The count is boxed, because waitFor takes a bare 0 for "not yet" and would wait out its time.
+ */
+export async function firstDeliveries(run: Running, timeoutMs = 30_000): Promise<number> {
+  const { sql, schema } = run.db;
+  const seen = await waitFor(async () => {
+    const [row] = await sql.unsafe(`select count(*) filter (where status <> 'published')::int as n from "${schema}".events`);
+    return row.n < RESTART_AT ? { unfinished: row.n as number } : undefined;
+  }, "the worker's first deliveries", timeoutMs).catch(async (err: Error) => {
+    throw new Error(`${err.message}: ${await standing(run)}`);
+  });
+  return seen.unfinished;
 }
 
 /** Where the events stand, by status, with attempts and a last error of each: what a timed-out wait reports. */
