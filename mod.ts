@@ -56,6 +56,7 @@ export {
   type ReplayEventsOptions,
 } from "./src/outbox.ts";
 export type { EventFilter } from "./src/filter.ts";
+export type { DestinationRoute } from "./src/replay-scope.ts";
 export type {
   AttemptOutcome,
   AttemptRecord,

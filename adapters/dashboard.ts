@@ -254,8 +254,16 @@ export function outboxDashboard(outbox: Outbox, options: OutboxDashboardOptions)
     if (readOnly) return page(c, problemPage(p, "Read-only", "This dashboard is read-only: it changes nothing."), 403);
     const { destination, filter, problems } = replayRequest(new URL(c.req.url).searchParams);
     if (!destination) return page(c, problemPage(p, "Check the filter", "Name the destination to replay to: /replay?destination=<name>."), 200);
-    const { n, partial } = problems.length ? { n: 0, partial: false } : await reader.replayCount(filter);
-    return page(c, replayConfirmPage(p, { destination, filter, n, partial }, problems));
+    const routes = outbox.routes();
+    const none = { n: 0, partial: false };
+    // The replay's own refusal (a name this process does not register) is shown here, before a button that would fail.
+    const { n, partial } = problems.length ? none : await reader.replayCount(filter, destination, routes).catch((err) => {
+      if (!(err instanceof DispatchError)) throw err;
+      problems.push(err.message);
+      return none;
+    });
+    const patterns = routes.find((r) => r.name === destination)?.patterns ?? null;
+    return page(c, replayConfirmPage(p, { destination, filter, n, partial, patterns }, problems));
   });
 
   action("/actions/replay", async (c, p, form) => {

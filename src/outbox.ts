@@ -25,7 +25,7 @@ import { countRetry } from "./store/retry-count.ts";
 import { retryEvents } from "./store/retry-events.ts";
 import { countReplay, replayEvents } from "./store/replay-events.ts";
 import { type EventFilter, storeFilter } from "./filter.ts";
-import { typesExpression } from "./store/backlog-gauges.ts";
+import { type DestinationRoute, replayScope } from "./replay-scope.ts";
 import { type Stats, stats } from "./store/stats.ts";
 import { Telemetry } from "./telemetry.ts";
 import { Worker, type WorkerOptions } from "./worker.ts";
@@ -269,6 +269,19 @@ export class Outbox<E extends EventMap = any> {
   }
 
   /**
+   * Every registered destination's name with the event type patterns it was registered for, in registration order.
+   *
+   * @example
+   * ```ts
+   * outbox.register("order.*", webhook({ url: "https://warehouse.example/hooks", name: "warehouse" }));
+   * outbox.routes(); // [{ name: "warehouse", patterns: ["order.*"] }]
+   * ```
+   */
+  routes(): DestinationRoute[] {
+    return this.#registry.routes();
+  }
+
+  /**
    * Publishes one event (Django Dispatch's `publisher.publish_event`). With `{ tx }` it joins your transaction.
    * Publishing an existing source + id again returns the stored event and delivers nothing twice.
    *
@@ -502,16 +515,7 @@ export class Outbox<E extends EventMap = any> {
       throw new DispatchError("invalid_option", "replayEvents needs { destination }: the name of the one destination to send the events to.", { field: "destination" });
     }
     const destination = destinationName(o.destination);
-    // A name no worker registers would leave a delivery pending that nothing attempts, on an event that reads
-    // published. Where this process registers destinations (a worker's config), the name must be one of them; a
-    // process that registers none (a script, the router or dashboard alone) cannot know the workers' and is trusted.
-    // It is sent only the events whose type it is registered for: any other would wait for a delivery nothing makes.
-    const routes = this.#registry.routes();
-    const route = routes.find((r) => r.name === destination);
-    if (routes.length && !route) {
-      throw new DispatchError("invalid_option", `No destination named ${JSON.stringify(destination)} is registered here (registered: ${routes.map((r) => r.name).join(", ")}); a replay goes only to a destination the workers register.`, { field: "destination" });
-    }
-    const routed = route ? { ...f, routed: typesExpression(route.patterns) } : f;
+    const routed = replayScope(f, destination, this.#registry.routes());
     if (dryRun(o.dryRun)) return await countReplay(this.#query, this.schema, routed, null);
     return await replayEvents(this.#query, this.schema, routed, destination);
   }

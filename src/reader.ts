@@ -9,6 +9,7 @@ import { destinationHealth, type DestinationHealth } from "./store/destination-h
 import { search } from "./store/event-search.ts";
 import { seqAtTime } from "./store/seek-time.ts";
 import { failureGroups, type FailureGroup } from "./store/failure-groups.ts";
+import { type DestinationRoute, replayScope } from "./replay-scope.ts";
 import { countReplayRecent } from "./store/replay-events.ts";
 import { countRetry } from "./store/retry-count.ts";
 import { statusCounts, type StatusCounts } from "./store/status-counts.ts";
@@ -137,10 +138,18 @@ export class OutboxReader {
   }
 
   /**
-   * How many finished events a replay with this filter would make due, among the newest `READ_BOUNDS.searchWindow`
+   * How many finished events a replay with this filter to `destination` would make due (see {@link replayScope}:
+   * `routes` are the destinations the replaying process registers), among the newest `READ_BOUNDS.searchWindow`
    * events, counting at most `max`; `partial` is true when the table holds older events the count did not look at.
+   * Throws the replay's own DispatchError for a destination it would refuse.
    */
-  async replayCount(filter: EventFilter, max: number = READ_BOUNDS.counts): Promise<{ n: number; partial: boolean }> {
-    return await countReplayRecent(this.#query, this.#schema, storeFilter(filter, "replayCount"), max, READ_BOUNDS.searchWindow);
+  async replayCount(
+    filter: EventFilter,
+    destination: string,
+    routes: readonly DestinationRoute[],
+    max: number = READ_BOUNDS.counts,
+  ): Promise<{ n: number; partial: boolean }> {
+    const scope = replayScope(storeFilter(filter, "replayCount"), destination, routes);
+    return await countReplayRecent(this.#query, this.#schema, scope, max, READ_BOUNDS.searchWindow);
   }
 }

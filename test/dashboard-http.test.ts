@@ -229,6 +229,25 @@ describe("replay: a preview count for a destination, then a confirmed POST", () 
     expect(notice).toContain("3 events are due again at the destination");
   });
 
+  it("the preview counts what the replay makes due: only the types the destination is registered for, and no count for a name not registered", async () => {
+    broken = false;
+    const mixed = await t.outbox.publishEvents([{ type: "order.mixed", source: "mixed" }, { type: "user.mixed", source: "mixed" }]);
+    await waitFor(async () => {
+      for (const e of mixed) if ((await t.outbox.getEvent(e.id, { source: "mixed" }))?.status !== "published") return false;
+      return true;
+    }, "both events to be published");
+    const app = mounted({ auth: { token: TOKEN } });
+    const preview = await (await app.request(`${ORIGIN}/ops/outbox/replay?destination=billing&source=mixed`, { headers: bearer })).text();
+    expect(preview).toMatch(/<strong>1<\/strong> finished event due again at <strong>billing<\/strong>/);
+    const unknown = await (await app.request(`${ORIGIN}/ops/outbox/replay?destination=bill&source=mixed`, { headers: bearer })).text();
+    expect(unknown).toContain("No destination named &quot;bill&quot; is registered here");
+    expect(unknown).not.toContain('id="confirm-replay"');
+    const { cookie, token } = await csrfOf(app);
+    const res = await post(app, "/actions/replay", { destination: "billing", source: "mixed", csrf: token }, { ...bearer, cookie, origin: ORIGIN });
+    expect(res.headers.get("location")).toBe("/ops/outbox/destinations?done=replayed&n=1");
+    await waitFor(async () => (await t.outbox.getEvent(mixed[0].id, { source: "mixed" }))?.status === "published", "the replayed order");
+  });
+
   it("read-only: no replay link, the preview and the POST refused", async () => {
     const app = mounted({ auth: { token: TOKEN }, readOnly: true });
     const destinations = await (await app.request(`${ORIGIN}/ops/outbox/destinations`, { headers: bearer })).text();

@@ -264,6 +264,23 @@ describe("a listenUrl nothing answers on", () => {
   });
 });
 
+describe("a listenUrl the driver cannot parse (a raw # in the password)", () => {
+  it("is an error naming listenUrl and the fix, as an unreachable one is, since the worker does not start either", async () => {
+    const listenUrl = "postgres://postgres:s3cret#pw@127.0.0.1:5432/test";
+    const outbox = new Outbox({ sql: t.sql, schema: t.schema, listenUrl });
+    const [finding] = of(await diagnose(outbox, { listenTimeoutMs: 1000 }), "pooler");
+    expect(finding).toMatchObject({
+      ok: false,
+      severity: "error",
+      message: expect.stringMatching(/^The worker's listenUrl cannot be reached \(.*Invalid URL.*\): a worker of this outbox does not start/),
+      fix: expect.stringContaining("percent-encode"),
+    });
+    expect(JSON.stringify(finding)).not.toContain("s3cret");
+    outbox.register("doctor.listen-url-parse", () => {});
+    await expect(outbox.worker().start()).rejects.toThrow(/Invalid URL/);
+  });
+});
+
 describe.skipIf(!havePgBouncer())("a pooler in transaction mode in front (a real PgBouncer)", () => {
   it("reports that LISTEN does not work through it, with the fix; a direct listenUrl is what the worker uses and works", async () => {
     const bouncer = await startPgBouncer();

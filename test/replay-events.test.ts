@@ -156,7 +156,7 @@ describe("replayEvents", () => {
     expect((await t.outbox.getEvent(events[1].id))?.deliveries.map((d) => d.name)).toEqual(["A", "B"]);
   });
 
-  it("a replay from a process that cannot tell the routes, of a type the destination is not registered for, fails that delivery saying why", async () => {
+  it("a replay from a process that cannot tell the routes, of a type the destination is not registered for, fails that delivery saying why, and so does a retry of it", async () => {
     count("orders", "order.*");
     await restart();
     const [user] = await t.outbox.publishEvents([{ type: "user.created", source: "s" }]);
@@ -170,6 +170,16 @@ describe("replayEvents", () => {
     expect(orders?.status).toBe("failed");
     expect(orders?.lastError).toBe('orders is not registered for events of type "user.created", so no worker sends it this replay.');
     expect(record?.deliveries.filter((d) => d.name !== "orders").map((d) => d.status)).toEqual(["delivered", "delivered"]);
+    expect(calls.orders).toEqual([]);
+
+    // The failures page offers Retry; nothing attempts a delivery to a destination not registered for the type.
+    expect(await t.outbox.retryEvent(user.id)).not.toBeNull();
+    await waitFor(async () => ["published", "failed"].includes((await t.outbox.getEvent(user.id))?.status ?? ""), "the retried event to settle");
+    const retried = await t.outbox.getEvent(user.id);
+    const again = retried?.deliveries.find((d) => d.name === "orders");
+    // Not pending for nobody on an event that reads published.
+    expect({ status: retried?.status, orders: again?.status }).toEqual({ status: "failed", orders: "failed" });
+    expect(again?.lastError).toBe('orders is not registered for events of type "user.created", so no worker attempts this delivery.');
     expect(calls.orders).toEqual([]);
   });
 });

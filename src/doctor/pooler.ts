@@ -19,7 +19,13 @@ export const pooler: Check = async (patient, { listenTimeoutMs }) => {
     return [healthy("pooler", `The worker wakes by ${mode}, not LISTEN; a pooler in front does not break wake-ups.`, { wake: mode })];
   }
   const { sql } = patient;
-  const own = patient.listenUrl === undefined ? null : postgres(patient.listenUrl, { max: 1, fetch_types: false, onnotice: () => {} });
+  let own: Sql | null = null;
+  try {
+    // The driver parses the URL at once: a raw "#" in the password stops a worker's start just as a closed port does.
+    if (patient.listenUrl !== undefined) own = postgres(patient.listenUrl, { max: 1, fetch_types: false, onnotice: () => {} });
+  } catch (err) {
+    return [unreachable(err)];
+  }
   const listener = own ?? sql;
   let between: Awaited<ReturnType<typeof middleman>>;
   let result: Awaited<ReturnType<typeof roundTrip>>;
@@ -60,7 +66,7 @@ function unreachable(err: unknown): Finding {
     "pooler",
     "error",
     `The worker's listenUrl cannot be reached (${why}): a worker of this outbox does not start, since it opens its LISTEN connection there.`,
-    "Point listenUrl at PostgreSQL itself, or at a pool in session mode: check its host, port, database, user and password.",
+    "Point listenUrl at PostgreSQL itself, or at a pool in session mode: check its host, port, database, user and password, and percent-encode special characters in the user name and password (\"@\" as %40, \"#\" as %23, \"/\" as %2F).",
     { listenUrl: true, error: why },
   );
 }

@@ -73,10 +73,11 @@ export async function dispatch(row: ClaimedRow, ctx: DispatchContext, tracker: T
   let lastError: string | null = null;
   const history: NewAttempt[] = [];
   const failures: DeliveryFailure[] = [];
-  const unrouted = replaying ? unroutedReplays(destinations, state, ctx) : [];
+  const unrouted = unroutedDeliveries(destinations, state, ctx);
   for (const name of unrouted) {
     const prev = state[name];
-    const message = `${name} is not registered for events of type ${JSON.stringify(row.type)}, so no worker sends it this replay.`;
+    const what = prev.replay === true ? "sends it this replay" : "attempts this delivery";
+    const message = `${name} is not registered for events of type ${JSON.stringify(row.type)}, so no worker ${what}.`;
     state[name] = { status: "failed", attempts: prev.attempts, lastError: message, nextAttemptAt: null, deliveredAt: null, ...(prev.budgetFrom ? { budgetFrom: prev.budgetFrom } : {}) };
     failures.push({ destination: name, attempts: prev.attempts, error: message });
     lastError = `${name}: ${message}`;
@@ -161,22 +162,24 @@ export async function dispatch(row: ClaimedRow, ctx: DispatchContext, tracker: T
 
 /**
  * A replay reopens one destination's delivery whatever the event's type (a process that registers no destinations,
- * such as the router or dashboard alone, cannot tell which types it routes). The names of the replayed deliveries
- * that wait for a destination registered here, but not for this type: nothing would ever attempt them.
+ * such as the router or dashboard alone, cannot tell which types it routes), and a retry by hand reopens a failed
+ * one, such as a replayed delivery that failed for want of a route. The names of the pending deliveries that wait for
+ * a destination registered here, but not for this type: nothing would ever attempt them, and the event would read
+ * published with them pending.
  */
-function unroutedReplays(destinations: Destination[], state: Record<string, StoredDelivery>, ctx: DispatchContext): string[] {
-  const routed = new Set(destinations.map((d) => d.name));
-  const registered = new Set(ctx.registry.routes().map((r) => r.name));
-  const names: string[] = [];
+function unroutedDeliveries(destinations: Destination[], state: Record<string, StoredDelivery>, ctx: DispatchContext): string[] {
+  let names: string[] | null = null;
   for (const name in state) {
-    const s = state[name];
-    if (s.replay === true && s.status === "pending" && !routed.has(name) && registered.has(name)) names.push(name);
+    if (state[name].status !== "pending" || destinations.some((d) => d.name === name)) continue;
+    (names ??= []).push(name);
   }
-  return names;
+  if (names === null) return [];
+  const registered = new Set(ctx.registry.routes().map((r) => r.name));
+  return names.filter((name) => registered.has(name));
 }
 
 /**
- * An event's status follows from its deliveries: failed if any failed (`unrouted`: a replayed one failed for want of
+ * An event's status follows from its deliveries: failed if any failed (`unrouted`: a pending one failed for want of
  * a route), pending while any has work left, else published.
  */
 function outcome(row: ClaimedRow, destinations: Destination[], state: Record<string, StoredDelivery>, lastError: string | null, history: NewAttempt[], unrouted: boolean): Outcome {

@@ -11,6 +11,11 @@ export interface ReplayPreview {
   n: number;
   /** True when the table holds events older than the counted window: the replay reaches them too. */
   partial: boolean;
+  /**
+   * The type patterns the destination is registered for in this process, which the count and the replay keep to;
+   * null when this process registers no destinations and cannot tell.
+   */
+  patterns: string[] | null;
 }
 
 /**
@@ -27,8 +32,10 @@ export function replayConfirmPage(p: PageContext, r: ReplayPreview, problems: st
 ${problems.map((m) => html`<p class="notice problem">${m}</p>`)}
 <p>A replay sends finished events (published or failed) to <strong>${r.destination}</strong> again, or for the first time
 to a destination registered after they were published. Only that destination's delivery changes; the others are not
-called. Narrow it to the types the destination is registered for: a worker fails the delivery of any other type,
-saying so.</p>
+called. ${r.patterns
+    ? html`Only events of the types it is registered for (${r.patterns.join(", ")}) are counted and replayed.`
+    : html`Narrow it to the types the destination is registered for: a worker fails the delivery of any other type,
+saying so.`}</p>
 <form class="filters" method="get" action="${p.base}/replay">
 <input type="hidden" name="destination" value="${r.destination}">
 <label>Status<select name="status">${["", "published", "failed"].map((s) => html`<option value="${s}"${(f.status ?? "") === s ? html` selected` : ""}>${s || "published or failed"}</option>`)}</select></label>
