@@ -29,6 +29,22 @@ export interface DeliveryRecord {
   deliveredAt: Date | null;
 }
 
+/**
+ * Why an event has no deliveries, in words for people: no worker has taken it yet, or the worker that took it had no
+ * destination registered for its type and marked it published without sending it anywhere (a misspelt type, a
+ * registration missing from the worker).
+ *
+ * @example
+ * ```ts
+ * if (event.deliveries.length === 0) console.log(noDeliveries(event.status));
+ * ```
+ */
+export function noDeliveries(status: EventStatus): string {
+  return status === "published"
+    ? "No deliveries: the worker that took this event had no destination registered for its type, so it was marked published without being sent anywhere."
+    : "No worker has attempted this event yet.";
+}
+
 /** What an attempt at a destination can lead to: delivered, another attempt scheduled, or failed for good. */
 export const ATTEMPT_OUTCOMES = ["delivered", "retry", "failed"] as const;
 /** What one attempt at one destination led to. */

@@ -1,9 +1,12 @@
 // A new user's first mistakes, each answered once with an error that names the fix: no noise from migrate(), no worker
 // that swallows events or logs the same stack forever, no raw PostgresError from publishing before migrate().
+import { Hono } from "hono";
 import postgres from "postgres";
 import { afterAll, describe, expect, test } from "vitest";
+import { outboxDashboard } from "../adapters/dashboard.ts";
 import { DispatchError, type Logger, Outbox } from "../mod.ts";
-import { connect, databaseUrl, schemaName } from "./support/db.ts";
+import { formatEvent } from "../src/cli/format.ts";
+import { connect, databaseUrl, schemaName, waitFor } from "./support/db.ts";
 
 const sql = connect();
 const schemas: string[] = [];
@@ -100,5 +103,39 @@ describe("publishing or reading before migrate() names the fix instead of a raw 
     await expect(outbox.stats()).rejects.toMatchObject(expected);
     const error = await outbox.publishEvent({ type: "x", source: "s" }).catch((e: unknown) => e);
     expect((error as Error).cause).toMatchObject({ code: "42P01" });
+  });
+});
+
+describe("an event of a type no destination is registered for (a typo, say) is said to have gone nowhere", () => {
+  test("the worker marks it published with no deliveries; status and the dashboard say why, not 'not attempted yet'", async () => {
+    const outbox = fresh();
+    await outbox.migrate();
+    outbox.register("user.created", () => {});
+    const worker = outbox.worker();
+    await worker.start();
+    try {
+      const typo = await outbox.publishEvent({ type: "user.craeted", source: "users", data: { user_id: 1 } });
+      const waiting = await outbox.publishEvent({ type: "user.created", source: "users", scheduledAt: new Date(Date.now() + 3_600_000) });
+      const e = await waitFor(async () => {
+        const found = await outbox.getEvent(typo.id);
+        return found?.status === "published" ? found : null;
+      }, "the worker to take the event");
+      expect(e.deliveries).toEqual([]);
+      const nowhere = /no destination registered for its type/;
+      expect(formatEvent(e)).toMatch(nowhere);
+      expect(formatEvent(e)).not.toMatch(/no worker has/i);
+      // One not yet taken by a worker still says so.
+      expect(formatEvent((await outbox.getEvent(waiting.id))!)).toMatch(/No worker has attempted this event yet/);
+
+      const app = new Hono().route("/ui", outboxDashboard(outbox, { auth: { token: "t" } }));
+      const headers = { authorization: "Bearer t" };
+      const page = await (await app.request(`http://localhost/ui/event?id=${typo.id}&source=users`, { headers })).text();
+      expect(page).toMatch(nowhere);
+      expect(page).not.toMatch(/No worker has attempted/);
+      const list = await (await app.request("http://localhost/ui/events", { headers })).text();
+      expect(list).toMatch(/no destination/);
+    } finally {
+      await worker.stop();
+    }
   });
 });
