@@ -139,3 +139,31 @@ describe("an event of a type no destination is registered for (a typo, say) is s
     }
   });
 });
+
+describe("the dashboard's sign-in over plain http:// elsewhere than localhost", () => {
+  test("a sign-in whose Secure cookie the browser dropped says why, instead of 'reload the page' forever", async () => {
+    const outbox = fresh();
+    const app = new Hono().route("/ui", outboxDashboard(outbox, { auth: { token: "t" } }));
+    const login = await app.request("http://203.0.113.7:3000/ui/login");
+    const set = login.headers.get("set-cookie") ?? "";
+    expect(set).toMatch(/; Secure/); // so a browser on http://203.0.113.7 keeps no cookie: the POST comes back without it
+    const csrf = /pg_dispatch_csrf=([^;]+)/.exec(set)![1];
+    const res = await app.request("http://203.0.113.7:3000/ui/login", {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded", origin: "http://203.0.113.7:3000" },
+      body: new URLSearchParams({ csrf, token: "t", next: "/ui" }).toString(),
+    });
+    expect(res.status).toBe(403);
+    const page = await res.text();
+    expect(page).toMatch(/HTTPS/);
+    expect(page).toMatch(/localhost/);
+    expect(page).not.toMatch(/Reload the page/);
+    // On localhost the same missing cookie is the ordinary stale form.
+    const local = await app.request("http://localhost:3000/ui/login", {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded", origin: "http://localhost:3000" },
+      body: new URLSearchParams({ csrf, token: "t", next: "/ui" }).toString(),
+    });
+    expect(await local.text()).toMatch(/Reload the page/);
+  });
+});
