@@ -30,9 +30,9 @@ export interface DeliveryRecord {
 }
 
 /**
- * Why an event has no deliveries, in words for people: no worker has taken it yet, or the worker that took it had no
- * destination registered for its type and marked it published without sending it anywhere (a misspelt type, a
- * registration missing from the worker).
+ * Why an event has no deliveries, in words for people: no worker has taken it yet, a worker's first attempts are in
+ * flight, or the worker that took it had no destination registered for its type and marked it published without
+ * sending it anywhere (a misspelt type, a registration missing from the worker).
  *
  * @example
  * ```ts
@@ -40,9 +40,11 @@ export interface DeliveryRecord {
  * ```
  */
 export function noDeliveries(status: EventStatus): string {
-  return status === "published"
-    ? "No deliveries: the worker that took this event had no destination registered for its type, so it was marked published without being sent anywhere."
-    : "No worker has attempted this event yet.";
+  if (status === "published") {
+    return "No deliveries: the worker that took this event had no destination registered for its type, so it was marked published without being sent anywhere.";
+  }
+  // A worker records an event's deliveries when its attempts end, not when it claims the event.
+  return status === "processing" ? "A worker is attempting this event now; its deliveries show when the attempts end." : "No worker has attempted this event yet.";
 }
 
 /** What an attempt at a destination can lead to: delivered, another attempt scheduled, or failed for good. */

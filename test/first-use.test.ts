@@ -111,6 +111,9 @@ describe("an event of a type no destination is registered for (a typo, say) is s
     const outbox = fresh();
     await outbox.migrate();
     outbox.register("user.created", () => {});
+    let release = () => {};
+    const held = new Promise<void>((resolve) => (release = resolve));
+    outbox.register("report.requested", () => held);
     const worker = outbox.worker();
     await worker.start();
     try {
@@ -124,8 +127,15 @@ describe("an event of a type no destination is registered for (a typo, say) is s
       const nowhere = /no destination registered for its type/;
       expect(formatEvent(e)).toMatch(nowhere);
       expect(formatEvent(e)).not.toMatch(/no worker has/i);
-      // One not yet taken by a worker still says so.
+      // One not yet taken by a worker still says so, and one whose first attempt is in flight says that.
       expect(formatEvent((await outbox.getEvent(waiting.id))!)).toMatch(/No worker has attempted this event yet/);
+      const slow = await outbox.publishEvent({ type: "report.requested", source: "reports" });
+      const inFlight = await waitFor(async () => {
+        const found = await outbox.getEvent(slow.id);
+        return found?.status === "processing" ? found : null;
+      }, "the worker to start the slow handler");
+      expect(formatEvent(inFlight)).toMatch(/A worker is attempting this event now/);
+      release();
 
       const app = new Hono().route("/ui", outboxDashboard(outbox, { auth: { token: "t" } }));
       const headers = { authorization: "Bearer t" };
@@ -135,6 +145,7 @@ describe("an event of a type no destination is registered for (a typo, say) is s
       const list = await (await app.request("http://localhost/ui/events", { headers })).text();
       expect(list).toMatch(/no destination/);
     } finally {
+      release();
       await worker.stop();
     }
   });
