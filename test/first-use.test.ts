@@ -178,3 +178,23 @@ describe("the dashboard's sign-in over plain http:// elsewhere than localhost", 
     expect(await local.text()).toMatch(/Reload the page/);
   });
 });
+
+describe("register(type, handler) with a type that is not there (a misspelt constant, an unset variable)", () => {
+  test("names the type as the problem, not the handler as an options object", () => {
+    const outbox = fresh();
+    const TYPES: Record<string, string> = { USER_CREATED: "user.created" };
+    for (const type of [TYPES.USER_CRAETED, null, 42]) {
+      const error = (() => {
+        try {
+          outbox.register(type as string, () => {});
+        } catch (e) {
+          return e;
+        }
+      })();
+      expect(error).toBeInstanceOf(DispatchError);
+      expect(error).toMatchObject({ code: "invalid_option", message: expect.stringMatching(/^register\(type, handler\): the type is (undefined|null|a number)/) });
+      expect((error as Error).message).not.toMatch(/options object/);
+    }
+    expect(outbox.destinations()).toEqual([]);
+  });
+});
