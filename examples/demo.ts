@@ -116,6 +116,10 @@ say(`\nThe webhook receiver saw: ${received.join(", ")}`);
 const failed = await outbox.listEvents({ status: "failed" });
 say(`\nlistEvents({ status: "failed" }): ${failed.events.map((e) => `${e.type} - ${e.lastError}`).join("; ")}`);
 say(`stats(): ${JSON.stringify(await outbox.stats())}`);
+if (!embedded) {
+  say("\nThese events stay in the schema dispatch_demo of DATABASE_URL's database (each run starts it afresh). Look at them");
+  say("with `npx pg-dispatch events --schema dispatch_demo`; remove them with `drop schema dispatch_demo cascade`.");
+}
 
 receiver.close();
 await sql.end();

@@ -260,6 +260,14 @@ export class Outbox<E extends EventMap = any> {
       if (!b) throw new DispatchError("invalid_option", "register(type, handler): the handler or destination is missing.");
       return this.#registry.add(a as TypePattern | TypePattern[], b as Handler | Destination, optionsObject(c, "register"));
     }
+    // register(undefined, handler): a type constant misspelt or a variable unset, not a global handler with options.
+    if (typeof a !== "function" && (typeof a !== "object" || a === null)) {
+      const got = a === null ? "null" : a === undefined ? "undefined" : `a ${typeof a}`;
+      throw new DispatchError(
+        "invalid_option",
+        `register(type, handler): the type is ${got}; give an event type ("user.created"), a list of them, or a prefix ("order.*"), or register(handler) alone for every event.`,
+      );
+    }
     return this.#registry.add(undefined, a as Handler | Destination, optionsObject(b as RegisterOptions | undefined, "register"));
   }
 

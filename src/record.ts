@@ -29,6 +29,24 @@ export interface DeliveryRecord {
   deliveredAt: Date | null;
 }
 
+/**
+ * Why an event has no deliveries, in words for people: no worker has taken it yet, a worker's first attempts are in
+ * flight, or the worker that took it had no destination registered for its type and marked it published without
+ * sending it anywhere (a misspelt type, a registration missing from the worker).
+ *
+ * @example
+ * ```ts
+ * if (event.deliveries.length === 0) console.log(noDeliveries(event.status));
+ * ```
+ */
+export function noDeliveries(status: EventStatus): string {
+  if (status === "published") {
+    return "No deliveries: the worker that took this event had no destination registered for its type, so it was marked published without being sent anywhere.";
+  }
+  // A worker records an event's deliveries when its attempts end, not when it claims the event.
+  return status === "processing" ? "A worker is attempting this event now; its deliveries show when the attempts end." : "No worker has attempted this event yet.";
+}
+
 /** What an attempt at a destination can lead to: delivered, another attempt scheduled, or failed for good. */
 export const ATTEMPT_OUTCOMES = ["delivered", "retry", "failed"] as const;
 /** What one attempt at one destination led to. */

@@ -68,6 +68,27 @@ describe("migrate creates the outbox tables in a fresh schema", () => {
     });
   });
 
+  test("docs/cli.md's migrate session is what a fresh database prints, command by command", async () => {
+    const doc = readFileSync(join(ROOT, "docs/cli.md"), "utf8");
+    const session = /### `pg-dispatch migrate`[\s\S]*?\n```\n([\s\S]*?)\n```/.exec(doc)![1];
+    const steps = session.split(/^\$ /m).filter(Boolean).map((step) => {
+      const [command, ...output] = step.split("\n");
+      return { command, output: output.join("\n").trim() };
+    });
+    expect(steps.length).toBeGreaterThan(1);
+    const fresh = schemaName("cli_doc");
+    try {
+      for (const { command, output } of steps) {
+        const args = command.replace(/^pg-dispatch /, "").split(" ");
+        const result = await cli([...args, "--schema", fresh]);
+        expect(result.code, command).toBe(0);
+        expect(result.stdout.trim().replaceAll(`"${fresh}"`, '"dispatch"'), command).toBe(output);
+      }
+    } finally {
+      await sql.unsafe(`drop schema if exists "${fresh}" cascade`);
+    }
+  });
+
   test("the other commands say to migrate first when the tables are missing", async () => {
     const run = await cli(["stats", "--schema", schemaName("cli_none")]);
     expect(run.code).toBe(1);
@@ -230,6 +251,10 @@ describe("status, events, retry and stats show what the database holds", () => {
     const expected = await t.outbox.stats();
     const stats = json<typeof expected>(await cli(["stats", ...args, "--json"]));
     expect({ ...stats, oldestDueAgeMs: 0 }).toEqual({ ...expected, oldestDueAgeMs: 0 });
+    // docs/cli.md names every field, for whoever wires it into monitoring
+    const section = readFileSync(join(ROOT, "docs/cli.md"), "utf8").split("### `pg-dispatch stats`")[1].split("\n### ")[0];
+    const documented = /`--json` prints\s+`\{ ([^}]+) \}`/.exec(section)![1].split(", ");
+    expect(documented.sort()).toEqual(Object.keys(stats).sort());
     const human = await cli(["stats", ...args]);
     expect(human.code).toBe(0);
     for (const status of ["pending", "processing", "published", "failed"] as const) {

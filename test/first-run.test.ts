@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { afterAll, expect, test } from "vitest";
 import { startEmbeddedPostgres } from "../examples/embedded-postgres.ts";
+import { connect, databaseUrl } from "./support/db.ts";
 
 const ROOT = join(import.meta.dirname, "..");
 const asRoot = process.getuid?.() === 0;
@@ -69,3 +70,40 @@ test.skipIf(!asRoot)("as root with a private TMPDIR: one sentence naming TMPDIR 
     rmSync(privateTmp, { recursive: true, force: true });
   }
 }, 30_000);
+
+// With DATABASE_URL the demo writes into that database (the schema dispatch_demo) and leaves it there: it must say so,
+// and how to look at it or remove it, rather than leave a schema behind in a reader's database without a word.
+test("npm run demo with a DATABASE_URL says where its events stay, and how to look at them or drop them", async () => {
+  const admin = connect({ max: 1 });
+  const database = `demo_${Date.now().toString(36)}`;
+  await admin.unsafe(`create database ${database}`);
+  const url = new URL(databaseUrl());
+  url.pathname = `/${database}`;
+  try {
+    const env: NodeJS.ProcessEnv = { ...process.env, DATABASE_URL: url.href };
+    delete env.PUBSUB_EMULATOR_HOST;
+    const output = await new Promise<string>((resolve, reject) => {
+      // The demo as `npm run demo` runs it once built (the global setup built dist/).
+      const child = spawn(process.execPath, [join(ROOT, "dist/examples/demo.js")], { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
+      let out = "";
+      child.stdout.on("data", (chunk: Buffer) => (out += chunk));
+      child.stderr.on("data", (chunk: Buffer) => (out += chunk));
+      child.once("error", reject);
+      child.once("close", (code) => (code === 0 ? resolve(out) : reject(new Error(`demo exited ${code}:\n${out}`))));
+    });
+    expect(output).not.toContain("embedded PostgreSQL");
+    expect(output).toMatch(/schema dispatch_demo .*DATABASE_URL/);
+    expect(output).toContain("npx pg-dispatch events --schema dispatch_demo");
+    expect(output).toContain("drop schema dispatch_demo cascade");
+    const db = connect({ max: 1, database });
+    try {
+      const [row] = await db`select count(*)::int as n from dispatch_demo.events`;
+      expect(row.n).toBe(5);
+    } finally {
+      await db.end({ timeout: 1 });
+    }
+  } finally {
+    await admin.unsafe(`drop database if exists ${database} with (force)`);
+    await admin.end({ timeout: 1 });
+  }
+}, 60_000);

@@ -1,9 +1,12 @@
 // A new user's first mistakes, each answered once with an error that names the fix: no noise from migrate(), no worker
 // that swallows events or logs the same stack forever, no raw PostgresError from publishing before migrate().
+import { Hono } from "hono";
 import postgres from "postgres";
 import { afterAll, describe, expect, test } from "vitest";
+import { outboxDashboard } from "../adapters/dashboard.ts";
 import { DispatchError, type Logger, Outbox } from "../mod.ts";
-import { connect, databaseUrl, schemaName } from "./support/db.ts";
+import { formatEvent } from "../src/cli/format.ts";
+import { connect, databaseUrl, schemaName, waitFor } from "./support/db.ts";
 
 const sql = connect();
 const schemas: string[] = [];
@@ -100,5 +103,98 @@ describe("publishing or reading before migrate() names the fix instead of a raw 
     await expect(outbox.stats()).rejects.toMatchObject(expected);
     const error = await outbox.publishEvent({ type: "x", source: "s" }).catch((e: unknown) => e);
     expect((error as Error).cause).toMatchObject({ code: "42P01" });
+  });
+});
+
+describe("an event of a type no destination is registered for (a typo, say) is said to have gone nowhere", () => {
+  test("the worker marks it published with no deliveries; status and the dashboard say why, not 'not attempted yet'", async () => {
+    const outbox = fresh();
+    await outbox.migrate();
+    outbox.register("user.created", () => {});
+    let release = () => {};
+    const held = new Promise<void>((resolve) => (release = resolve));
+    outbox.register("report.requested", () => held);
+    const worker = outbox.worker();
+    await worker.start();
+    try {
+      const typo = await outbox.publishEvent({ type: "user.craeted", source: "users", data: { user_id: 1 } });
+      const waiting = await outbox.publishEvent({ type: "user.created", source: "users", scheduledAt: new Date(Date.now() + 3_600_000) });
+      const e = await waitFor(async () => {
+        const found = await outbox.getEvent(typo.id);
+        return found?.status === "published" ? found : null;
+      }, "the worker to take the event");
+      expect(e.deliveries).toEqual([]);
+      const nowhere = /no destination registered for its type/;
+      expect(formatEvent(e)).toMatch(nowhere);
+      expect(formatEvent(e)).not.toMatch(/no worker has/i);
+      // One not yet taken by a worker still says so, and one whose first attempt is in flight says that.
+      expect(formatEvent((await outbox.getEvent(waiting.id))!)).toMatch(/No worker has attempted this event yet/);
+      const slow = await outbox.publishEvent({ type: "report.requested", source: "reports" });
+      const inFlight = await waitFor(async () => {
+        const found = await outbox.getEvent(slow.id);
+        return found?.status === "processing" ? found : null;
+      }, "the worker to start the slow handler");
+      expect(formatEvent(inFlight)).toMatch(/A worker is attempting this event now/);
+      release();
+
+      const app = new Hono().route("/ui", outboxDashboard(outbox, { auth: { token: "t" } }));
+      const headers = { authorization: "Bearer t" };
+      const page = await (await app.request(`http://localhost/ui/event?id=${typo.id}&source=users`, { headers })).text();
+      expect(page).toMatch(nowhere);
+      expect(page).not.toMatch(/No worker has attempted/);
+      const list = await (await app.request("http://localhost/ui/events", { headers })).text();
+      expect(list).toMatch(/no destination/);
+    } finally {
+      release();
+      await worker.stop();
+    }
+  });
+});
+
+describe("the dashboard's sign-in over plain http:// elsewhere than localhost", () => {
+  test("a sign-in whose Secure cookie the browser dropped says why, instead of 'reload the page' forever", async () => {
+    const outbox = fresh();
+    const app = new Hono().route("/ui", outboxDashboard(outbox, { auth: { token: "t" } }));
+    const login = await app.request("http://203.0.113.7:3000/ui/login");
+    const set = login.headers.get("set-cookie") ?? "";
+    expect(set).toMatch(/; Secure/); // so a browser on http://203.0.113.7 keeps no cookie: the POST comes back without it
+    const csrf = /pg_dispatch_csrf=([^;]+)/.exec(set)![1];
+    const res = await app.request("http://203.0.113.7:3000/ui/login", {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded", origin: "http://203.0.113.7:3000" },
+      body: new URLSearchParams({ csrf, token: "t", next: "/ui" }).toString(),
+    });
+    expect(res.status).toBe(403);
+    const page = await res.text();
+    expect(page).toMatch(/HTTPS/);
+    expect(page).toMatch(/localhost/);
+    expect(page).not.toMatch(/Reload the page/);
+    // On localhost the same missing cookie is the ordinary stale form.
+    const local = await app.request("http://localhost:3000/ui/login", {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded", origin: "http://localhost:3000" },
+      body: new URLSearchParams({ csrf, token: "t", next: "/ui" }).toString(),
+    });
+    expect(await local.text()).toMatch(/Reload the page/);
+  });
+});
+
+describe("register(type, handler) with a type that is not there (a misspelt constant, an unset variable)", () => {
+  test("names the type as the problem, not the handler as an options object", () => {
+    const outbox = fresh();
+    const TYPES: Record<string, string> = { USER_CREATED: "user.created" };
+    for (const type of [TYPES.USER_CRAETED, null, 42]) {
+      const error = (() => {
+        try {
+          outbox.register(type as string, () => {});
+        } catch (e) {
+          return e;
+        }
+      })();
+      expect(error).toBeInstanceOf(DispatchError);
+      expect(error).toMatchObject({ code: "invalid_option", message: expect.stringMatching(/^register\(type, handler\): the type is (undefined|null|a number)/) });
+      expect((error as Error).message).not.toMatch(/options object/);
+    }
+    expect(outbox.destinations()).toEqual([]);
   });
 });

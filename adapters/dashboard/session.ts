@@ -72,17 +72,28 @@ export async function csrfProblem(c: Context, field: unknown): Promise<string | 
     if (site !== undefined && site !== "same-origin" && site !== "none") return "This form was sent from another site.";
   }
   const cookie = getCookie(c, CSRF_COOKIE);
+  // No cookie at all on plain http away from localhost: the browser dropped the Secure cookie, and reloading cannot
+  // help (behind a proxy that terminates TLS the request is plain http too, hence the "if").
+  if (!cookie && new URL(c.req.url).protocol === "http:" && !isLocal(c)) {
+    return "Your browser sent back no security cookie. If this page's address starts with http:// (not https://), " +
+      "that is why: the dashboard's cookies are Secure, and browsers keep them only over HTTPS or on localhost. Serve " +
+      "the dashboard over HTTPS (or open it at http://localhost), or give it a Hono middleware such as basic auth as auth.";
+  }
   if (!cookie || typeof field !== "string" || !(await timingSafeEqual(cookie, field))) {
     return "The form's security token is missing or stale. Reload the page and try again.";
   }
   return null;
 }
 
-function cookieOptions(c: Context, base: string, maxAge: number | undefined) {
+/** True for plain http to localhost, which browsers treat as a secure context (and the only such plain-http host). */
+function isLocal(c: Context): boolean {
   const url = new URL(c.req.url);
+  return url.protocol === "http:" && ["localhost", "127.0.0.1", "[::1]"].includes(url.hostname);
+}
+
+function cookieOptions(c: Context, base: string, maxAge: number | undefined) {
   // Browsers treat http://localhost as a secure context but do not store Secure cookies from plain http elsewhere.
-  const local = url.protocol === "http:" && ["localhost", "127.0.0.1", "[::1]"].includes(url.hostname);
-  return { path: base || "/", httpOnly: true, secure: !local, sameSite: "Strict" as const, maxAge };
+  return { path: base || "/", httpOnly: true, secure: !isLocal(c), sameSite: "Strict" as const, maxAge };
 }
 
 /** Headers on every response: a CSP with no inline script or style, no framing, no caching, no referrer to other sites. */

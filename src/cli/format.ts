@@ -1,5 +1,5 @@
 import type { EventPage } from "../outbox.ts";
-import type { AttemptRecord, EventRecord } from "../record.ts";
+import { type AttemptRecord, type EventRecord, noDeliveries } from "../record.ts";
 import type { Stats } from "../store/stats.ts";
 import { CONTROL_CHARACTERS, storable } from "../text.ts";
 
@@ -44,7 +44,7 @@ export function formatEvent(e: EventRecord, now = Date.now()): string {
   // One event: its error whole, line by line under the label; only lists of many events cut it.
   if (e.lastError) facts.push(["last error", e.lastError.split(/\r?\n/).map(printable).join(`\n${" ".repeat(14)}`)]);
   const head = facts.map(([k, v]) => `${(k + ":").padEnd(14)}${v}`).join("\n");
-  if (e.deliveries.length === 0) return `${head}\n\nNo deliveries yet: no worker has handled this event.`;
+  if (e.deliveries.length === 0) return `${head}\n\n${noDeliveries(e.status)}`;
   const rows = e.deliveries.map((d) => [
     printable(d.name),
     d.status,

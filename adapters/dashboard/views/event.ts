@@ -1,4 +1,4 @@
-import type { AttemptRecord, EventRecord } from "../../../src/record.ts";
+import { type AttemptRecord, type EventRecord, noDeliveries } from "../../../src/record.ts";
 import { type Html, html, type Part } from "../html.ts";
 import { badge, csrfField, layout, type PageContext, when } from "../layout.ts";
 import { eventPath, filterQuery } from "../urls.ts";
@@ -44,7 +44,7 @@ ${e.deliveries.length ? html`<div class="scroll"><table id="deliveries">
 <td class="mono">${when(d.nextAttemptAt)}</td><td class="mono">${when(d.deliveredAt)}</td>
 <td class="err">${d.lastError}</td>
 ${p.readOnly ? "" : html`<td>${d.status === "failed" ? retryForm(d.name, "Retry") : ""}</td>`}
-</tr>`)}</tbody></table></div>` : html`<p class="muted">No worker has attempted this event yet.</p>`}
+</tr>`)}</tbody></table></div>` : html`<p class="muted">${noDeliveries(e.status)}</p>`}
 ${!p.readOnly && failed.length > 1 ? html`<div class="actions">${retryForm(null, `Retry all ${failed.length} failed deliveries`)}</div>` : ""}
 </section>
 <h2>Attempt history</h2>

@@ -46,7 +46,7 @@ function eventTable(p: PageContext, page: EventSearch): Html {
 <td class="wrap">${clip(e.type, 120)}</td>
 <td class="wrap hide-narrow">${clip(e.source, 120)}</td>
 <td class="wrap mono"><a href="${eventPath(p.base, e.id, e.source)}">${clip(e.id, 80)}</a></td>
-<td class="wrap">${e.deliveries.length ? e.deliveries.map((d) => html`<span class="badge s-${d.status}">${clip(d.name, 60)}: ${d.status}</span> `) : html`<span class="muted">none yet</span>`}</td>
+<td class="wrap">${e.deliveries.length ? e.deliveries.map((d) => html`<span class="badge s-${d.status}">${clip(d.name, 60)}: ${d.status}</span> `) : html`<span class="muted">${e.status === "published" ? "no destination" : "none yet"}</span>`}</td>
 <td class="err hide-narrow">${clip(e.lastError, 160)}</td>
 </tr>`)}</tbody></table></div>`;
 }
