@@ -1,6 +1,6 @@
 // Destination controls: pause and resume shared by every worker, the circuit breaker, and the failure hook.
 import { afterEach, describe, expect, it } from "vitest";
-import { DispatchError } from "../mod.ts";
+import { DispatchError, PermanentError } from "../mod.ts";
 import type { DeliveryFailure } from "../src/store/complete.ts";
 import type { Worker } from "../src/worker.ts";
 import { testOutbox, type TestOutbox, waitFor } from "./support/db.ts";
@@ -77,6 +77,33 @@ describe("circuit breaker: a dead destination rests as a whole instead of every 
     await waitFor(async () => (await t.outbox.stats()).published === 20, "every event delivered once the destination is back", 15_000);
     const e = await t.outbox.getEvent(events[0].id);
     expect(e?.deliveries[0].status).toBe("delivered");
+  });
+});
+
+describe("circuit breaker: a trial that says nothing of the destination does not shut it for good", () => {
+  it("lets another trial start when the trial fails for good (that event's own fault), and delivers the rest", async () => {
+    t = await testOutbox({ retry: { maxRetries: 50, baseDelayMs: 10, maxDelayMs: 20 } });
+    let mode: "down" | "refuse" | "up" = "down";
+    let calls = 0;
+    t.outbox.register("ping", () => {
+      calls++;
+      if (mode === "down") throw new Error("connection refused");
+      if (mode === "refuse") {
+        mode = "up";
+        throw new PermanentError("this event is malformed");
+      }
+    }, { name: "flaky" });
+    const w = t.outbox.worker({ retention: false, circuitBreaker: { failures: 3, cooldownMs: 200, maxCooldownMs: 200 } });
+    workers.push(w);
+    await w.start();
+    await t.outbox.publishEvents(Array.from({ length: 10 }, (_, i) => ({ type: "ping", source: "s", data: { i } })));
+    await waitFor(() => calls >= 3, "the circuit to open");
+    // The next attempt is the half-open trial: it fails for good, and the destination is up from then on.
+    mode = "refuse";
+    await waitFor(async () => {
+      const s = await t.outbox.stats();
+      return s.published === 9 && s.failed === 1;
+    }, "nine events delivered and the refused one failed", 10_000);
   });
 });
 

@@ -43,7 +43,12 @@ interface Circuit {
   /** 0 when closed; otherwise the time it may try again. */
   openUntil: number;
   cooldownMs: number;
-  trial: boolean;
+  /**
+   * 0 when no trial runs; otherwise until when the half-open circuit's one trial attempt may run. A trial that ends
+   * without a word on the destination (put off by a rate limit, failed for good, or its worker stopped) lets another
+   * start at once ({@link Controls.untried}), or once this time has passed.
+   */
+  trialUntil: number;
 }
 
 /**
@@ -100,7 +105,8 @@ export class Controls {
   /**
    * Starts watching. `onResume` wakes the worker's loop; `settleMs` is how long a delivery this worker started before
    * it saw a resume may still take (its timeout): the resumed destination is woken once more after that, in case
-   * such a delivery put its event off on the stale word that the destination was paused.
+   * such a delivery put its event off on the stale word that the destination was paused. It also bounds how long a
+   * circuit's trial attempt keeps other trials off.
    */
   start(onResume: () => void, settleMs: number): void {
     this.#onResume = onResume;
@@ -205,10 +211,19 @@ export class Controls {
     if (this.#paused.has(name)) return PAUSED_RECHECK_MS;
     const c = this.#circuits.get(name);
     if (!c || c.openUntil === 0) return 0;
-    if (c.trial) return TRIAL_WAIT_MS;
+    if (now < c.trialUntil) return TRIAL_WAIT_MS;
     if (now < c.openUntil) return c.openUntil - now + Math.round(Math.random() * 250);
-    c.trial = true; // half-open: this attempt is the trial
+    c.trialUntil = now + this.#settleMs + TRIAL_WAIT_MS; // half-open: this attempt is the trial
     return 0;
+  }
+
+  /**
+   * A delivery that {@link holdMs} let through ended without a word on whether the destination is back: put off for
+   * a rate-limit token, or failed for good (that event's own fault). If it was the trial, another may start now.
+   */
+  untried(name: string): void {
+    const c = this.#circuits.get(name);
+    if (c) c.trialUntil = 0;
   }
 
   /** An attempt succeeded: the circuit closes. */
@@ -222,14 +237,14 @@ export class Controls {
   /** A retryable attempt failed: the circuit opens after enough in a row, and reopens (longer) after a failed trial. */
   failed(name: string, now: number): void {
     if (!this.#breaker) return;
-    const c = this.#circuits.get(name) ?? { failures: 0, openUntil: 0, cooldownMs: 0, trial: false };
+    const c = this.#circuits.get(name) ?? { failures: 0, openUntil: 0, cooldownMs: 0, trialUntil: 0 };
     this.#circuits.set(name, c);
     c.failures++;
-    const reopen = c.trial;
+    const reopen = c.trialUntil !== 0;
     if (!reopen && (c.openUntil || c.failures < this.#breaker.failures)) return;
     c.cooldownMs = reopen ? Math.min(c.cooldownMs * 2, this.#breaker.maxCooldownMs) : this.#breaker.cooldownMs;
     c.openUntil = now + c.cooldownMs;
-    c.trial = false;
+    c.trialUntil = 0;
     this.#logger.warn("circuit opened: deliveries to this destination rest", { destination: name, failures: c.failures, cooldownMs: c.cooldownMs });
   }
 }

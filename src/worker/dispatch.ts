@@ -103,7 +103,10 @@ export async function dispatch(row: ClaimedRow, ctx: DispatchContext, tracker: T
       const prev = state[d.name];
       // Put off, not attempted: a slow destination holds enough slots already, or it is paused, or its circuit is open.
       let holdMs = ctx.congestion.saturated(d.name) ? deferMs(ctx) : ctx.controls.holdMs(d.name, Date.now());
-      if (holdMs === 0 && d.rateLimit !== undefined && !(await ctx.controls.token(d.name))) holdMs = RATE_WAIT_MS;
+      if (holdMs === 0 && d.rateLimit !== undefined && !(await ctx.controls.token(d.name))) {
+        holdMs = RATE_WAIT_MS;
+        ctx.controls.untried(d.name);
+      }
       if (holdMs > 0) {
         state[d.name] = { ...(prev ?? { attempts: 0, lastError: null, deliveredAt: null }), status: "pending", nextAttemptAt: ctx.now() + holdMs };
         return;
@@ -132,7 +135,8 @@ export async function dispatch(row: ClaimedRow, ctx: DispatchContext, tracker: T
         ctx.telemetry.attempted(trace, d.name, event.type, "delivered", startedAt, ctx.now(), createdMs(row), null, null);
       } catch (err) {
         const { message, permanent, retryAfterMs, status } = failureOf(err);
-        if (!permanent) ctx.controls.failed(d.name, Date.now());
+        if (permanent) ctx.controls.untried(d.name);
+        else ctx.controls.failed(d.name, Date.now());
         lastError = `${d.name}: ${message}`;
         const used = attempts - budgetFrom;
         const kept = budgetFrom ? { budgetFrom } : {};
