@@ -114,7 +114,12 @@ export function nats(options: NatsOptions): Destination {
     const opened: Session = {
       nc,
       js: jetstream.jetstream(nc, { timeout: ackTimeoutMs }) as unknown as Session["js"],
-      streams: () => (manager ??= jetstream.jetstreamManager(nc, { timeout: ackTimeoutMs }).then((m) => m.streams)),
+      // A manager that could not be made (JetStream not yet up, a timeout) is not kept: the next look tries again.
+      streams: () =>
+        (manager ??= jetstream.jetstreamManager(nc, { timeout: ackTimeoutMs }).then((m) => m.streams, (err: unknown) => {
+          manager = undefined;
+          throw err;
+        })),
       headers: () => transport.headers(),
     };
     // Closed for good (reconnects exhausted, or an auth failure): the next delivery connects afresh.

@@ -7,7 +7,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { nats, natsMessage } from "../adapters/nats.ts";
 import type { Destination } from "../src/destination.ts";
 import { DispatchError } from "../src/errors.ts";
+import { brokerServer, succeeds } from "./reliability/support/broker-server.ts";
 import { closedPort, ctx, rejection, richAttributes, richEvent, running, settled, unique } from "./support/brokers.ts";
+import { waitFor } from "./support/db.ts";
 
 const SERVERS = process.env.NATS_URL ?? "127.0.0.1:4222";
 const decoder = new TextDecoder();
@@ -122,6 +124,32 @@ describe("nats destination: outcomes", () => {
     expect(err.permanent).toBe(false);
     expect(err.message).toContain(`Could not connect to NATS at 127.0.0.1:${port}`);
   });
+
+  it("a server that had no JetStream at first and then has it without the stream: the missing stream fails for good", async () => {
+    // A nats-server of the test's own, started first without JetStream, then again on the same port with it.
+    let withJetStream = false;
+    const server = await brokerServer({
+      name: "nats",
+      command: "/usr/sbin/nats-server",
+      args: (port, dir) => ["-a", "127.0.0.1", "-p", String(port), ...(withJetStream ? ["-js", "-sd", dir] : [])],
+      ready: (port) => succeeds(async () => await (await connect({ servers: `127.0.0.1:${port}`, reconnect: false })).close()),
+    });
+    cleanup.push(() => server.remove());
+    await server.start();
+    const subject = `${unique("late")}.events`;
+    const dest = destination({ servers: `127.0.0.1:${server.port}`, subject, ackTimeoutMs: 1000 });
+    const early = await rejection(dest.deliver(richEvent(), ctx()));
+    expect(early.permanent).toBe(false);
+    await server.stop("SIGTERM");
+    withJetStream = true;
+    await server.start();
+    // The connection reconnects on its own; once it has, JetStream answers that no stream captures the subject.
+    const late = await waitFor(async () => {
+      const err = await rejection(dest.deliver(richEvent(), ctx(undefined, 3000)));
+      return err.permanent ? err : undefined;
+    }, "the missing stream to be named", 15_000);
+    expect(late.message).toContain(`No JetStream stream captures subject "${subject}"`);
+  }, 40_000);
 
   it("refuses bad options at once, naming the field", () => {
     expect(() => nats({ servers: SERVERS, subject: "events.>" })).toThrow(/subject must be a subject without spaces or wildcards/);
