@@ -10,6 +10,7 @@ import type { Registry } from "./registry.ts";
 import { reconnectDelayMs, type RetryPolicy } from "./retry.ts";
 import type { Schema } from "./schema.ts";
 import { claim, type ClaimedRow } from "./store/claim.ts";
+import { ClockSkew } from "./worker/clock.ts";
 import { type Outcome, release } from "./store/complete.ts";
 import { countLapsed } from "./store/lapsed.ts";
 import { Controls } from "./worker/controls.ts";
@@ -101,8 +102,8 @@ export class Worker {
   #full = false;
   /** How long a batch claimed ahead may wait for slots: its lease must still cover a whole attempt after that. */
   readonly #aheadMs: number;
-  /** Milliseconds to add to the local clock to get the database's, measured at each claim. */
-  #skewMs = 0;
+  /** The database clock's offset from the local one, measured at each claim. */
+  readonly #skew = new ClockSkew();
   /** When the next repair of parked events is due (see store/repair.ts): at start, on reconnect, every sweep. */
   #repairAt = 0;
   /**
@@ -133,7 +134,7 @@ export class Worker {
       retry,
       logger,
       handlerTimeoutMs: this.#handlerTimeoutMs,
-      now: () => Date.now() + this.#skewMs,
+      now: () => Date.now() + this.#skew.ms,
       running: this.#attempts,
       congestion,
       history: o.history,
@@ -278,8 +279,7 @@ export class Worker {
         waitMs = claimed.nextDueMs;
         if (rows.length) {
           // The clock skew first: it must be read as the claim's answer arrives, before any other round trip.
-          // Whole milliseconds: the local clock has no finer grain, and whole numbers are cheaper to write back.
-          this.#skewMs = Math.round(Number(rows[0].db_now) - Date.now());
+          this.#skew.sample(Number(rows[0].db_now), Date.now());
           await this.#controls.refresh();
           if (ahead) {
             this.#ahead = rows;
