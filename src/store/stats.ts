@@ -24,8 +24,11 @@ export const EXACT_COUNT = 10_000;
  * is counted exactly up to $1 rows — unfinished events through the due and parked indexes, failed ones through
  * theirs, published ones through `events_published_at` (`published_at` is set exactly while an event is published;
  * a scan of the table for them read every row of a table of waiting events) — and past that estimated:
- * unfinished and failed from the entry counts of their partial indexes, published from the live-row figure. The
- * oldest due event is the first entry of the due index.
+ * unfinished and failed from the entry counts of their partial indexes, published from the table's row estimate less
+ * the others. Every estimate is PostgreSQL's `reltuples`, written by the same VACUUM or ANALYZE, so they agree with
+ * each other (the statistics system's live-row count is not used: insert counts a backend reports after a VACUUM are
+ * added to the count that VACUUM wrote, so it can read double). The oldest due event is the first entry of the due
+ * index.
  */
 export function selectStats(schema: Schema): string {
   const s = schema.quoted;
@@ -35,7 +38,7 @@ select u.pending, u.processing, u.unfinished,
        (select count(*) from (select from ${s}.events where published_at is not null limit $1) p) as published,
        (select reltuples from pg_class where oid = '${s}.events_due'::regclass) as due_estimate,
        (select reltuples from pg_class where oid = '${s}.events_failed'::regclass) as failed_estimate,
-       (select n_live_tup from pg_stat_user_tables where relid = '${s}.events'::regclass) as live,
+       (select reltuples from pg_class where oid = '${s}.events'::regclass) as rows_estimate,
        coalesce(extract(epoch from now() - (
          select next_attempt_at from ${s}.events where next_attempt_at is not null order by next_attempt_at limit 1
        )) * 1000, 0) as oldest_due_ms
@@ -63,7 +66,7 @@ export async function stats(query: Query, schema: Schema): Promise<Stats> {
   }
   if (over(published)) {
     estimated = true;
-    published = Math.max(EXACT_COUNT + 1, Number(r.live ?? 0) - pending - processing - failed);
+    published = Math.max(EXACT_COUNT + 1, Number(r.rows_estimate ?? 0) - pending - processing - failed);
   }
   return { pending, processing, published, failed, oldestDueAgeMs: Math.max(0, Math.round(Number(r.oldest_due_ms))), estimated };
 }
