@@ -64,7 +64,10 @@ describe("construction: auth is required", () => {
   });
 
   it("refuses tokens that could never match, unknown options and a missing outbox", () => {
-    expect(() => outboxRouter(t.outbox, { auth: { token: "" } })).toThrow(/auth.token must be a non-empty string/);
+    expect(() => outboxRouter(t.outbox, { auth: { token: "" } })).toThrow(/auth.token is empty: is the environment variable/);
+    expect(() => outboxRouter(t.outbox, { auth: { token: process.env.PG_DISPATCH_UNSET_TOKEN! } })).toThrow(/^auth.token is undefined: is the environment variable it is read from set\?$/);
+    expect(() => outboxRouter(t.outbox, { auth: { token: ["ok", undefined as never] } })).toThrow(/auth.token\[1\] is undefined/);
+    expect(() => outboxRouter(t.outbox, { auth: { token: 42 as never } })).toThrow(/auth.token must be a non-empty string/);
     expect(() => outboxRouter(t.outbox, { auth: { token: [] } })).toThrow(/auth.token/);
     expect(() => outboxRouter(t.outbox, { auth: { token: "has space" } })).toThrow(/auth.token/);
     expect(() => outboxRouter(t.outbox, { auth: { token: "a" }, readAuth: {} as never })).toThrow(/readAuth takes exactly one/);
@@ -472,6 +475,8 @@ describe("GET /events: filters and keyset pagination", () => {
     expect(seen).toEqual(["4", "2", "0"]);
     expect((await (await get("/outbox/events?status=failed")).json()).events).toEqual([]);
     expect((await (await get("/outbox/events?source=s&status=pending")).json()).events).toHaveLength(5);
+    const prefixed = await (await get(`/outbox/events?type=${encodeURIComponent("ev*")}&source=s`)).json();
+    expect(prefixed.events.map((e: { id: string }) => e.id)).toEqual(["4", "2", "0"]);
   });
 
   it("refuses a bad limit, cursor, status or parameter with 400 naming it", async () => {

@@ -61,6 +61,14 @@ export function checkAuth(auth: unknown, name: string, where = "outboxRouter"): 
   }
   const token = (auth as { token: unknown }).token;
   const tokens = Array.isArray(token) ? token : [token];
+  const unset = tokens.findIndex((t) => t === undefined || t === "");
+  if (unset >= 0) {
+    const which = Array.isArray(token) ? `${name}.token[${unset}]` : `${name}.token`;
+    throw new DispatchError(
+      "invalid_option",
+      `${which} is ${tokens[unset] === undefined ? "undefined" : "empty"}: is the environment variable it is read from set?`,
+    );
+  }
   if (tokens.length === 0 || !tokens.every((t) => typeof t === "string" && TOKEN.test(t))) {
     throw new DispatchError(
       "invalid_option",
