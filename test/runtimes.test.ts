@@ -147,7 +147,7 @@ describe("the npm tarball installs and works in fresh projects", () => {
     expect(await consume(process.execPath, project, "pubsub-missing.mjs"), "a missing @google-cloud/pubsub is reported at start").toMatchObject({
       started: false,
       code: "destination_unavailable",
-      message: expect.stringMatching(/^Destination "pubsub:events" cannot start: Could not load "@google-cloud\/pubsub".*install it/),
+      message: expect.stringMatching(/^Destination "pubsub:events" cannot start: Could not load "@google-cloud\/pubsub".*install it \(npm install @google-cloud\/pubsub\)/),
     });
     const cli = await runCommand(join(project, "node_modules", ".bin", "pg-dispatch"), ["--help"], { cwd: project, timeoutMs: 30_000 });
     expect(cli.code, cli.output).toBe(0);

@@ -66,7 +66,7 @@ export function grpcTransport(target: PubSubTarget, client?: PubSubClient): PubS
       } catch (err) {
         const reason = err instanceof Error ? err.message : String(err);
         throw new DeliveryError(
-          `Could not load "@google-cloud/pubsub" for the pubsub() gRPC transport (${reason}): install it, ` +
+          `Could not load "@google-cloud/pubsub" for the pubsub() gRPC transport (${reason}): install it (npm install @google-cloud/pubsub), ` +
             'or pass transport: "rest" to publish over fetch',
           { cause: err },
         );
