@@ -50,6 +50,20 @@ export const FILTER_KEYS = ["status", "type", "source", "destination", "from", "
 const STATUSES: readonly string[] = EVENT_STATUSES;
 
 /**
+ * A type filter as registrations write it: one type, or a prefix ending in `*` (`"*"` alone matches every type).
+ *
+ * @example
+ * ```ts
+ * typeMatch("order.*"); // { type: null, typePrefix: "order." }
+ * ```
+ */
+export function typeMatch(type: string | undefined): { type: string | null; typePrefix: string | null } {
+  if (type === undefined) return { type: null, typePrefix: null };
+  if (!type.endsWith("*")) return { type, typePrefix: null };
+  return { type: null, typePrefix: type.length > 1 ? type.slice(0, -1) : null };
+}
+
+/**
  * Checks a filter where it enters (unknown keys, wrong types, an inverted time range) and flattens it.
  *
  * @example
@@ -78,11 +92,9 @@ export function storeFilter(filter: EventFilter | undefined, where: string): Sto
   if (f.from && f.to && f.from >= f.to) {
     throw new DispatchError("invalid_option", "from must be earlier than to.", { field: "from" });
   }
-  const prefix = f.type?.endsWith("*") ? f.type.slice(0, -1) : null;
   return {
     status: f.status ?? null,
-    type: prefix === null ? (f.type ?? null) : null,
-    typePrefix: prefix === "" ? null : prefix,
+    ...typeMatch(f.type),
     source: f.source ?? null,
     destination: f.destination ?? null,
     from: f.from ?? null,

@@ -24,7 +24,7 @@ import { retry } from "./store/retry.ts";
 import { countRetry } from "./store/retry-count.ts";
 import { retryEvents } from "./store/retry-events.ts";
 import { countReplay, replayEvents } from "./store/replay-events.ts";
-import { type EventFilter, storeFilter } from "./filter.ts";
+import { type EventFilter, storeFilter, typeMatch } from "./filter.ts";
 import { type DestinationRoute, replayScope } from "./replay-scope.ts";
 import { type Stats, stats } from "./store/stats.ts";
 import { Telemetry } from "./telemetry.ts";
@@ -87,6 +87,7 @@ export interface PublishCloudEventOptions extends PublishOptions, DeliveryOption
 /** Filters of `listEvents`. */
 export interface ListOptions {
   status?: EventStatus | undefined;
+  /** One type, or a prefix written as registrations write it: `"order.*"` lists `order.created` and `order.paid`. */
   type?: string | undefined;
   source?: string | undefined;
   /** Page size, 1 to 1000. Default 100. */
@@ -443,7 +444,7 @@ export class Outbox<E extends EventMap = any> {
     const limit = wholeNumber(o.limit, "limit", 1, events.PAGE_LIMIT.default, events.PAGE_LIMIT.max);
     const { rows, more } = await events.listEvents(this.#query, this.schema, {
       status: o.status ?? null,
-      type: o.type ?? null,
+      ...typeMatch(o.type),
       source: o.source ?? null,
       before: o.cursor === undefined ? null : decodeCursor(o.cursor),
       limit,

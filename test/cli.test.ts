@@ -230,6 +230,16 @@ describe("status, events, retry and stats show what the database holds", () => {
     expect(next, first.stdout).not.toBe(null);
     const second = json<{ events: EventRecord[] }>(await cli([...next![1].split(" "), "--json"]));
     expect(second.events.map((e) => e.id)).toEqual([ok.id]);
+
+    const byPrefix = json<{ events: EventRecord[] }>(await cli(["events", "--type-prefix", "cli.b", ...args, "--json"]));
+    expect(byPrefix.events.map((e) => e.id)).toEqual([bad.id]);
+    const firstOfPrefix = await cli(["events", "--type-prefix", "cli.", "--limit", "1", ...args]);
+    const nextOfPrefix = firstOfPrefix.stdout.match(/More: pg-dispatch (events .*)$/m);
+    expect(nextOfPrefix?.[1], firstOfPrefix.stdout).toContain("--type-prefix cli.");
+    const secondOfPrefix = json<{ events: EventRecord[] }>(await cli([...nextOfPrefix![1].split(" "), "--json"]));
+    expect(secondOfPrefix.events.map((e) => e.id)).toEqual([ok.id]);
+    const both = await cli(["events", "--type", "cli.ok", "--type-prefix", "cli.", ...args]);
+    expect([both.code, both.stderr]).toEqual([2, expect.stringContaining("Pass --type or --type-prefix, not both.")]);
   });
 
   test("retry <id> makes the failed delivery due again and says so", async () => {

@@ -32,6 +32,20 @@ describe("status: getEvent, listEvents, stats", () => {
     const legacy = await t.outbox.listEvents({ source: "legacy", type: "order.updated" });
     expect(legacy.events.map((e) => e.id)).toEqual(["list-20", "list-10", "list-0"]);
     expect((await t.outbox.listEvents({ status: "failed" })).events).toEqual([]);
+
+    // A type ending in * is a prefix, as registrations write it; a prefix page pages like any other.
+    await t.outbox.publishEvents([{ type: "orderly.tidied", source: "orders", id: "list-prefix" }]);
+    const prefixed: string[] = [];
+    cursor = undefined;
+    do {
+      const page = await t.outbox.listEvents({ type: "order.*", limit: 7, cursor, data: false });
+      prefixed.push(...page.events.map((e) => e.id));
+      cursor = page.nextCursor ?? undefined;
+    } while (cursor);
+    expect(prefixed).toEqual(published.map((e) => e.id).reverse());
+    expect((await t.outbox.listEvents({ type: "order*", limit: 100 })).events).toHaveLength(26);
+    expect((await t.outbox.listEvents({ type: "*", limit: 100 })).events).toHaveLength(26);
+    expect((await t.outbox.listEvents({ type: "order.up*", source: "legacy" })).events.map((e) => e.id)).toEqual(["list-20", "list-10", "list-0"]);
   });
 
   it("refuses bad list options with a clear error", async () => {

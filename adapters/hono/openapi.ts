@@ -319,7 +319,7 @@ export function openApiDocument(options: OpenApiOptions): Json {
           summary: "List events, newest first, a page at a time.",
           parameters: [
             query("status", "Only events with this status.", { enum: [...EVENT_STATUSES] }),
-            query("type", "Only events of this type."),
+            query("type", "Only events of this type; a type ending in `*` is a prefix, as registrations write it (`order.*`)."),
             query("source", "Only events from this source."),
             query("limit", `Page size, 1 to ${PAGE_LIMIT.max}.`, { type: "integer", minimum: 1, maximum: PAGE_LIMIT.max, default: PAGE_LIMIT.default }),
             query("cursor", "The `nextCursor` of the previous page."),

@@ -3,9 +3,9 @@ import type { EventRecord } from "../record.ts";
 import { DispatchError } from "../errors.ts";
 import { type Invocation, UsageError } from "./args.ts";
 import { CliError, type Loaded } from "./config.ts";
-import { CONFIG, CURSOR, DEFAULT_EVENTS_LIMIT, EVENTS_STATUS, FILTERS, ID_SOURCE, LIMIT, read, RETRY_DESTINATION, RETRY_DRY_RUN, RETRY_STATUS, SCHEMA, SOURCE, TYPE } from "./flags.ts";
+import { CONFIG, CURSOR, DEFAULT_EVENTS_LIMIT, EVENTS_STATUS, FILTERS, ID_SOURCE, LIMIT, read, RETRY_DESTINATION, RETRY_DRY_RUN, RETRY_STATUS, SCHEMA, SOURCE, TYPE, TYPE_PREFIX } from "./flags.ts";
 import { formatEvent, formatEvents, formatStats, printable } from "./format.ts";
-import { bulkRetryCommand } from "./operations.ts";
+import { bulkRetryCommand, typeFlags } from "./operations.ts";
 
 /** A command checks its flags first (so a typo never waits on a database), then runs on the loaded outbox. */
 export type Command = (inv: Invocation) => (loaded: Loaded) => Promise<number>;
@@ -47,7 +47,7 @@ export function statusCommand(inv: Invocation): (loaded: Loaded) => Promise<numb
 export function eventsCommand(inv: Invocation): (loaded: Loaded) => Promise<number> {
   const filter = {
     status: read(inv, EVENTS_STATUS),
-    type: read(inv, TYPE),
+    type: typeFlags(inv),
     source: read(inv, SOURCE),
     limit: read(inv, LIMIT) ?? DEFAULT_EVENTS_LIMIT,
     cursor: read(inv, CURSOR),
@@ -115,7 +115,7 @@ function notFound(id: string, source: string | undefined): string {
 /** The same command line with the next page's cursor, for the user to copy (never the URL: it may hold a password). */
 function nextPage(inv: Invocation, cursor: string): string {
   const args = ["pg-dispatch", "events"];
-  for (const flag of [EVENTS_STATUS, TYPE, SOURCE, LIMIT, CONFIG, SCHEMA]) {
+  for (const flag of [EVENTS_STATUS, TYPE, TYPE_PREFIX, SOURCE, LIMIT, CONFIG, SCHEMA]) {
     const value = inv.flags[flag.name];
     if (typeof value === "string") args.push(`--${flag.name}`, shellQuote(value));
   }

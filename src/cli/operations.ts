@@ -27,14 +27,8 @@ function filterOf(inv: Invocation, status: typeof RETRY_STATUS | typeof REPLAY_S
   const filter: EventFilter = {};
   const s = read(inv, status);
   if (s) filter.status = s;
-  const type = read(inv, TYPE);
-  const prefix = read(inv, TYPE_PREFIX);
-  if (type !== undefined && prefix !== undefined) throw new UsageError("Pass --type or --type-prefix, not both.", inv.command);
-  if (type !== undefined) {
-    if (type.endsWith("*")) throw new UsageError(`--type takes one type; for a prefix write --type-prefix ${JSON.stringify(type.slice(0, -1))}.`, inv.command);
-    filter.type = type;
-  }
-  if (prefix !== undefined) filter.type = `${prefix}*`;
+  const type = typeFlags(inv);
+  if (type !== undefined) filter.type = type;
   const source = read(inv, SOURCE);
   if (source !== undefined) filter.source = source;
   if (destination) {
@@ -47,6 +41,21 @@ function filterOf(inv: Invocation, status: typeof RETRY_STATUS | typeof REPLAY_S
   if (until) filter.to = until;
   if (since && until && since >= until) throw new UsageError("--since must be earlier than --until.", inv.command);
   return filter;
+}
+
+/**
+ * `--type` or `--type-prefix`, as a filter's type (a prefix ends in `*`, as registrations write it); both at once, or
+ * a `*` in `--type`, is a usage error.
+ */
+export function typeFlags(inv: Invocation): string | undefined {
+  const type = read(inv, TYPE);
+  const prefix = read(inv, TYPE_PREFIX);
+  if (type !== undefined && prefix !== undefined) throw new UsageError("Pass --type or --type-prefix, not both.", inv.command);
+  if (type !== undefined) {
+    if (type.endsWith("*")) throw new UsageError(`--type takes one type; for a prefix write --type-prefix ${JSON.stringify(type.slice(0, -1))}.`, inv.command);
+    return type;
+  }
+  return prefix === undefined ? undefined : `${prefix}*`;
 }
 
 function time(inv: Invocation, flag: Flag<{ kind: "text" }>): Date | undefined {

@@ -18,6 +18,7 @@ import {
   sectionHelp,
   SOURCE,
   TYPE,
+  TYPE_PREFIX,
 } from "./flags.ts";
 import { HISTORY_SHOWN } from "./format.ts";
 import { WORKER_OPTIONS } from "./worker-flags.ts";
@@ -71,7 +72,7 @@ attempt history (when, destination, attempt, outcome, status code, duration, err
   },
   events: {
     synopsis: "Usage: pg-dispatch events [filters] [connection] [--json]",
-    help: ["Lists events, newest first.", { text: "Filters:", flags: [EVENTS_STATUS, TYPE, SOURCE, LIMIT, CURSOR] }, CONNECTION],
+    help: ["Lists events, newest first.", { text: "Filters:", flags: [EVENTS_STATUS, TYPE, TYPE_PREFIX, SOURCE, LIMIT, CURSOR] }, CONNECTION],
     unlisted: OUTPUT,
     positionals: [],
   },
@@ -156,7 +157,7 @@ Commands:
   worker --config <module>   run the outbox worker
   migrate                    create or upgrade the outbox tables
   status <id>                one event, its deliveries and its attempts
-  events                     list events (--status failed, --type, --source, --limit, --cursor)
+  events                     list events (--status failed, --type, --type-prefix, --source, --limit, --cursor)
   retry <id>                 retry an event's failed deliveries
   retry --status failed      retry every failed event matching filters (--type, --source, --destination, --dry-run)
   replay --destination <d>   send finished events to one destination again, or backfill a new one

@@ -28,6 +28,8 @@ export const PAGE_LIMIT: Readonly<{ default: number; max: number }> = Object.fre
 export interface EventFilter {
   status: string | null;
   type: string | null;
+  /** Only types that start with this. */
+  typePrefix: string | null;
   source: string | null;
   /** Only events stored before this sequence number (keyset pagination). */
   before: string | null;
@@ -61,6 +63,7 @@ export function selectEvents(schema: Schema, data: boolean): string {
     and ($2::text is null or type = $2)
     and ($3::text is null or source = $3)
     and ($4::bigint is null or seq < $4)
+    and ($6::text is null or starts_with(type, $6))
   order by seq desc
   limit $5`;
   if (!data) return `select ${SUMMARY_COLUMNS} from ${events} where seq in (${matching}) order by seq desc`;
@@ -73,17 +76,17 @@ with recursive page as (
   union all
   select walk.n + 1, seqs[walk.n + 1], walk.running + ${size("seqs[walk.n + 1]")}
   from walk, page
-  where walk.n < cardinality(seqs) and (walk.running <= $6 or walk.n = 1)
+  where walk.n < cardinality(seqs) and (walk.running <= $7 or walk.n = 1)
 )
 select ${EVENT_COLUMNS}, (select cardinality(seqs) from page) as matched
 from ${events} join walk using (seq)
-where walk.running <= $6 or walk.n = 1
+where walk.running <= $7 or walk.n = 1
 order by seq desc`;
 }
 
 /** Lists events; see {@link selectEvents}. */
 export async function listEvents(query: Query, schema: Schema, f: EventFilter): Promise<EventRows> {
-  const params = [f.status, f.type, f.source, f.before, f.limit];
+  const params = [f.status, f.type, f.source, f.before, f.limit, f.typePrefix];
   const rows = await query(selectEvents(schema, f.data), f.data ? [...params, PAGE_DATA_BYTES] : params) as (EventRow & { matched?: DbNumber })[];
   const matched = f.data && rows.length ? Number(rows[0].matched) : rows.length;
   return { rows, more: matched === f.limit || rows.length < matched };
