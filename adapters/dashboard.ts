@@ -16,7 +16,7 @@ import { assertKnownKeys, optionsObject } from "../src/options.ts";
 import { CSS, FAVICON, JS } from "./dashboard/assets.ts";
 import { type Html, html } from "./dashboard/html.ts";
 import type { PageContext } from "./dashboard/layout.ts";
-import { accepts, csrfProblem, csrfToken, endSession, securityHeaders, signedIn, startSession } from "./dashboard/session.ts";
+import { accepts, csrfProblem, csrfToken, endSession, securityHeaders, signedIn, startSession, trailingSlash } from "./dashboard/session.ts";
 import { formOf, replayRequest, text, withoutStatus } from "./dashboard/requests.ts";
 import { eventPath, filterFromQuery, filterQuery, home, safeReturn } from "./dashboard/urls.ts";
 import { destinationsPage } from "./dashboard/views/destinations.ts";
@@ -86,6 +86,7 @@ export function outboxDashboard(outbox: Outbox, options: OutboxDashboardOptions)
 
   const app = new Hono();
   app.use("*", securityHeaders);
+  app.use("*", trailingSlash);
   app.onError((err, c) => {
     if (err instanceof HTTPException) return err.getResponse();
     outbox.logger.error("outbox dashboard: a page failed", { path: c.req.path, error: err });

@@ -118,6 +118,28 @@ describe("auth: no credentials, no page", () => {
   });
 });
 
+describe("a trailing slash", () => {
+  it("sends GET and HEAD to the page without it, as a path, and leaves other 404s alone", async () => {
+    const app = mounted({ auth: { token: TOKEN } });
+    for (const [path, to] of [["/ops/outbox/", "/ops/outbox"], ["/ops/outbox//", "/ops/outbox"], ["/ops/outbox/failures/?x=%3Cb%3E", "/ops/outbox/failures?x=%3Cb%3E"]]) {
+      for (const method of ["GET", "HEAD"]) {
+        const res = await app.request(`https://ops.example.com${path}`, { method });
+        expect([res.status, res.headers.get("location")], `${method} ${path}`).toEqual([301, to]);
+      }
+    }
+    const followed = await app.request(`${ORIGIN}/ops/outbox/events`, { headers: bearer });
+    expect(followed.status).toBe(200);
+    expect((await app.request(`${ORIGIN}/ops/outbox/retry/`, { method: "POST", headers: bearer })).status).toBe(404);
+    expect((await app.request(`${ORIGIN}/ops/outbox/nothing-here`)).status).toBe(404);
+
+    // Mounted at the root, a path that would read as another site is not redirected to.
+    const root = new Hono().route("/", outboxDashboard(t.outbox, { auth: { token: TOKEN } }));
+    const evil = await root.request(`${ORIGIN}//evil.example/`);
+    expect(evil.headers.get("location")).toBe(null);
+    expect((await root.request(`${ORIGIN}/events/`)).headers.get("location")).toBe("/events");
+  });
+});
+
 describe("every page: a CSP without inline script, no framing, no caching", () => {
   it("sends the headers", async () => {
     const res = await mounted({ auth: { token: TOKEN } }).request(`${ORIGIN}/ops/outbox`, { headers: bearer });

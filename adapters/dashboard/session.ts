@@ -96,6 +96,20 @@ function cookieOptions(c: Context, base: string, maxAge: number | undefined) {
   return { path: base || "/", httpOnly: true, secure: !isLocal(c), sameSite: "Strict" as const, maxAge };
 }
 
+/**
+ * The pages are matched without a trailing slash (Hono's strict routing): an address typed or linked with one
+ * (`/outbox/ui/`) that matched nothing is sent, for GET and HEAD, to the same path without it. The Location is the
+ * path alone, so a proxy in front keeps its scheme and host, and never one that starts with `//` (another site).
+ */
+export const trailingSlash: MiddlewareHandler = async (c, next) => {
+  await next();
+  const path = c.req.path;
+  if (c.res.status !== 404 || (c.req.method !== "GET" && c.req.method !== "HEAD") || !path.endsWith("/")) return;
+  const trimmed = path.replace(/\/+$/, "");
+  if (trimmed === "" || trimmed.startsWith("//")) return;
+  c.res = c.redirect(`${trimmed}${new URL(c.req.url).search}`, 301);
+};
+
 /** Headers on every response: a CSP with no inline script or style, no framing, no caching, no referrer to other sites. */
 export const securityHeaders: MiddlewareHandler = async (c, next) => {
   await next();
