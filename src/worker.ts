@@ -142,6 +142,7 @@ export class Worker {
       controls: this.#controls,
       transactions: { sql, schema, lease: this.#lease },
       telemetry,
+      sentNowhere: new Set(),
     };
     this.#writer = new OutcomeWriter({
       query,

@@ -108,7 +108,8 @@ describe("publishing or reading before migrate() names the fix instead of a raw 
 
 describe("an event of a type no destination is registered for (a typo, say) is said to have gone nowhere", () => {
   test("the worker marks it published with no deliveries; status and the dashboard say why, not 'not attempted yet'", async () => {
-    const outbox = fresh();
+    const warnings: { message: string; fields?: Record<string, unknown> }[] = [];
+    const outbox = fresh({ debug() {}, info() {}, warn: (message, fields) => warnings.push({ message, fields }), error() {} });
     await outbox.migrate();
     outbox.register("user.created", () => {});
     let release = () => {};
@@ -124,6 +125,11 @@ describe("an event of a type no destination is registered for (a typo, say) is s
         return found?.status === "published" ? found : null;
       }, "the worker to take the event");
       expect(e.deliveries).toEqual([]);
+      // The worker's log says so once per type, not once per event.
+      const again = await outbox.publishEvent({ type: "user.craeted", source: "users", data: { user_id: 2 } });
+      await waitFor(async () => (await outbox.getEvent(again.id))?.status === "published", "the worker to take the second event");
+      const said = warnings.filter((w) => /no destination is registered/.test(w.message));
+      expect(said).toEqual([{ message: expect.stringMatching(/marked published without being sent anywhere/), fields: { type: "user.craeted" } }]);
       const nowhere = /no destination registered for its type/;
       expect(formatEvent(e)).toMatch(nowhere);
       expect(formatEvent(e)).not.toMatch(/no worker has/i);

@@ -39,6 +39,8 @@ export interface DispatchContext {
   transactions: Transactions;
   /** Spans and metrics of each attempt. */
   telemetry: Telemetry;
+  /** The event types this worker has warned match no destination, so that each is logged once, not per event. */
+  sentNowhere: Set<string>;
 }
 
 /** How a transactional handler's attempt joins the delivered mark in one transaction. */
@@ -49,6 +51,22 @@ export interface Transactions {
 }
 
 const MAX_ERROR_LENGTH = 2000;
+/** How many distinct event types the no-destination warning remembers; beyond it, new types are not logged. */
+const MAX_SENT_NOWHERE_TYPES = 1000;
+
+/**
+ * Warns, once per event type, that an event was published to no destination at all: a misspelt type, or a registration
+ * missing from this worker's process, would otherwise mark events published without a word. An event that has
+ * deliveries from another worker is not this case (its deliveries are reported as unrouted).
+ */
+function warnSentNowhere(type: string, state: Record<string, StoredDelivery>, ctx: DispatchContext): void {
+  for (const _ in state) return;
+  if (ctx.sentNowhere.has(type) || ctx.sentNowhere.size >= MAX_SENT_NOWHERE_TYPES) return;
+  ctx.sentNowhere.add(type);
+  ctx.logger.warn("no destination is registered for this event type: its events are marked published without being sent anywhere", {
+    type,
+  });
+}
 
 /**
  * Delivers one claimed event to every destination that still needs it and is due, side by side, and works out the
@@ -62,6 +80,7 @@ export async function dispatch(row: ClaimedRow, ctx: DispatchContext, tracker: T
   // Most claimed events have never been attempted: their deliveries are `{}`, and there is nothing to read.
   if (row.deliveries != null && row.deliveries !== "{}") Object.assign(state, JSON.parse(row.deliveries));
   const destinations = ctx.registry.match(row.type);
+  if (destinations.length === 0) warnSentNowhere(row.type, state, ctx);
   // A replay (outbox.replayEvents) marks the delivery it reopened: then only deliveries with state are attempted, so a
   // destination registered since the event was published is not sent it as a side effect of replaying another.
   let replaying = false;
