@@ -250,8 +250,9 @@ export function toRecord(input: EventRow | EventSummaryRow | Row): EventRecord {
     extensions: (json(row.extensions) as Record<string, ExtensionValue> | null) ?? {},
     data: json(row.data) ?? undefined,
     status,
-    // The most attempts at any one destination: what an operator means by "how often was this tried".
-    attempts: deliveries.length ? Math.max(...deliveries.map((d) => d.attempts)) : Number(row.attempts),
+    // The most attempts at any one destination: what an operator means by "how often was this tried". Without
+    // deliveries it is the worker's claims, unless the event is published: then it went nowhere and nothing was tried.
+    attempts: deliveries.length ? Math.max(...deliveries.map((d) => d.attempts)) : status === "published" ? 0 : Number(row.attempts),
     maxRetries: row.max_retries == null ? null : Number(row.max_retries),
     lastError: row.last_error ?? null,
     orderingKey: row.ordering_key ?? null,

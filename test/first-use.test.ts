@@ -125,6 +125,7 @@ describe("an event of a type no destination is registered for (a typo, say) is s
         return found?.status === "published" ? found : null;
       }, "the worker to take the event");
       expect(e.deliveries).toEqual([]);
+      expect(e.attempts).toBe(0); // nothing was attempted, though a worker took it
       // The worker's log says so once per type, not once per event.
       const again = await outbox.publishEvent({ type: "user.craeted", source: "users", data: { user_id: 2 } });
       await waitFor(async () => (await outbox.getEvent(again.id))?.status === "published", "the worker to take the second event");
