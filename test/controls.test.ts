@@ -105,6 +105,28 @@ describe("circuit breaker: a trial that says nothing of the destination does not
       return s.published === 9 && s.failed === 1;
     }, "nine events delivered and the refused one failed", 10_000);
   });
+
+  it("lets another trial start when the trial was put off for want of a rate-limit token", async () => {
+    t = await testOutbox({ retry: { maxRetries: 50, baseDelayMs: 10, maxDelayMs: 20 } });
+    let up = false;
+    let calls = 0;
+    t.outbox.register("ping", () => {
+      calls++;
+      if (!up) throw new Error("connection refused");
+    }, { name: "flaky", rateLimit: 2 });
+    const w = t.outbox.worker({ retention: false, circuitBreaker: { failures: 3, cooldownMs: 1000, maxCooldownMs: 1000 } });
+    workers.push(w);
+    await w.start();
+    await t.outbox.publishEvents(Array.from({ length: 4 }, (_, i) => ({ type: "ping", source: "s", data: { i } })));
+    await waitFor(() => calls >= 3, "the circuit to open");
+    // While it rests, the shared bucket is emptied for about two seconds (four tokens owed at 2/s): the half-open
+    // trial waits its second for a token, gets none, and is put off without an attempt.
+    await t.sql.unsafe(`update "${t.schema}".destinations set tokens = -4, refilled_at = now() where name = 'flaky'`);
+    up = true;
+    // Without a new trial, the circuit would keep every delivery off until the first trial's time ran out (the
+    // handler timeout, 30 s by default).
+    await waitFor(async () => (await t.outbox.stats()).published === 4, "every event delivered once tokens are back", 10_000);
+  });
 });
 
 describe("onDeliveryFailed: someone is told when a delivery fails for good", () => {
