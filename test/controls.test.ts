@@ -53,27 +53,35 @@ describe("pause and resume: a paused destination is attempted by no worker, and 
   });
 });
 
+/**
+ * A fresh outbox with a destination "flaky" that refuses ("connection refused") until `up` is set, and a started
+ * worker with the given circuit breaker. Retries come every 10-20 ms, so only the breaker holds attempts back.
+ */
+async function flakyDestination(breaker: { failures: number; cooldownMs: number }, rateLimit?: number) {
+  t = await testOutbox({ retry: { maxRetries: 50, baseDelayMs: 10, maxDelayMs: 20 } });
+  const flaky = { up: false, calls: 0 };
+  t.outbox.register("ping", () => {
+    flaky.calls++;
+    if (!flaky.up) throw new Error("connection refused");
+  }, { name: "flaky", rateLimit });
+  const w = t.outbox.worker({ retention: false, circuitBreaker: { ...breaker, maxCooldownMs: breaker.cooldownMs } });
+  workers.push(w);
+  await w.start();
+  return flaky;
+}
+
 describe("circuit breaker: a dead destination rests as a whole instead of every event spending its retries", () => {
   it("stops attempting after the failures in a row, tries one trial after the cooldown, and closes on success", async () => {
-    t = await testOutbox({ retry: { maxRetries: 50, baseDelayMs: 10, maxDelayMs: 20 } });
-    let up = false;
-    let calls = 0;
-    t.outbox.register("ping", () => {
-      calls++;
-      if (!up) throw new Error("connection refused");
-    }, { name: "flaky" });
-    const w = t.outbox.worker({ retention: false, circuitBreaker: { failures: 5, cooldownMs: 400, maxCooldownMs: 400 } });
-    workers.push(w);
-    await w.start();
+    const flaky = await flakyDestination({ failures: 5, cooldownMs: 400 });
     const events = await t.outbox.publishEvents(Array.from({ length: 20 }, (_, i) => ({ type: "ping", source: "s", data: { i } })));
-    await waitFor(() => calls >= 5, "the first failures");
-    const opened = calls;
+    await waitFor(() => flaky.calls >= 5, "the first failures");
+    const opened = flaky.calls;
     // While open (400 ms), nothing is attempted; each cooldown then allows one trial.
     await new Promise((r) => setTimeout(r, 1000));
-    expect(calls - opened).toBeLessThanOrEqual(4);
+    expect(flaky.calls - opened).toBeLessThanOrEqual(4);
     // Without the breaker, 20 events x retries every 10-20 ms would have made hundreds of calls by now.
-    expect(calls).toBeLessThan(40);
-    up = true;
+    expect(flaky.calls).toBeLessThan(40);
+    flaky.up = true;
     await waitFor(async () => (await t.outbox.stats()).published === 20, "every event delivered once the destination is back", 15_000);
     const e = await t.outbox.getEvent(events[0].id);
     expect(e?.deliveries[0].status).toBe("delivered");
@@ -107,22 +115,13 @@ describe("circuit breaker: a trial that says nothing of the destination does not
   });
 
   it("lets another trial start when the trial was put off for want of a rate-limit token", async () => {
-    t = await testOutbox({ retry: { maxRetries: 50, baseDelayMs: 10, maxDelayMs: 20 } });
-    let up = false;
-    let calls = 0;
-    t.outbox.register("ping", () => {
-      calls++;
-      if (!up) throw new Error("connection refused");
-    }, { name: "flaky", rateLimit: 2 });
-    const w = t.outbox.worker({ retention: false, circuitBreaker: { failures: 3, cooldownMs: 1000, maxCooldownMs: 1000 } });
-    workers.push(w);
-    await w.start();
+    const flaky = await flakyDestination({ failures: 3, cooldownMs: 1000 }, 2);
     await t.outbox.publishEvents(Array.from({ length: 4 }, (_, i) => ({ type: "ping", source: "s", data: { i } })));
-    await waitFor(() => calls >= 3, "the circuit to open");
+    await waitFor(() => flaky.calls >= 3, "the circuit to open");
     // While it rests, the shared bucket is emptied for about two seconds (four tokens owed at 2/s): the half-open
     // trial waits its second for a token, gets none, and is put off without an attempt.
     await t.sql.unsafe(`update "${t.schema}".destinations set tokens = -4, refilled_at = now() where name = 'flaky'`);
-    up = true;
+    flaky.up = true;
     // Without a new trial, the circuit would keep every delivery off until the first trial's time ran out (the
     // handler timeout, 30 s by default).
     await waitFor(async () => (await t.outbox.stats()).published === 4, "every event delivered once tokens are back", 10_000);
