@@ -277,6 +277,23 @@ describe("status, events, retry and stats show what the database holds", () => {
     const stats = json<{ published: number }>(await cli(["stats", "--config", config, "--json"]));
     expect(stats.published).toBe((await t.outbox.stats()).published);
   });
+
+  test("pause with a config module notes a name it does not register (a typo, most likely), and pauses it all the same", async () => {
+    const config = configModule(dir, t.schema, "");
+    try {
+      const typo = await cli(["pause", "recrod", "--config", config]);
+      expect(typo.code).toBe(0);
+      expect(typo.stdout).toMatch(/^Paused recrod for every worker/);
+      expect(typo.stderr).toBe(`Note: config module ${config} registers no destination named recrod (it registers record). ` +
+        "If that is a typo, pg-dispatch resume recrod undoes it.\n");
+      const right = await cli(["pause", "record", "--config", config, "--json"]);
+      expect(right.stderr).toBe("");
+      expect(JSON.parse(right.stdout)).toMatchObject({ destination: "record", paused: true });
+      expect((await t.outbox.pausedDestinations()).map((d) => d.name)).toEqual(["record", "recrod"]);
+    } finally {
+      for (const name of ["recrod", "record"]) await t.outbox.resumeDestination(name);
+    }
+  });
 });
 
 describe("bad command lines exit 2 with the usage on stderr", () => {

@@ -105,11 +105,20 @@ export function replayCommand(inv: Invocation): (loaded: Loaded) => Promise<numb
 /** `pg-dispatch pause <destination>` */
 export function pauseCommand(inv: Invocation): (loaded: Loaded) => Promise<number> {
   const name = inv.positionals[0];
-  return async ({ outbox }) => {
+  return async ({ outbox, origin }) => {
     await outbox.pauseDestination(name);
     const since = (await outbox.pausedDestinations()).find((d) => d.name === name)?.pausedAt ?? null;
     print(inv, { destination: name, paused: true, pausedAt: since }, () =>
       `Paused ${printable(name)} for every worker since ${when(since)}: events wait for it until pg-dispatch resume.`);
+    // A config module knows the destinations: a name it does not register is most likely misspelt. It stays paused
+    // all the same (pausing before a deploy that registers it is legitimate), so this is a note, not an error.
+    const registered = outbox.routes().map((r) => r.name);
+    if (registered.length > 0 && !registered.includes(name)) {
+      process.stderr.write(
+        `Note: config module ${origin} registers no destination named ${printable(name)} (it registers ` +
+          `${registered.map(printable).join(", ")}). If that is a typo, pg-dispatch resume ${printable(name)} undoes it.\n`,
+      );
+    }
     return 0;
   };
 }

@@ -111,7 +111,8 @@ delivers them where the destination is registered for the event's type. Prints h
     synopsis: "Usage: pg-dispatch pause <destination> [connection] [--json]",
     help: [
       `Pauses a destination for every worker: events keep being published and wait for it; nothing is attempted there and
-no retry is used up until pg-dispatch resume. The name need not be registered where this runs.`,
+no retry is used up until pg-dispatch resume. The name need not be registered where this runs; with --config, a
+name the config module does not register gets a note on stderr, in case it is a typo.`,
       CONNECTION,
     ],
     unlisted: OUTPUT,
