@@ -110,7 +110,10 @@ for (;;) {
 await worker.stop();
 
 say("\nWhat happened to each event:");
-for (const id of ids) show((await outbox.getEvent(id))!);
+const shown = await Promise.all(ids.map(async (id) => (await outbox.getEvent(id))!));
+// One width for every event's destination column, so the statuses line up down the whole listing.
+const width = Math.max(...shown.flatMap((e) => e.deliveries.map((d) => d.name.length)));
+for (const e of shown) show(e, width);
 say(`\n  rolled back   ${rolledBack!.id}: ${(await outbox.getEvent(rolledBack!.id)) === null ? "not stored (its transaction rolled back)" : "STORED?!"}`);
 say(`\nThe webhook receiver saw: ${received.join(", ")}`);
 const failed = await outbox.listEvents({ status: "failed" });
@@ -125,12 +128,12 @@ receiver.close();
 await sql.end();
 await embedded?.stop();
 
-function show(e: EventRecord): void {
+function show(e: EventRecord, width: number): void {
   say(`\n  ${e.type} ${e.id}`);
   say(`    status ${e.status}, attempts ${e.attempts}${e.lastError ? `, lastError "${e.lastError}"` : ""}${e.scheduledAt ? `, scheduled ${e.scheduledAt.toISOString()}` : ""}`);
   for (const d of e.deliveries) {
     const when = d.deliveredAt ? `at ${d.deliveredAt.toISOString()}` : d.lastError ? `"${d.lastError}"` : "";
-    say(`    - ${d.name.padEnd(40)} ${d.status.padEnd(10)} attempts ${d.attempts}  ${when}`);
+    say(`    - ${d.name.padEnd(width)}  ${d.status.padEnd(9)}  attempts ${d.attempts}  ${when}`);
   }
 }
 

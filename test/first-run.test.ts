@@ -95,6 +95,10 @@ test("npm run demo with a DATABASE_URL says where its events stay, and how to lo
     expect(output).toMatch(/schema dispatch_demo .*DATABASE_URL/);
     expect(output).toContain("npx pg-dispatch events --schema dispatch_demo");
     expect(output).toContain("drop schema dispatch_demo cascade");
+    // Every delivery line's status starts in one column, whatever the destination's name.
+    const statusColumns = new Set(output.split("\n").filter((l) => l.startsWith("    - ")).map((l) => l.search(/  (delivered|failed) /)));
+    expect([...statusColumns]).toHaveLength(1);
+    expect([...statusColumns][0]).toBeGreaterThan(0);
     const db = connect({ max: 1, database });
     try {
       const [row] = await db`select count(*)::int as n from dispatch_demo.events`;
