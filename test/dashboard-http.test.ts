@@ -20,6 +20,9 @@ beforeAll(async () => {
     billed.push(event.id);
     if (broken) throw new PermanentError("billing said no");
   }, { name: "billing" });
+  t.outbox.register("order.refunded", () => {
+    if (broken) throw new PermanentError("the ledger said no");
+  }, { name: "ledger" });
   worker = t.outbox.worker({ sweepIntervalMs: 600_000 });
   await worker.start();
   const e = await t.outbox.publishEvent({ type: "order.created", source: "shop", data: { n: 1 } });
@@ -103,6 +106,25 @@ describe("auth: no credentials, no page", () => {
     }
   });
 
+  it("signs in with a verifyToken function: what it refuses gets 401, what it accepts gets a session", async () => {
+    const seen: string[] = [];
+    const app = mounted({ auth: { verifyToken: (token) => (seen.push(token), token === "verified-token") } });
+    expect((await app.request(`${ORIGIN}/ops/outbox/events`, { headers: { authorization: "Bearer forged" } })).status).toBe(401);
+    const bearerOk = await app.request(`${ORIGIN}/ops/outbox/events`, { headers: { authorization: "Bearer verified-token" } });
+    expect(bearerOk.status).toBe(200);
+    const { cookie, token: csrf } = await csrfOf(app, { authorization: "Bearer verified-token" });
+    const login = (token: string) =>
+      post(app, "/login", { csrf, token, next: "/ops/outbox/failures" }, { cookie, origin: ORIGIN });
+    expect((await login("forged")).status).toBe(401);
+    const res = await login("verified-token");
+    expect(res.status).toBe(303);
+    expect(res.headers.get("location")).toBe("/ops/outbox/failures");
+    const session = /pg_dispatch_session=([^;]+)/.exec(res.headers.get("set-cookie") ?? "")![1];
+    const page = await app.request(`${ORIGIN}/ops/outbox/failures`, { headers: { cookie: `pg_dispatch_session=${session}` } });
+    expect(page.status).toBe(200);
+    expect(seen).toContain("forged");
+  });
+
   it("runs a Hono middleware the caller gives (basic auth) and needs no login of its own", async () => {
     const app = mounted({ auth: basicAuth({ username: "ops", password: "pw" }) });
     expect((await app.request(`${ORIGIN}/ops/outbox/events`)).status).toBe(401);
@@ -175,6 +197,30 @@ describe("CSRF: every POST carries the form token and comes from this origin", (
     expect(res.status).toBe(303);
     expect(res.headers.get("location")).toBe(`/ops/outbox/event?id=${failedId}&source=shop&done=retried-delivery`);
     await waitFor(async () => (await t.outbox.getEvent(failedId))?.status === "published", "the retried event to be published");
+  });
+});
+
+describe("retry an event: every failed delivery of it at once", () => {
+  it("makes each failed delivery due again when the form names no destination", async () => {
+    broken = true;
+    const e = await t.outbox.publishEvent({ type: "order.refunded", source: "shop", data: { n: 3 } });
+    const failed = await waitFor(async () => {
+      const found = await t.outbox.getEvent(e.id);
+      return found?.status === "failed" && found.deliveries.every((d) => d.status === "failed") ? found : null;
+    }, "both deliveries to fail");
+    expect(failed.deliveries.map((d) => d.name)).toEqual(["billing", "ledger"]);
+    const app = mounted({ auth: { token: TOKEN } });
+    const { cookie, token } = await csrfOf(app);
+    broken = false;
+    const back = `/ops/outbox/event?id=${e.id}&source=shop`;
+    const res = await post(app, "/actions/retry", { id: e.id, source: "shop", csrf: token, back }, { ...bearer, cookie, origin: ORIGIN });
+    expect(res.status).toBe(303);
+    expect(res.headers.get("location")).toBe(`${back}&done=retried`);
+    const done = await waitFor(async () => {
+      const found = await t.outbox.getEvent(e.id);
+      return found?.status === "published" ? found : null;
+    }, "the retried event to be published");
+    expect(done.deliveries.map((d) => [d.name, d.status, d.attempts])).toEqual([["billing", "delivered", 2], ["ledger", "delivered", 2]]);
   });
 });
 
