@@ -74,6 +74,7 @@ describe("retries: exponential backoff, stopping at maxRetries with status faile
     expect(done.status).toBe("published");
     // Delivered means delivered: the error of an earlier attempt is not shown beside it.
     expect(done.deliveries[0]).toMatchObject({ status: "delivered", attempts: 3, lastError: null });
+    expect(done.lastError).toBeNull(); // nor beside the event
     expect(done.publishedAt).toBeInstanceOf(Date);
   });
 

@@ -31,7 +31,9 @@ export interface DeliveryFailure {
  * worker's allocations). Cheaper for the server than one JSON document of outcomes (bench/RESULTS.md has the numbers). The lease check makes a late write from a worker that lost its lease (it stalled
  * past the lease and another worker took over) change nothing.
  *
- * `failed_at` keeps the time of the first failure while other deliveries of the event go on retrying.
+ * `failed_at` keeps the time of the first failure while other deliveries of the event go on retrying. `last_error`
+ * keeps the latest error while the event is unfinished, and is cleared when it is published: every delivery succeeded,
+ * and what went wrong on the way is in the attempt history.
  *
  * The plan must walk the outcomes and find each event by primary key, whatever the statistics say. So the arrays
  * sit behind sub-selects (the planner cannot count them, and guesses few rows) and the lease is a join condition,
@@ -53,7 +55,8 @@ export function completeEvents(schema: Schema, withHistory = false): string {
 with done as (
   update ${s}.events e
   set status = x.status, deliveries = (select $3::text::jsonb) -> (x.i - 1)::integer, next_attempt_at = x.next_attempt_at,
-      last_error = coalesce(x.last_error, e.last_error), lease = null, lease_expiries = 0,
+      last_error = case when x.status = 'published' then null else coalesce(x.last_error, e.last_error) end,
+      lease = null, lease_expiries = 0,
       published_at = case when x.status = 'published' then now() end,
       failed_at = case when x.status = 'failed' then coalesce(e.failed_at, now()) end
   from unnest((select $1::text::bigint[]), (select $2::text::text[]), (select $4::text::timestamptz[]),
