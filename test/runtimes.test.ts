@@ -106,6 +106,11 @@ describe("the npm tarball installs and works in fresh projects", () => {
       }
     }
     expect(paths).toEqual(expect.arrayContaining(["docs/cli.md", "docs/router.md", "docs/runtimes.md"]));
+    // npm's page links to the source and the issues from these; without them it shows neither.
+    const meta = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8"));
+    expect(meta.repository?.url).toMatch(/^git\+https:\/\/.+\.git$/);
+    expect(meta.homepage).toMatch(/^https:\/\//);
+    expect(meta.bugs?.url).toMatch(/^https:\/\//);
   }, 60_000);
 
   afterAll(() => {
