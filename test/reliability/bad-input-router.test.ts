@@ -178,6 +178,35 @@ describe("POST /events: an attribute named like an Object.prototype member is re
   });
 });
 
+describe("POST /events: NUL and lone surrogates PostgreSQL cannot store are refused, not answered as duplicates", () => {
+  it("answers 422 for each in the id, the source, the type, the subject and the data, stores nothing, and sends no Location", async () => {
+    const app = outboxRouter(t.outbox, { auth: { token: TOKEN } });
+    const structured = { "content-type": "application/cloudevents+json" };
+    // Raw JSON text: the escapes reach the server as JSON would carry them from any client.
+    const attributes = (over: string) => `{"specversion":"1.0","type":"t","source":"hostile","id":"h1",${over}}`;
+    const cases: [string, string][] = [];
+    for (const [name, bad] of [["NUL", "\\u0000"], ["lone surrogate", "\\ud800"]]) {
+      cases.push([`${name} in the id`, attributes(`"id":"h${bad}"`)]);
+      cases.push([`${name} in the source`, attributes(`"source":"s${bad}"`)]);
+      cases.push([`${name} in the type`, attributes(`"type":"t${bad}"`)]);
+      cases.push([`${name} in the subject`, attributes(`"subject":"x${bad}"`)]);
+      cases.push([`${name} in the data`, attributes(`"data":{"note":"x${bad}"}`)]);
+      cases.push([`${name} in a batch`, `[${attributes(`"data":"x${bad}"`)}]`]);
+    }
+    const before = await count();
+    for (const [what, body] of cases) {
+      const headers = { ...auth, ...(body.startsWith("[") ? { "content-type": "application/cloudevents-batch+json" } : structured) };
+      const res = await app.request("/events", { method: "POST", headers, body });
+      const answer = await res.json();
+      expect({ what, status: res.status, location: res.headers.get("location") }).toEqual({ what, status: 422, location: null });
+      expect(answer.error?.message, what).toMatch(/NUL|surrogate|well-formed|UTF|URI-reference/i);
+      expect(answer.duplicate, what).toBeUndefined();
+    }
+    expect(await count()).toBe(before);
+    expect(logged).toEqual([]);
+  });
+});
+
 describe("GET parameters PostgreSQL cannot compare answer 400 naming the parameter, never 500", () => {
   const beyondBigint = btoa("9999999999999999999").replace(/=+$/, "");
 
