@@ -3,6 +3,7 @@ import { CloudEvent } from "cloudevents";
 import pg from "pg";
 import type { Sql } from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { DeliveryError } from "../mod.ts";
 import { migrateInbox, PermanentError, receivePubSubPush, receiveWebhook } from "../adapters/receiver.ts";
 import { toPubSubMessage } from "../adapters/pubsub/message.ts";
 import { toBase64 } from "../src/base64.ts";
@@ -76,7 +77,7 @@ describe("an outbox webhook to the receiver: one effect per event", () => {
       expect(row).toEqual({ id: "Order #456 €", subject: "Order #456", data: { total: 12 } });
       const sent = new CloudEvent({ type: "order.completed", source, id: "Order #456 €", subject: "Order #456", data: { total: 12 } });
       const again = await post(url, await signedRequest(sent));
-      expect(again).toEqual({ status: 200, body: { received: [{ source, id: "Order #456 €", duplicate: true }] } });
+      expect(again).toMatchObject({ status: 200, body: { received: [{ source, id: "Order #456 €", duplicate: true }] } });
       expect(calls).toEqual(["Order #456 €"]);
       expect(await counts(source)).toEqual({ inbox: 1, effects: 1 });
     } finally {
@@ -114,6 +115,24 @@ describe("an outbox webhook to the receiver: one effect per event", () => {
     expect((await post(url, req)).status).toBe(422);
     expect(calls).toEqual(["7", "7"]);
     expect(await counts(source)).toEqual({ inbox: 0, effects: 0 });
+  });
+
+  it("a DeliveryError with retryAfterMs answers 503 with Retry-After in whole seconds, and records nothing", async () => {
+    let busy = true;
+    const { url, calls } = await start(() => {
+      if (busy) throw new DeliveryError("the warehouse is rate limiting us", { retryAfterMs: 2500 });
+    });
+    const source = `busy-${schema}`;
+    const req = await signedRequest(new CloudEvent({ type: "x", source, id: "9", data: {} }));
+    const res = await post(url, req);
+    expect(res.status).toBe(503);
+    expect(res.headers.get("retry-after")).toBe("3");
+    expect(res.body.error).toEqual({ code: "unavailable", message: `The handler asked for event "9" from "${source}" again in 3 s.` });
+    expect(await counts(source)).toEqual({ inbox: 0, effects: 0 });
+    busy = false;
+    expect((await post(url, req)).status).toBe(200);
+    expect(calls).toEqual(["9", "9"]);
+    expect(await counts(source)).toEqual({ inbox: 1, effects: 1 });
   });
 
   it("reads ce-* values as the HTTP binding says: percent-decoded, and double-quoted strings unquoted first", async () => {

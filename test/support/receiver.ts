@@ -48,7 +48,7 @@ export async function signBody(id: string, body: Uint8Array<ArrayBuffer>, header
   return { headers: { ...headers, ...(await createSigner(SECRET).headers(id, timestamp, body)) }, body };
 }
 
-export async function post(url: string, req: Signed): Promise<{ status: number; body: any }> {
+export async function post(url: string, req: Signed): Promise<{ status: number; body: any; headers: Headers }> {
   const res = await fetch(url, { method: "POST", headers: req.headers, body: req.body ?? null });
   const text = await res.text();
   let body: unknown = text;
@@ -57,5 +57,5 @@ export async function post(url: string, req: Signed): Promise<{ status: number; 
   } catch {
     // not JSON: keep the text
   }
-  return { status: res.status, body };
+  return { status: res.status, body, headers: res.headers };
 }
