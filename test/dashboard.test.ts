@@ -168,6 +168,53 @@ describe.skipIf(!available)("an operator finds a failure, retries it and sees it
   });
 });
 
+describe.skipIf(!available)("auto-refresh keeps the operator's place", () => {
+  it("refreshes the list in place, waits while a filter field has focus, keeps the scroll position and stops when paused", async () => {
+    const seen = await t.outbox.publishEvents(Array.from({ length: 40 }, (_, i) => ({ type: "refresh.seen", source: "refresh", data: { i } })));
+    await allReach(seen, "refresh", "published");
+    const p = await context.newPage();
+    // The page's timers run on a clock the test moves; its requests are real. Each refresh is counted as it leaves.
+    await p.clock.install();
+    let refreshes = 0;
+    p.on("request", (r) => void (r.headers()["x-pg-dispatch-refresh"] && refreshes++));
+    /** Moves the page's clock, then gives a refresh it started a moment to be sent. */
+    const advance = async (ms: number) => {
+      await p.clock.runFor(ms);
+      await new Promise((r) => setTimeout(r, 300));
+    };
+    try {
+      await p.setViewportSize({ width: 1280, height: 500 });
+      await p.goto(`${origin}/ops/outbox/events?type=refresh.*`);
+      if (await p.locator('input[name="token"]').count()) { // this test alone: not signed in by the ones before
+        await p.fill('input[name="token"]', TOKEN);
+        await Promise.all([p.waitForURL(/\/events\?type=refresh/), p.click('button[type="submit"]')]);
+      }
+      expect(await p.locator("#events tbody tr").count()).toBe(40);
+      await p.evaluate(() => window.scrollTo(0, 400));
+      await p.fill('input[name="source"]', "typed, not sent");
+      const late = await t.outbox.publishEvent({ type: "refresh.late", source: "refresh" });
+      await advance(25_000);
+      expect(refreshes, "no refresh while a filter field has focus").toBe(0);
+      expect(await p.locator(`#events a:text("${late.id}")`).count()).toBe(0);
+
+      await p.evaluate(() => (document.activeElement as HTMLElement).blur()); // focus leaves the form
+      await p.evaluate(() => window.scrollTo(0, 400)); // typing scrolled the field into view
+      await advance(10_000);
+      await p.waitForSelector(`#events a:text("${late.id}")`);
+      expect(refreshes).toBe(1);
+      expect(await p.inputValue('input[name="source"]'), "the form is not replaced").toBe("typed, not sent");
+      expect(await p.evaluate(() => window.scrollY), "the scroll position is kept").toBe(400);
+
+      await p.click("#refresh-toggle");
+      expect(await p.textContent("#refresh-state")).toBe("Auto-refresh paused");
+      await advance(30_000);
+      expect(refreshes, "no refresh while paused").toBe(1);
+    } finally {
+      await p.close();
+    }
+  });
+});
+
 describe.skipIf(!available)("read-only", () => {
   it("shows no action, and refuses a POST made by hand with a valid session and CSRF token", async () => {
     broken.add("billing");
