@@ -1,6 +1,7 @@
 // What a publish figure costs per event, beside its rate: this process's CPU (process.cpuUsage, user + system) and
 // the database's CPU, read from /proc for the server processes serving the bench's database (the server runs on this
-// machine; other databases' backends are not counted). Both are divided by the events committed in the window.
+// machine; other databases' backends are not counted). Both are divided by the events committed in the window. With
+// no server process readable (a remote server, a container), the database's figure is NaN, printed as "-".
 import { readFileSync } from "node:fs";
 import type { Sql } from "postgres";
 
@@ -43,7 +44,9 @@ export function costMeter(sql: Sql): CostMeter {
       let ticks = 0;
       // A backend that connected during the window counts from zero; one that left is lost (none do here).
       for (const [pid, t] of after) ticks += t - (before.get(pid) ?? 0);
-      return { nodeUs: (used.user + used.system) / events, dbUs: ((ticks / TICKS) * 1e6) / events };
+      // No backend readable in /proc (a server on another machine, or in a container): unknown, not zero.
+      const dbUs = after.size === 0 ? Number.NaN : ((ticks / TICKS) * 1e6) / events;
+      return { nodeUs: (used.user + used.system) / events, dbUs };
     },
   };
 }
