@@ -53,6 +53,31 @@ describe("transactional handlers: the handler's writes commit with the delivery,
     expect(await effects()).toEqual(new Map([[e.id, 1]]));
   });
 
+  it("rolls back a handler whose worker lost the event's lease meanwhile; whoever holds it next delivers it once", async () => {
+    t = await testOutbox();
+    await t.sql.unsafe(`create table "${t.schema}".effects (event_id text not null)`);
+    let runs = 0;
+    let firstReturned = false;
+    t.outbox.register("stolen", async (event, ctx) => {
+      runs++;
+      await ctx.tx.unsafe(`insert into "${t.schema}".effects (event_id) values ($1)`, [event.id]);
+      if (runs === 1) {
+        // As if this worker had stalled past its lease and another had taken the event over.
+        await t.sql.unsafe(`update "${t.schema}".events set lease = gen_random_uuid() where id = $1`, [event.id]);
+        firstReturned = true;
+      }
+    }, { name: "ledger", transactional: true });
+    worker = t.outbox.worker({ retention: false, leaseMs: 2000, handlerTimeoutMs: 500, sweepIntervalMs: 300 });
+    await worker.start();
+    const e = await t.outbox.publishEvent({ type: "stolen", source: "s" });
+    await waitFor(() => firstReturned, "the first run to return");
+    await new Promise((r) => setTimeout(r, 200)); // its transaction has ended by now: rolled back, not committed
+    expect(await effects()).toEqual(new Map());
+    await waitFor(async () => (await t.outbox.getEvent(e.id))?.status === "published", "the event to be published once its lease lapses", 15_000);
+    expect(runs).toBe(2);
+    expect(await effects()).toEqual(new Map([[e.id, 1]]));
+  });
+
   it("a delivery marked delivered in the database is not run again, even if the outcome was never written", async () => {
     t = await testOutbox();
     await t.sql.unsafe(`create table "${t.schema}".effects (event_id text not null)`);
