@@ -44,4 +44,21 @@ describe("migrations: versioned, idempotent, safe from many processes at once", 
     // events_due serves every read of unfinished events; a second index of the same rows only made publishing dearer.
     expect(rows.map((r) => r.indexname)).not.toContain("events_unfinished");
   });
+
+  it("sets autovacuum to keep up with the events and attempts tables (2% dead, no cost-based naps)", async () => {
+    const schema = schemaName("m");
+    schemas.push(schema);
+    await new Outbox({ sql, schema }).migrate();
+    const rows = await sql.unsafe(
+      `select c.relname, c.reloptions from pg_class c join pg_namespace n on n.oid = c.relnamespace
+       where n.nspname = $1 and c.relname in ('events', 'attempts') order by c.relname`,
+      [schema],
+    );
+    const expected = [
+      "autovacuum_vacuum_scale_factor=0.02", "autovacuum_vacuum_threshold=1000", "autovacuum_vacuum_insert_scale_factor=0.02",
+      "autovacuum_analyze_scale_factor=0.02", "autovacuum_vacuum_cost_delay=0",
+    ];
+    expect(rows.map((r) => r.relname)).toEqual(["attempts", "events"]);
+    for (const r of rows) expect(r.reloptions, r.relname).toEqual(expect.arrayContaining(expected));
+  });
 });

@@ -1,8 +1,8 @@
 // Bulk retry and the retry of one destination: failed deliveries become due again, the rest are left alone.
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { PermanentError, type Worker } from "../mod.ts";
+import { Outbox, PermanentError, type Worker } from "../mod.ts";
 import { OutboxReader } from "../src/reader.ts";
-import { testOutbox, type TestOutbox, waitFor } from "./support/db.ts";
+import { connect, testOutbox, type TestOutbox, waitFor } from "./support/db.ts";
 
 let t: TestOutbox;
 let worker: Worker | null = null;
@@ -55,7 +55,18 @@ describe("retryEvents: every failed delivery matching a filter becomes due again
     const many = await t.outbox.publishEvents(Array.from({ length: 1203 }, (_, i) => ({ type: "bulk", source: "s", data: { i } })));
     await waitFor(async () => (await t.outbox.retryEvents({}, { dryRun: true })) === 1203, "all failed", 30_000);
     broken.clear();
-    expect(await t.outbox.retryEvents({ destination: "mailer" })).toBe(1203);
+    // Through an outbox of its own whose client logs each statement: the walk is several bounded statements (500
+    // events each, each its own transaction), not one update of the whole set.
+    const statements: string[] = [];
+    const logged = connect({ debug: (_connection, query) => void statements.push(query) });
+    try {
+      const counted = new Outbox({ sql: logged, schema: t.schema });
+      expect(await counted.retryEvents({ destination: "mailer" })).toBe(1203);
+    } finally {
+      await logged.end();
+    }
+    expect(statements.filter((q) => /^\s*(with|update)\b/i.test(q) && /\bupdate\b/i.test(q))).toHaveLength(3);
+    expect(statements.some((q) => /^\s*begin\b/i.test(q))).toBe(false);
     await settledAll([many[0].id, many[600].id, many[1202].id], "published");
   });
 
