@@ -1,6 +1,7 @@
 // pg-dispatch doctor: each problem is created for real on the shared server (and undone), then seen reported with
-// its fix, through the library's checks and the real CLI. Nothing here changes a server setting: sessions, slots and
-// table options are this file's own and are dropped at the end.
+// its fix, through the library's checks and the real CLI. Nothing here changes the shared server's settings: sessions,
+// slots and table options are this file's own and are dropped at the end. What needs a server setting (a small
+// notification queue) is done on an embedded server of the file's own.
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -397,6 +398,49 @@ describe("a server of the test's own (embedded PostgreSQL: autovacuum on, pgstat
       }));
     } finally {
       await sql.end({ timeout: 1 });
+    }
+  }, 60_000);
+
+  it("reports a notification queue filling behind a session that LISTENs inside an open transaction", async () => {
+    // A queue of 64 pages (512 KB) instead of 8 GB, so that a test can fill a third of it; a server setting, hence
+    // this server and a restart.
+    const admin = postgres(server.url, { max: 1, onnotice: () => {} });
+    try {
+      await admin`alter system set max_notify_queue_pages = 64`;
+    } finally {
+      await admin.end({ timeout: 1 });
+    }
+    await server.restart();
+    const stuck = postgres(server.url, { max: 1, onnotice: () => {} });
+    const sender = postgres(server.url, { max: 1, onnotice: () => {} });
+    let release = () => {};
+    const held = new Promise<void>((resolve) => (release = resolve));
+    try {
+      await stuck.unsafe("listen doctor_stuck");
+      let inside = false;
+      const transaction = stuck.begin(async (tx) => {
+        await tx`select 1`;
+        inside = true;
+        await held; // a listener inside a transaction consumes nothing until it ends
+      });
+      await waitFor(() => inside, "the listener to be inside its transaction");
+      for (let i = 0; i < 24; i++) await sender`select pg_notify('doctor_stuck', ${"x".repeat(7000)})`;
+      const found = of(await diagnose({ sql: sender, schema: schema("dispatch") }), "notification-queue");
+      expect(found).toEqual([expect.objectContaining({
+        ok: false,
+        severity: "warning",
+        message: expect.stringMatching(/^The notification queue is \d+\.\d% full: a listening session is not consuming/),
+        fix: expect.stringContaining("pg_terminate_backend"),
+      })]);
+      expect(found[0].details!.usage).toBeGreaterThan(0.1);
+      const run = report(await cli(["doctor", "--database-url", server.url, "--json"]));
+      expect(run.ok).toBe(false);
+      expect(of(run.findings, "notification-queue")).toEqual([expect.objectContaining({ ok: false, severity: "warning" })]);
+      release();
+      await transaction;
+    } finally {
+      release();
+      await Promise.all([stuck.end({ timeout: 1 }), sender.end({ timeout: 1 })]);
     }
   }, 60_000);
 });
