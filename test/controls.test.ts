@@ -59,7 +59,7 @@ describe("pause and resume: a paused destination is attempted by no worker, and 
  */
 async function flakyDestination(breaker: { failures: number; cooldownMs: number }, rateLimit?: number) {
   t = await testOutbox({ retry: { maxRetries: 50, baseDelayMs: 10, maxDelayMs: 20 } });
-  const flaky = { up: false, calls: 0 };
+  const flaky = { up: false, calls: 0, worker: null as Worker | null };
   t.outbox.register("ping", () => {
     flaky.calls++;
     if (!flaky.up) throw new Error("connection refused");
@@ -67,6 +67,7 @@ async function flakyDestination(breaker: { failures: number; cooldownMs: number 
   const w = t.outbox.worker({ retention: false, circuitBreaker: { ...breaker, maxCooldownMs: breaker.cooldownMs } });
   workers.push(w);
   await w.start();
+  flaky.worker = w;
   return flaky;
 }
 
@@ -85,6 +86,38 @@ describe("circuit breaker: a dead destination rests as a whole instead of every 
     await waitFor(async () => (await t.outbox.stats()).published === 20, "every event delivered once the destination is back", 15_000);
     const e = await t.outbox.getEvent(events[0].id);
     expect(e?.deliveries[0].status).toBe("delivered");
+  });
+});
+
+describe("circuit breaker: shared by every worker", () => {
+  it("a circuit one worker opened rests the destination for a worker that never failed there, until a trial succeeds", async () => {
+    const flaky = await flakyDestination({ failures: 3, cooldownMs: 4000 });
+    const other = await t.another();
+    let otherCalls = 0;
+    other.register("ping", () => {
+      otherCalls++;
+      if (!flaky.up) throw new Error("connection refused");
+    }, { name: "flaky" });
+    await t.outbox.publishEvents(Array.from({ length: 5 }, (_, i) => ({ type: "ping", source: "s", data: { i } })));
+    await waitFor(() => flaky.calls >= 3, "the first worker's circuit to open");
+    await waitFor(async () => {
+      const [row] = await t.sql.unsafe(`select circuit_cooldown_ms from "${t.schema}".destinations where name = 'flaky' and circuit_open_until > now()`);
+      return row?.circuit_cooldown_ms === 4000;
+    }, "the opened circuit to be shared");
+    // The first worker goes away; a second starts while the circuit is open, and more events come: it attempts none.
+    await flaky.worker!.stop();
+    const w = other.worker({ retention: false, circuitBreaker: { failures: 3, cooldownMs: 4000 } });
+    workers.push(w);
+    await w.start();
+    await t.outbox.publishEvents(Array.from({ length: 10 }, (_, i) => ({ type: "ping", source: "s", data: { i: 10 + i } })));
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(otherCalls).toBe(0);
+    flaky.up = true;
+    await waitFor(async () => (await t.outbox.stats()).published === 15, "every event delivered after the cooldown", 15_000);
+    await waitFor(async () => {
+      const [closed] = await t.sql.unsafe(`select circuit_open_until from "${t.schema}".destinations where name = 'flaky'`);
+      return closed && closed.circuit_open_until === null;
+    }, "the shared circuit to be closed by a successful trial");
   });
 });
 

@@ -7,6 +7,7 @@ import destinations from "./006_destinations.ts";
 import rateLimits from "./007_rate_limits.ts";
 import autovacuum from "./008_autovacuum.ts";
 import publishIndexes from "./009_publish_indexes.ts";
+import circuits from "./010_circuits.ts";
 
 /** A versioned DDL step; `sql` receives the quoted schema name. */
 export interface Migration {
@@ -26,4 +27,5 @@ export const migrations: Migration[] = [
   { version: 7, name: "rate_limits", sql: rateLimits },
   { version: 8, name: "autovacuum", sql: autovacuum },
   { version: 9, name: "publish_indexes", sql: publishIndexes },
+  { version: 10, name: "circuits", sql: circuits },
 ];

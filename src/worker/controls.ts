@@ -4,7 +4,8 @@ import type { Logger } from "../logger.ts";
 import { assertKnownKeys, optionsObject, wholeNumber } from "../options.ts";
 import type { Schema } from "../schema.ts";
 import type { Destination } from "../destination.ts";
-import { paused, wakeDestination } from "../store/destinations.ts";
+import { closeCircuit, openCircuit, readControls, type SharedCircuit } from "../store/circuits.ts";
+import { wakeDestination } from "../store/destinations.ts";
 import { setRate, takeTokens } from "../store/rate-limit.ts";
 
 /** The circuit breaker: after `failures` retryable failures in a row, a destination rests as a whole. */
@@ -52,9 +53,10 @@ interface Circuit {
 }
 
 /**
- * What the worker consults before each attempt: destinations paused by an operator (from the database, shared by
- * every worker) and destinations whose circuit is open (in this process: each worker learns for itself). A held
- * delivery is put off without using an attempt.
+ * What the worker consults before each attempt: destinations paused by an operator and destinations whose circuit is
+ * open, both shared by every worker through the database. Each worker counts failures itself; the first to open a
+ * circuit records it, and the others adopt it when they next read the controls. A held delivery is put off without
+ * using an attempt.
  */
 export class Controls {
   readonly #query: Query;
@@ -124,8 +126,9 @@ export class Controls {
 
   async #read(): Promise<void> {
     try {
-      const rows = await withDeadline(paused(this.#query, this.#schema), READ_DEADLINE_MS, "reading destination controls");
-      const now = new Set(rows.map((p) => p.name));
+      const read = await withDeadline(readControls(this.#query, this.#schema), READ_DEADLINE_MS, "reading destination controls");
+      for (const open of read.open) this.#adopt(open);
+      const now = new Set(read.paused);
       const resumed = [...this.#paused].filter((name) => !now.has(name));
       this.#paused = now;
       this.#readAt = Date.now();
@@ -226,12 +229,40 @@ export class Controls {
     if (c) c.trialUntil = 0;
   }
 
-  /** An attempt succeeded: the circuit closes. */
+  /** An attempt succeeded: the circuit closes, for every worker when it was open. */
   succeeded(name: string): void {
     const c = this.#circuits.get(name);
     if (!c) return;
-    if (c.openUntil) this.#logger.info("circuit closed", { destination: name });
     this.#circuits.delete(name);
+    if (!c.openUntil) return;
+    this.#logger.info("circuit closed", { destination: name });
+    void this.#share("closing", name, () => closeCircuit(this.#query, this.#schema, name));
+  }
+
+  /**
+   * A circuit another worker opened: this worker rests the destination too, until the same time (and counts a
+   * failed trial from the same cooldown). One it has open already for longer, or whose trial it is running, is kept.
+   */
+  #adopt(shared: SharedCircuit): void {
+    if (!this.#breaker) return;
+    const until = Date.now() + shared.openMs;
+    const c = this.#circuits.get(shared.name);
+    if (c && (c.trialUntil !== 0 || c.openUntil >= until)) return;
+    if (!c || c.openUntil === 0) {
+      this.#logger.info("circuit opened by another worker: deliveries to this destination rest", { destination: shared.name, openMs: Math.round(shared.openMs) });
+    }
+    const cooldownMs = Math.max(c?.cooldownMs ?? 0, shared.cooldownMs, this.#breaker.cooldownMs);
+    this.#circuits.set(shared.name, { failures: Math.max(c?.failures ?? 0, this.#breaker.failures), openUntil: until, cooldownMs, trialUntil: 0 });
+  }
+
+  /** Writes a circuit's change for the other workers; on failure this worker's own circuit still holds. */
+  async #share(what: string, name: string, write: () => Promise<void>): Promise<void> {
+    if (this.#stopped) return;
+    try {
+      await withDeadline(write(), READ_DEADLINE_MS, `${what} a shared circuit`);
+    } catch (err) {
+      this.#logger.warn(`${what} the shared circuit failed; other workers learn of it from their own failures`, { error: err, destination: name });
+    }
   }
 
   /** A retryable attempt failed: the circuit opens after enough in a row, and reopens (longer) after a failed trial. */
@@ -246,5 +277,7 @@ export class Controls {
     c.openUntil = now + c.cooldownMs;
     c.trialUntil = 0;
     this.#logger.warn("circuit opened: deliveries to this destination rest", { destination: name, failures: c.failures, cooldownMs: c.cooldownMs });
+    const cooldownMs = c.cooldownMs;
+    void this.#share("opening", name, () => openCircuit(this.#query, this.#schema, name, cooldownMs));
   }
 }
