@@ -21,7 +21,11 @@ if (!url) {
   url = embedded.url;
 }
 const sql = postgres(url, { max: 5, onnotice: () => {} });
-const outbox = new Outbox({ sql, schema: "dispatch_demo", retry: { baseDelayMs: 200, maxRetries: 2 } });
+// The worker's warnings, one indented line each among the handlers' output (the failures are the demo's, on purpose).
+const logLine = (level: string) => (message: string, fields?: Record<string, unknown>) =>
+  say(`  (worker ${level}) ${message}${fields ? ` ${JSON.stringify(fields)}` : ""}`);
+const logger = { debug() {}, info() {}, warn: logLine("warning"), error: logLine("error") };
+const outbox = new Outbox({ sql, schema: "dispatch_demo", logger, retry: { baseDelayMs: 200, maxRetries: 2 } });
 await sql.unsafe(`drop schema if exists dispatch_demo cascade`);
 await outbox.migrate();
 await sql.unsafe(`create table dispatch_demo.users (id serial primary key, email text not null)`);
@@ -91,7 +95,7 @@ await sql.begin(async (tx) => {
 }).catch(() => {});
 say(`  transactional  user.created       ${rolledBack!.id} (rolled back)`);
 const failing = await outbox.publishEvent({ type: "payment.captured", source: "payments", data: { amount: 42 }, maxRetries: 2 });
-say(`  failing        payment.captured   ${failing.id} (maxRetries 2)`);
+say(`  failing        payment.captured   ${failing.id} (maxRetries 2; two of its handlers fail on purpose)`);
 
 say("\nWorker running (Django Dispatch's `manage.py outbox_worker`):");
 const worker = outbox.worker({ concurrency: 8 });
@@ -121,7 +125,8 @@ say(`\nlistEvents({ status: "failed" }): ${failed.events.map((e) => `${e.type} -
 say(`stats(): ${JSON.stringify(await outbox.stats())}`);
 if (!embedded) {
   say("\nThese events stay in the schema dispatch_demo of DATABASE_URL's database (each run starts it afresh). Look at them");
-  say("with `npx pg-dispatch events --schema dispatch_demo`; remove them with `drop schema dispatch_demo cascade`.");
+  say("with `npx pg-dispatch events --schema dispatch_demo` (with DATABASE_URL exported, or --database-url); remove them");
+  say("with `drop schema dispatch_demo cascade`.");
 }
 
 receiver.close();

@@ -92,7 +92,7 @@ describe("migrate creates the outbox tables in a fresh schema", () => {
   test("the other commands say to migrate first when the tables are missing", async () => {
     const run = await cli(["stats", "--schema", schemaName("cli_none")]);
     expect(run.code).toBe(1);
-    expect(run.stderr).toMatch(/outbox tables are missing .* run pg-dispatch migrate first/);
+    expect(run.stderr).toMatch(/outbox tables are missing .* run pg-dispatch migrate first, or point this command at the schema your outbox uses \(--schema <name>, or --config <module>\)/);
   });
 });
 
@@ -302,7 +302,7 @@ describe("bad command lines exit 2 with the usage on stderr", () => {
     [["events", "--colour", "red"], /Unknown option '--colour'/, "Usage: pg-dispatch events"],
     [["events", "--limit", "lots"], /--limit must be a whole number from 1 to 1000, got "lots"/, "Usage: pg-dispatch events"],
     [["events", "--status", "lost"], /--status must be one of pending, processing, published, failed/, "Usage: pg-dispatch events"],
-    [["status"], /status needs <id>/, "Usage: pg-dispatch status"],
+    [["status"], /status needs <id>\. For the number of events in each status, run pg-dispatch stats\./, "Usage: pg-dispatch status"],
     [["retry", "a", "b"], /retry takes \[id\], got "a" "b"/, "Usage: pg-dispatch retry"],
     [["worker"], /worker needs --config <module>/, "Usage: pg-dispatch worker"],
     [["worker", "--config", "x.mjs", "--concurrency", "0"], /--concurrency must be a whole number from 1/, "Usage: pg-dispatch worker"],

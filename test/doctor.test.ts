@@ -179,6 +179,9 @@ describe("migrations: pending and unknown versions", () => {
   it("reports a schema never migrated instead of refusing to run", async () => {
     const run = report(await cli(["doctor", "--schema", "doctor_never_migrated", "--json"]));
     expect(of(run.findings, "migrations")).toMatchObject([{ ok: false, severity: "error", message: expect.stringContaining("has no outbox tables") }]);
+    // The other checks say nothing of tables that are not there: no fix names one, no table is said to be healthy.
+    expect(of(run.findings, "bloat")).toEqual([expect.objectContaining({ ok: true, message: 'Schema "doctor_never_migrated" has no outbox tables to measure yet.' })]);
+    for (const f of run.findings) expect(`${f.message} ${f.fix ?? ""}`, f.check).not.toMatch(/"doctor_never_migrated"\.(events|attempts)/);
   });
 });
 

@@ -1,6 +1,6 @@
 import { parseArgs } from "node:util";
 import { type Invocation, UsageError } from "./invocation.ts";
-import { commandFlags, commandPositionals, COMMANDS, type CommandName } from "./usage.ts";
+import { commandFlags, commandPositionals, COMMANDS, type CommandName, missingHint } from "./usage.ts";
 
 export { type Invocation, UsageError } from "./invocation.ts";
 
@@ -36,7 +36,7 @@ export function parseCommandLine(argv: string[]): Invocation | null {
     const want = wanted.map((p) => (p.endsWith("?") ? `[${p.slice(0, -1)}]` : `<${p}>`)).join(" ");
     throw new UsageError(
       positionals.length < required
-        ? `${command} needs ${want}.`
+        ? [`${command} needs ${want}.`, missingHint(command)].filter(Boolean).join(" ")
         : `${command} takes ${want || "no arguments"}, got ${positionals.map((p) => JSON.stringify(p)).join(" ")}.`,
       command,
     );

@@ -152,7 +152,10 @@ export async function checkDatabase(loaded: Loaded, tables = true): Promise<void
     clearTimeout(timer);
   }
   if (tables && !ready) {
-    throw new CliError(`The outbox tables are missing in schema "${outbox.schema.name}": run pg-dispatch migrate first.`);
+    throw new CliError(
+      `The outbox tables are missing in schema "${outbox.schema.name}": run pg-dispatch migrate first, or point this ` +
+        "command at the schema your outbox uses (--schema <name>, or --config <module>).",
+    );
   }
 }
 

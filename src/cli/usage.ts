@@ -37,6 +37,8 @@ interface CommandSpec {
   help: ReadonlyArray<string | FlagSection>;
   unlisted?: readonly Flag[];
   positionals: readonly string[];
+  /** Said after "<command> needs <positional>.", for a likely mix-up. */
+  missingHint?: string;
 }
 
 /** Every command but the worker reaches the outbox the same ways and can print JSON. */
@@ -69,6 +71,7 @@ attempt history (when, destination, attempt, outcome, status code, duration, err
     ],
     unlisted: OUTPUT,
     positionals: ["id"],
+    missingHint: "For the number of events in each status, run pg-dispatch stats.",
   },
   events: {
     synopsis: "Usage: pg-dispatch events [filters] [connection] [--json]",
@@ -195,4 +198,9 @@ export function commandFlags(command: CommandName): ReadonlyMap<string, Flag> {
 /** A command's positional arguments, `name?` when optional. */
 export function commandPositionals(command: CommandName): readonly string[] {
   return SPECS[command].positionals;
+}
+
+/** What to add when the command's required positionals are missing, if anything. */
+export function missingHint(command: CommandName): string | undefined {
+  return SPECS[command].missingHint;
 }

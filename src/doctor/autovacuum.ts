@@ -20,12 +20,14 @@ order by c.relname`, [schema.name]);
   const findings: Finding[] = [];
   if (!server.on || !server.track_counts) {
     const setting = server.on ? "track_counts" : "autovacuum";
-    const names = tables.map((t) => qualified(schema, t.name as string)).join(", ") || `${schema.quoted}.events`;
+    const names = tables.map((t) => qualified(schema, t.name as string)).join(", ");
+    // Before the first migration there is nothing to vacuum by hand (the migrations check says so).
+    const meanwhile = names ? ` Until then, run VACUUM (ANALYZE) ${names}; every few minutes from a scheduler.` : "";
     findings.push(problem(
       "autovacuum",
       "error",
       `Autovacuum cannot run on this server (${setting} = off): the dead rows every delivered, retried and deleted event leaves are never cleaned up, so the outbox's tables and indexes grow and claims slow down.`,
-      `Turn it on: ALTER SYSTEM SET ${setting} = on; SELECT pg_reload_conf(); (or ${setting} = on in postgresql.conf; on a managed service, in its parameter group). Until then, run VACUUM (ANALYZE) ${names}; every few minutes from a scheduler.`,
+      `Turn it on: ALTER SYSTEM SET ${setting} = on; SELECT pg_reload_conf(); (or ${setting} = on in postgresql.conf; on a managed service, in its parameter group).${meanwhile}`,
       { setting, value: "off" },
     ));
   }

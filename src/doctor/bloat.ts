@@ -13,6 +13,7 @@ select relid::int8 as relid, relname as name, n_live_tup::int8 as live, n_dead_t
   greatest(last_vacuum, last_autovacuum) as vacuumed, pg_table_size(relid)::int8 as table_bytes, pg_indexes_size(relid)::int8 as index_bytes
 from pg_stat_user_tables where schemaname = $1 and relname <> 'migrations'
 order by relname`, [schema.name]);
+  if (tables.length === 0) return [healthy("bloat", `Schema "${schema.name}" has no outbox tables to measure yet.`, { pgstattuple: false })];
   const findings: Finding[] = [];
   for (const t of tables) {
     const live = Number(t.live);
