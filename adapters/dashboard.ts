@@ -211,13 +211,13 @@ export function outboxDashboard(outbox: Outbox, options: OutboxDashboardOptions)
   get("/failures", async (c, p) => page(c, failuresPage(p, await reader.failures())));
 
   get("/destinations", async (c, p) => {
-    const [health, backlog, paused] = await Promise.all([reader.health(), reader.backlog(), outbox.pausedDestinations()]);
+    const [health, backlog, paused, circuits] = await Promise.all([reader.health(), reader.backlog(), outbox.pausedDestinations(), reader.openCircuits()]);
     const query = new URL(c.req.url).searchParams;
     const done = query.get("done");
     const note = done === "paused" ? html`<p class="notice" id="notice">Paused: events wait for it; no worker attempts it until it is resumed.</p>`
       : done === "resumed" ? html`<p class="notice" id="notice">Resumed: what waited for it is due now.</p>`
       : done === "replayed" ? html`<p class="notice" id="notice">${quantity(query.get("n"))} events are due again at the destination.</p>` : null;
-    return page(c, destinationsPage(p, { health, backlog, paused, registered: outbox.destinations().map((d) => d.name), now: new Date() }, note));
+    return page(c, destinationsPage(p, { health, backlog, paused, circuits, registered: outbox.destinations().map((d) => d.name), now: new Date() }, note));
   });
 
   action("/actions/pause", async (c, p, form) => {

@@ -5,6 +5,7 @@ import { type EventRecord, toRecord } from "./record.ts";
 import type { Schema } from "./schema.ts";
 import type { Sql } from "postgres";
 import { backlog, type Backlog } from "./store/backlog.ts";
+import { readControls, type SharedCircuit } from "./store/circuits.ts";
 import { destinationHealth, type DestinationHealth } from "./store/destination-health.ts";
 import { search } from "./store/event-search.ts";
 import { seqAtTime } from "./store/seek-time.ts";
@@ -88,6 +89,11 @@ export class OutboxReader {
   /** Waiting events per destination and the oldest one's age; the empty name means "not attempted yet". */
   async backlog(): Promise<{ destinations: Backlog[]; capped: boolean }> {
     return await backlog(this.#query, this.#schema, READ_BOUNDS.backlog);
+  }
+
+  /** Destinations whose circuit a worker opened (shared by every worker), with how much longer each rests. */
+  async openCircuits(): Promise<SharedCircuit[]> {
+    return (await readControls(this.#query, this.#schema)).open;
   }
 
   /** Delivered and failed per destination over the last hour, and every destination of the newest events. */

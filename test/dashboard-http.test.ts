@@ -4,6 +4,8 @@ import { basicAuth } from "hono/basic-auth";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { outboxDashboard } from "../adapters/dashboard.ts";
 import { PermanentError, type Worker } from "../mod.ts";
+import { toQuery } from "../src/client.ts";
+import { closeCircuit, openCircuit } from "../src/store/circuits.ts";
 import { testOutbox, type TestOutbox, waitFor } from "./support/db.ts";
 
 const TOKEN = "dashboard-token-1";
@@ -327,6 +329,20 @@ describe("replay: a preview count for a destination, then a confirmed POST", () 
     const res = await post(app, "/actions/replay", { destination: "billing", csrf: token }, { ...bearer, cookie, origin: ORIGIN });
     expect(res.status).toBe(403);
     expect(billed.length).toBe(before);
+  });
+});
+
+describe("destinations: a circuit a worker opened is shown, for every worker's dashboard", () => {
+  it("marks the destination 'circuit open' with the time to its trial, and not once the circuit is closed", async () => {
+    const app = mounted({ auth: { token: TOKEN } });
+    const query = toQuery(t.sql);
+    const page = async () => await (await app.request(`${ORIGIN}/ops/outbox/destinations`, { headers: bearer })).text();
+    await openCircuit(query, t.outbox.schema, "crm-sync", 30_000); // as the worker whose failures opened it records it
+    const open = /<tr data-destination="crm-sync">.*?<\/tr>/s.exec(await page())?.[0] ?? "";
+    expect(open).toContain(">circuit open</span>");
+    expect(open).toMatch(/trial in (29|30) s/);
+    await closeCircuit(query, t.outbox.schema, "crm-sync");
+    expect(await page()).not.toContain("circuit open");
   });
 });
 
