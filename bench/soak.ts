@@ -9,6 +9,11 @@ import { startEmbeddedPostgres } from "../examples/embedded-postgres.ts";
 const SOAK_MS = Number(process.env.SOAK_MS ?? 600_000);
 const RATE = Number(process.env.SOAK_RATE ?? 100);
 const SAMPLE_MS = Math.min(30_000, SOAK_MS / 10);
+/**
+ * SOAK_PRELOAD=n: n failed events (kept 30 days by retention, never claimed) are in the table before the soak, as in a
+ * long-lived outbox: autovacuum's trigger grows with the table's rows, so this is where its settings tell.
+ */
+const PRELOAD = Number(process.env.SOAK_PRELOAD ?? 0);
 /** SOAK_PIN=start,end (seconds): another session holds a transaction open (xmin pinned) in that window. */
 const PIN = process.env.SOAK_PIN?.split(",").map(Number) as [number, number] | undefined;
 
@@ -19,7 +24,11 @@ interface Sample {
   indexKb: number;
   published: number;
   delivered: number;
+  /** Unfinished and published events (the preloaded failed ones left out). */
   rows: number;
+  /** Dead row versions in events, as the statistics count them, and how often autovacuum has vacuumed it. */
+  dead: number;
+  autovacuums: number;
   tableKb: number;
   rssMb: number;
   heapMb: number;
@@ -39,6 +48,15 @@ async function main(): Promise<void> {
       await sql.unsafe(`alter table "${schema}".${table} reset (autovacuum_vacuum_scale_factor, autovacuum_vacuum_threshold,
         autovacuum_vacuum_insert_scale_factor, autovacuum_analyze_scale_factor, autovacuum_vacuum_cost_delay)`);
     }
+  }
+  if (PRELOAD > 0) {
+    await sql.unsafe(
+      `insert into "${schema}".events (id, source, type, status, deliveries, last_error, failed_at)
+       select 'preload-' || n, 'soak', 'soak.failed', 'failed', '{"x": {"status": "failed", "attempts": 1}}', 'preloaded', now()
+       from generate_series(1, $1::integer) n`,
+      [PRELOAD],
+    );
+    await sql.unsafe(`vacuum analyze "${schema}".events`);
   }
   // Dead row versions (every event is updated twice and deleted by retention) are reclaimed by autovacuum; with it
   // off, as on some test servers, the table grows whatever the outbox does.
@@ -73,8 +91,10 @@ async function main(): Promise<void> {
   let published = 0;
   const sample = async (): Promise<void> => {
     const [r] = await sql.unsafe(
-      `select count(*)::int as rows, pg_table_size('"${schema}".events')::bigint as bytes,
-              pg_indexes_size('"${schema}".events')::bigint as index_bytes from "${schema}".events`,
+      `select (select count(*) from "${schema}".events where status <> 'failed')::int as rows,
+              pg_table_size('"${schema}".events')::bigint as bytes, pg_indexes_size('"${schema}".events')::bigint as index_bytes,
+              (select n_dead_tup from pg_stat_user_tables where relid = '"${schema}".events'::regclass)::int as dead,
+              (select autovacuum_count from pg_stat_user_tables where relid = '"${schema}".events'::regclass)::int as autovacuums`,
     );
     const m = process.memoryUsage();
     const atS = Math.round((Date.now() - started) / 1000);
@@ -86,6 +106,8 @@ async function main(): Promise<void> {
       published,
       delivered,
       rows: r.rows,
+      dead: r.dead,
+      autovacuums: r.autovacuums,
       tableKb: Math.round(Number(r.bytes) / 1024),
       rssMb: Math.round(m.rss / 1048576),
       heapMb: Math.round(m.heapUsed / 1048576),
@@ -117,7 +139,7 @@ async function main(): Promise<void> {
   const lag = published - delivered;
   console.log(
     `[reliability] soak load=${RATE}ev/s,${SOAK_MS / 1000}s,retention=60s,autovacuum=${autovacuum}` +
-      `${process.env.SOAK_SERVER_AUTOVACUUM ? "(server defaults)" : "(table settings)"},pin=${PIN ? PIN.join("-") + "s" : "none"} published=${published} delivered=${delivered} ` +
+      `${process.env.SOAK_SERVER_AUTOVACUUM ? "(server defaults)" : "(table settings)"},pin=${PIN ? PIN.join("-") + "s" : "none"},preload=${PRELOAD} published=${published} delivered=${delivered} ` +
       `lost=${Math.max(0, lag)} tableGrowth=${tableGrowth.toFixed(2)} rssGrowth=${rssGrowth.toFixed(2)} ` +
       `verdict=${tableGrowth < 1.5 && rssGrowth < 1.3 && lag === 0 ? "flat" : "GROWING-or-behind"}`,
   );
