@@ -36,7 +36,7 @@ export interface DeliveryRecord {
  *
  * @example
  * ```ts
- * if (event.deliveries.length === 0) console.log(noDeliveries(event.status));
+ * const why = event.deliveries.length === 0 ? noDeliveries(event.status) : null; // shown beside the event
  * ```
  */
 export function noDeliveries(status: EventStatus): string {
